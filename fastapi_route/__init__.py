@@ -1,0 +1,62 @@
+"""fastapi-route: file-based routing for FastAPI with a build step.
+
+The names users import from here (Request, the responses, the HTTP exceptions, create_app)
+pull in FastAPI, so they load on first use: `fastapi-route build` and the hatchling hook import
+this package without paying for FastAPI.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.3.0"
+
+_LAZY = {
+    "Request": "fastapi",
+    "HTTPException": "fastapi",
+    "Depends": "fastapi",
+    "Response": "fastapi.responses",
+    "JSONResponse": "fastapi.responses",
+    "HTMLResponse": "fastapi.responses",
+    "PlainTextResponse": "fastapi.responses",
+    "RedirectResponse": "fastapi.responses",
+    "BadRequestException": "fastapi_route.exceptions",
+    "UnauthorizedException": "fastapi_route.exceptions",
+    "ForbiddenException": "fastapi_route.exceptions",
+    "NotFoundException": "fastapi_route.exceptions",
+    "MethodNotAllowedException": "fastapi_route.exceptions",
+    "ConflictException": "fastapi_route.exceptions",
+    "create_app": "fastapi_route.runtime.app",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:
+    from fastapi import Depends, HTTPException, Request
+    from fastapi.responses import (
+        HTMLResponse,
+        JSONResponse,
+        PlainTextResponse,
+        RedirectResponse,
+        Response,
+    )
+
+    from .exceptions import (
+        BadRequestException,
+        ConflictException,
+        ForbiddenException,
+        MethodNotAllowedException,
+        NotFoundException,
+        UnauthorizedException,
+    )
+    from .runtime.app import create_app
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastapi_route' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

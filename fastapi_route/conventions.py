@@ -1,0 +1,150 @@
+"""The file-system grammar: which files are routes, what a folder name means in the URL."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+ROUTE_FILES = ("route.py", "index.py")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+# Project files beside routes/ (SPEC section 1).
+CONFIG_FILE = "config.py"
+MIDDLEWARE_FILE = "middleware.py"
+NOT_FOUND_FILE = "not-found.py"
+DOCS_FILE = "docs.py"
+
+# Names a path parameter may not take: the handler's own `request` argument.
+RESERVED_PARAMS = frozenset({"request"})
+
+_BRACKETED = re.compile(r"^\[(?P<body>.*)\]$")
+_GROUP = re.compile(r"^\((?P<name>.*)\)$")
+
+
+class SegmentKind(Enum):
+    STATIC = 0
+    PARAM = 1
+    CATCHALL = 2
+    GROUP = 3
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One folder name read as a URL segment."""
+
+    kind: SegmentKind
+    name: str  # static text, parameter name, or group name
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.kind in (SegmentKind.PARAM, SegmentKind.CATCHALL)
+
+
+class SegmentError(ValueError):
+    """A folder name that cannot be a URL segment; the message explains why."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def is_skipped_dir(name: str) -> bool:
+    """Folders starting with `_` or `.` hold helpers (or caches), never routes."""
+    return name.startswith(("_", "."))
+
+
+def _check_param_name(name: str, folder: str) -> None:
+    if not name.isidentifier():
+        raise SegmentError(
+            f"'{folder}': parameter name {name!r} is not a Python identifier",
+            "use letters, digits and underscores, not starting with a digit, e.g. [user_id]",
+        )
+    if keyword.iskeyword(name) or name in RESERVED_PARAMS:
+        raise SegmentError(
+            f"'{folder}': parameter name {name!r} cannot be a handler argument",
+            "rename the folder, e.g. [item_id]; Python keywords and 'request' are taken",
+        )
+
+
+def parse_segment(folder: str) -> Segment:
+    """Read one folder name; raise SegmentError for names the router cannot serve."""
+    if "{" in folder or "}" in folder:
+        raise SegmentError(
+            f"'{folder}': braces are not allowed in a folder name",
+            "write a path parameter as [name], not {name}",
+        )
+    bracketed = _BRACKETED.match(folder)
+    if bracketed:
+        body = bracketed.group("body")
+        if body.startswith("[") or body.endswith("]"):
+            raise SegmentError(
+                f"'{folder}': optional catch-all segments are not supported",
+                "use [...name] for one or more segments and add an index route for none",
+            )
+        if body.startswith("..."):
+            name = body[3:]
+            if not name:
+                raise SegmentError(
+                    f"'{folder}': a catch-all needs a name", "write it as [...slug]"
+                )
+            _check_param_name(name, folder)
+            return Segment(SegmentKind.CATCHALL, name)
+        if not body:
+            raise SegmentError(f"'{folder}': empty parameter name", "write it as [name]")
+        _check_param_name(body, folder)
+        return Segment(SegmentKind.PARAM, body)
+    if "[" in folder or "]" in folder:
+        raise SegmentError(
+            f"'{folder}': brackets must enclose the whole folder name",
+            "a path parameter is a folder named exactly [name]",
+        )
+    group = _GROUP.match(folder)
+    if group:
+        if not group.group("name").strip():
+            raise SegmentError(f"'{folder}': a group needs a name", "write it as (name)")
+        return Segment(SegmentKind.GROUP, group.group("name"))
+    return Segment(SegmentKind.STATIC, folder)
+
+
+def url_piece(segment: Segment) -> str:
+    """The segment as written in a Starlette/FastAPI path template."""
+    if segment.kind is SegmentKind.PARAM:
+        return "{" + segment.name + "}"
+    if segment.kind is SegmentKind.CATCHALL:
+        return "{" + segment.name + ":path}"
+    return segment.name
+
+
+def url_path(segments: list[Segment]) -> str:
+    """The FastAPI path for a folder chain; groups vanish, the root is `/`."""
+    pieces = [url_piece(s) for s in segments if s.kind is not SegmentKind.GROUP]
+    return "/" + "/".join(pieces)
+
+
+def path_pieces(path: str) -> list[str]:
+    """Split a FastAPI path template back into its pieces (`/` gives none)."""
+    return [p for p in path.split("/") if p]
+
+
+def piece_rank(piece: str) -> int:
+    """Precedence of one path piece: static 0 < [param] 1 < [...catchall] 2."""
+    if piece.startswith("{"):
+        return 2 if piece.endswith(":path}") else 1
+    return 0
+
+
+def precedence_key(path: str) -> tuple[tuple[int, str], ...]:
+    """Sort key giving static > param > catch-all at each segment, whatever the file order.
+
+    Static names sort among themselves so the order is total and reproducible; a catch-all
+    sorts after every longer path that shares its prefix.
+    """
+    key = []
+    for piece in path_pieces(path):
+        rank = piece_rank(piece)
+        key.append((rank, piece if rank == 0 else ""))
+    # A shorter path is never shadowed by a longer one, except by a catch-all (rank 2), which
+    # already sorts last at its own position.
+    return tuple(key)

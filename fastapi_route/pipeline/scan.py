@@ -1,0 +1,183 @@
+"""Walk routes/ and read each route file with `ast`: facts only, no user code runs.
+
+The walk follows symlinked folders but remembers the folders above it, so a link back up the
+tree is reported as CIRCULAR_GROUP instead of looping. Facts go to `validate`, which decides.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Config
+from ..conventions import HTTP_METHODS, ROUTE_FILES, is_skipped_dir
+from ..errors import Problem
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A module-level binding of an HTTP method name in a route file."""
+
+    name: str
+    line: int
+    is_function: bool
+    params: tuple[str, ...] = ()  # every named parameter, positional or keyword
+
+
+@dataclass(frozen=True)
+class RouteFile:
+    file: str  # posix, relative to the project root
+    folders: tuple[str, ...]  # folder names from the route dir down to the file
+    definitions: tuple[Definition, ...] = ()
+    lowercase_methods: tuple[str, ...] = ()  # `def get(...)`: worth a warning, not a route
+
+
+@dataclass
+class Scan:
+    route_dir: str
+    files: list[RouteFile] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _rel(root: Path, path: str) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _selected(rel_to_routes: str, config: Config) -> bool:
+    include = config.build.include_patterns
+    if include and not any(fnmatch.fnmatchcase(rel_to_routes, p) for p in include):
+        return False
+    return not any(fnmatch.fnmatchcase(rel_to_routes, p) for p in config.build.exclude_patterns)
+
+
+def walk_route_files(
+    root: Path, config: Config
+) -> tuple[list[tuple[str, tuple[str, ...]]], list[Problem]]:
+    """Every route file as (path relative to root, folder names below the route dir), sorted.
+
+    This is the structure the cache fingerprint covers; `run` repeats only this walk (no parse)
+    to tell whether the cache is stale.
+    """
+    base = root / config.route_dir
+    found: list[tuple[str, tuple[str, ...]]] = []
+    problems: list[Problem] = []
+    if not base.is_dir():
+        problems.append(
+            Problem(
+                config.route_dir, 0, "NO_ROUTE_DIR", f"there is no '{config.route_dir}' folder",
+                "create it (fastapi-route init makes one) or set route_dir in config.py",
+            )
+        )
+        return found, problems
+    start = os.stat(base)
+    # Each entry: folder path, folder names below base, identities of the folders above it.
+    stack: list[tuple[str, tuple[str, ...], frozenset[tuple[int, int]]]] = [
+        (str(base), (), frozenset({(start.st_dev, start.st_ino)}))
+    ]
+    while stack:
+        folder, parts, ancestors = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(
+                Problem(_rel(root, folder), 0, "SCAN_ERROR", f"cannot read folder: {exc.strerror}",
+                        "check the folder's permissions")
+            )
+            continue
+        subfolders = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows symlinks
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                is_dir = is_file = False
+            if is_dir and not is_skipped_dir(entry.name):
+                try:
+                    st = os.stat(entry.path)
+                except OSError as exc:
+                    problems.append(
+                        Problem(_rel(root, entry.path), 0, "SCAN_ERROR",
+                                f"cannot read folder: {exc.strerror}", "check the link or folder")
+                    )
+                    continue
+                identity = (st.st_dev, st.st_ino)
+                if identity in ancestors:
+                    problems.append(
+                        Problem(
+                            _rel(root, entry.path), 0, "CIRCULAR_GROUP",
+                            "this folder links back to a folder above it, a loop with no end",
+                            "remove the symlink or point it outside its own parents",
+                        )
+                    )
+                    continue
+                subfolders.append((entry.path, (*parts, entry.name), ancestors | {identity}))
+            elif is_file and entry.name in ROUTE_FILES:
+                rel_to_routes = "/".join((*parts, entry.name))
+                if _selected(rel_to_routes, config):
+                    found.append((_rel(root, entry.path), parts))
+        stack.extend(reversed(subfolders))
+    found.sort()
+    return found, problems
+
+
+def _params(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, ...]:
+    args = node.args
+    return tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
+
+
+def _bound_names(node: ast.stmt) -> list[str]:
+    """Names a non-def statement binds at module level (assignments, imports, classes)."""
+    if isinstance(node, ast.ClassDef):
+        return [node.name]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in node.names]
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and (
+        not isinstance(node, ast.AnnAssign) or node.value is not None
+    ):
+        targets = [node.target]
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile | Problem:
+    """Parse one route file; a file Python cannot parse becomes a SYNTAX_ERROR problem."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=rel)
+    except SyntaxError as exc:
+        return Problem(rel, exc.lineno or 1, "SYNTAX_ERROR", f"invalid Python: {exc.msg}",
+                       "fix the syntax; nothing in this file is served until then")
+    except (ValueError, OSError) as exc:  # null bytes, unreadable file
+        return Problem(rel, 1, "SYNTAX_ERROR", f"cannot read this file as Python: {exc}",
+                       "save it as UTF-8 Python source")
+    definitions: list[Definition] = []
+    lowercase: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.name in HTTP_METHODS:
+                definitions.append(Definition(node.name, node.lineno, True, _params(node)))
+            elif node.name.upper() in HTTP_METHODS:
+                lowercase.append(node.name)
+            continue
+        for name in _bound_names(node):
+            if name in HTTP_METHODS:
+                definitions.append(Definition(name, node.lineno, False))
+    return RouteFile(rel, folders, tuple(definitions), tuple(lowercase))
+
+
+def scan(root: Path, config: Config) -> Scan:
+    """Walk the route dir and read every route file. Never imports or runs them."""
+    result = Scan(config.route_dir)
+    files, result.problems = walk_route_files(root, config)
+    for rel, folders in files:
+        read = read_route_file(root / rel, rel, folders)
+        if isinstance(read, Problem):
+            result.problems.append(read)
+        else:
+            result.files.append(read)
+    return result

@@ -1,0 +1,278 @@
+"""The rules a route tree must keep, applied to the scan's facts; every problem in one run."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ..config import Config
+from ..conventions import (
+    HTTP_METHODS,
+    Segment,
+    SegmentError,
+    SegmentKind,
+    parse_segment,
+    piece_rank,
+    path_pieces,
+    precedence_key,
+    url_path,
+)
+from ..errors import Problem
+from ..table import Route, sort_routes
+from .scan import RouteFile, Scan
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A route file with its segments resolved, and the folder behind each URL piece."""
+
+    file: RouteFile
+    segments: tuple[Segment, ...]
+    folders: tuple[str, ...]  # folder path (relative to root) of each non-group segment
+
+    @property
+    def path(self) -> str:
+        return url_path(list(self.segments))
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.segments if s.is_dynamic)
+
+    @property
+    def catchall(self) -> str | None:
+        last = [s for s in self.segments if s.kind is not SegmentKind.GROUP]
+        return last[-1].name if last and last[-1].kind is SegmentKind.CATCHALL else None
+
+
+def _folder(route_dir: str, folders: tuple[str, ...], depth: int) -> str:
+    return "/".join((route_dir, *folders[: depth + 1]))
+
+
+def _place(
+    route_dir: str, file: RouteFile, problems: dict[str, Problem]
+) -> _Placed | None:
+    """Read the folder chain as segments; bad folders become INVALID_SEGMENT (once per folder)."""
+    segments: list[Segment] = []
+    url_folders: list[str] = []
+    ok = True
+    seen: dict[str, str] = {}
+    catchall_at: str | None = None
+    for depth, name in enumerate(file.folders):
+        where = _folder(route_dir, file.folders, depth)
+        try:
+            segment = parse_segment(name)
+        except SegmentError as exc:
+            problems.setdefault(where, Problem(where, 0, "INVALID_SEGMENT", str(exc), exc.hint))
+            ok = False
+            continue
+        if segment.kind is SegmentKind.GROUP:
+            segments.append(segment)
+            continue
+        if catchall_at is not None:
+            problems.setdefault(
+                where,
+                Problem(
+                    where, 0, "INVALID_SEGMENT",
+                    f"'{name}' sits below the catch-all '{catchall_at}', which already takes "
+                    "the rest of the URL", "a catch-all must be the last segment of its path",
+                ),
+            )
+            ok = False
+        if segment.is_dynamic:
+            if segment.name in seen:
+                problems.setdefault(
+                    where,
+                    Problem(
+                        where, 0, "INVALID_SEGMENT",
+                        f"parameter '{segment.name}' is already used by '{seen[segment.name]}' "
+                        "higher in this path", "give each path parameter its own name",
+                    ),
+                )
+                ok = False
+            seen[segment.name] = name
+            if segment.kind is SegmentKind.CATCHALL:
+                catchall_at = name
+        segments.append(segment)
+        url_folders.append(where)
+    return _Placed(file, tuple(segments), tuple(url_folders)) if ok else None
+
+
+def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
+    problems: list[Problem] = []
+    rel = placed.file.file
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for d in placed.file.definitions:
+        by_name[d.name].append(d.line)
+    for name, lines in by_name.items():
+        if len(lines) > 1:
+            where = ", ".join(str(n) for n in lines)
+            problems.append(
+                Problem(
+                    rel, lines[1], "DUPLICATE_METHOD",
+                    f"{name} is defined {len(lines)} times (lines {where}); only one can serve",
+                    f"keep one {name} handler and remove or rename the others",
+                )
+            )
+    for d in placed.file.definitions:
+        if not d.is_function:
+            problems.append(
+                Problem(
+                    rel, d.line, "INVALID_HANDLER",
+                    f"{d.name} is bound here but not defined as a function in this file",
+                    f"define it in place: def {d.name}(request, ...): ...",
+                )
+            )
+            continue
+        missing = [p for p in placed.params if p not in d.params]
+        if missing:
+            names = ", ".join(missing)
+            problems.append(
+                Problem(
+                    rel, d.line, "INVALID_HANDLER",
+                    f"{d.name} has no parameter for the path parameter(s) {names} of its folders",
+                    f"add them to the signature, e.g. def {d.name}(request, {names}): ...",
+                )
+            )
+        if require_request and "request" not in d.params:
+            problems.append(
+                Problem(
+                    rel, d.line, "INVALID_HANDLER", f"{d.name} has no 'request' parameter",
+                    f"write def {d.name}(request, ...), or set build = "
+                    "{'require_request': False} in config.py",
+                )
+            )
+    if not placed.file.definitions:
+        found = ", ".join(placed.file.lowercase_methods)
+        problems.append(
+            Problem(
+                rel, 0, "NO_HANDLER", "this route file defines no handler, so it serves nothing",
+                (f"handler names are upper case: found {found}, write " + found.upper())
+                if found else "define a module-level GET, POST, PUT, PATCH or DELETE function",
+                warning=True,
+            )
+        )
+    return problems
+
+
+def _route_file_conflicts(files: list[RouteFile]) -> list[Problem]:
+    by_folder: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for f in files:
+        by_folder[f.folders].append(f.file)
+    problems = []
+    for paths in by_folder.values():
+        if len(paths) > 1:
+            first, *others = sorted(paths)
+            for other in others:
+                problems.append(
+                    Problem(
+                        other, 0, "ROUTE_FILE_CONFLICT",
+                        f"this folder has both {first.rsplit('/', 1)[-1]} and "
+                        f"{other.rsplit('/', 1)[-1]}: two files for one path",
+                        "keep one of them: route.py and index.py mean the same URL",
+                    )
+                )
+    return problems
+
+
+def _example_url(path: str) -> str:
+    pieces = []
+    for piece in path_pieces(path):
+        rank = piece_rank(piece)
+        pieces.append(piece if rank == 0 else ("1" if rank == 1 else "a/b"))
+    return "/" + "/".join(pieces)
+
+
+def _dynamic_conflicts(placed: list[_Placed]) -> tuple[list[Problem], set[frozenset[str]]]:
+    """Sibling dynamic folders of one kind with different names in one physical folder."""
+    children: dict[str, dict[tuple[SegmentKind, str], str]] = defaultdict(dict)
+    for p in placed:
+        dynamic = [s for s in p.segments if s.kind is not SegmentKind.GROUP]
+        for segment, folder in zip(dynamic, p.folders):
+            if segment.is_dynamic:
+                parent = folder.rsplit("/", 1)[0]
+                children[parent].setdefault((segment.kind, segment.name), folder)
+    problems: list[Problem] = []
+    pairs: set[frozenset[str]] = set()
+    for parent, kids in sorted(children.items()):
+        for kind in (SegmentKind.PARAM, SegmentKind.CATCHALL):
+            folders = sorted(f for (k, _), f in kids.items() if k is kind)
+            for other in folders[1:]:
+                pairs.add(frozenset((folders[0], other)))
+                a, b = folders[0].rsplit("/", 1)[-1], other.rsplit("/", 1)[-1]
+                problems.append(
+                    Problem(
+                        parent, 0, "DYNAMIC_CONFLICT",
+                        f"{a} and {b} are sibling folders: one URL would mean two things",
+                        "you cannot use different parameter names at the same place; "
+                        "merge them under one name",
+                    )
+                )
+    return problems, pairs
+
+
+def _route_collisions(
+    placed: list[_Placed], sibling_pairs: set[frozenset[str]]
+) -> list[Problem]:
+    """DUPLICATE_ROUTE (same method and URL) and AMBIGUOUS_ROUTE (same shape, other names)."""
+    problems: list[Problem] = []
+    by_shape: dict[tuple[object, ...], list[tuple[_Placed, int]]] = defaultdict(list)
+    for p in placed:
+        lines = {}
+        for d in p.file.definitions:
+            if d.is_function:
+                lines.setdefault(d.name, d.line)
+        for method, line in lines.items():
+            by_shape[(method, precedence_key(p.path))].append((p, line))
+    for (method, _), entries in sorted(by_shape.items(), key=lambda kv: str(kv[0])):
+        entries.sort(key=lambda e: e[0].file.file)
+        for i, (a, _) in enumerate(entries):
+            for b, line_b in entries[i + 1 :]:
+                if a.path == b.path:
+                    problems.append(
+                        Problem(
+                            b.file.file, line_b, "DUPLICATE_ROUTE",
+                            f"{method} {a.path} is also served by {a.file.file}",
+                            "route groups vanish from the URL; keep one of the two handlers",
+                        )
+                    )
+                    continue
+                differing = [
+                    frozenset((fa, fb)) for fa, fb in zip(a.folders, b.folders) if fa != fb
+                ]
+                if differing and differing[0] in sibling_pairs:
+                    continue  # already reported as DYNAMIC_CONFLICT on the parent folder
+                problems.append(
+                    Problem(
+                        b.file.file, line_b, "AMBIGUOUS_ROUTE",
+                        f"{method} {_example_url(a.path)} matches both {a.path} "
+                        f"({a.file.file}) and {b.path}, with no precedence to choose",
+                        "use one parameter name at this position in every route group",
+                    )
+                )
+    return problems
+
+
+def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
+    """Check the scanned tree; return the route table (precedence order) and every problem."""
+    problems = list(scan.problems)
+    segment_problems: dict[str, Problem] = {}
+    placed: list[_Placed] = []
+    for file in scan.files:
+        p = _place(scan.route_dir, file, segment_problems)
+        if p is not None:
+            placed.append(p)
+            problems.extend(_check_definitions(p, config.build.require_request))
+    problems.extend(segment_problems.values())
+    problems.extend(_route_file_conflicts(scan.files))
+    conflicts, sibling_pairs = _dynamic_conflicts(placed)
+    problems.extend(conflicts)
+    problems.extend(_route_collisions(placed, sibling_pairs))
+
+    routes: list[Route] = []
+    for p in placed:
+        emitted: set[str] = set()
+        for d in p.file.definitions:
+            if d.is_function and d.name not in emitted and d.name in HTTP_METHODS:
+                emitted.add(d.name)
+                routes.append(Route(d.name, p.path, p.file.file, d.line, p.params, p.catchall))
+    return sort_routes(routes), sorted(set(problems))

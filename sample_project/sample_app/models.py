@@ -1,0 +1,14 @@
+"""Pydantic models shared by the routes."""
+
+from pydantic import BaseModel
+
+
+class UserIn(BaseModel):
+    name: str
+    email: str
+
+
+class User(BaseModel):
+    id: int
+    name: str
+    email: str
