@@ -9,6 +9,7 @@ own use is not mistaken for a setting.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import traceback
 import types
@@ -184,24 +185,49 @@ SECTION_TYPES: dict[str, type[Any]] = {
 }
 
 
-def _assignment_lines(source: str) -> dict[str, int]:
-    """Line of the last top-level binding of each name, for pointing at a bad setting."""
+def _bindings(source: str) -> tuple[dict[str, int], set[str]]:
+    """Line of the last module-level binding of each name, and the names an import bound last.
+
+    Module level includes the bodies of top-level `if`/`try`/`with`/`for` blocks (a setting is
+    often chosen by an `if`), but not function or class bodies.
+    """
+    found: list[tuple[int, str, bool]] = []  # (line, name, bound by an import)
+
+    def visit(statements: list[Any]) -> None:
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                found.extend(
+                    (node.lineno, (a.asname or a.name).split(".")[0], True)
+                    for a in node.names if a.name != "*"
+                )
+                continue
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = list(node.targets)
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+                targets = [node.target]
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
+            for target in targets:
+                found.extend(
+                    (node.lineno, n.id, False) for n in ast.walk(target) if isinstance(n, ast.Name)
+                )
+            for block in ("body", "orelse", "finalbody", "handlers", "cases"):
+                visit(getattr(node, block, []))
+
+    with contextlib.suppress(SyntaxError):  # _execute reports it
+        visit(ast.parse(source).body)
     lines: dict[str, int] = {}
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return lines
-    for node in tree.body:
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign):
-            targets = list(node.targets)
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-            targets = [node.target]
-        for target in targets:
-            for name in ast.walk(target):
-                if isinstance(name, ast.Name):
-                    lines[name.id] = node.lineno
-    return lines
+    imported: set[str] = set()
+    for line, name, by_import in sorted(found, key=lambda f: f[0]):
+        lines[name] = line
+        if by_import:
+            imported.add(name)
+        else:
+            imported.discard(name)
+    return lines, imported
 
 
 def _is_setting(name: str, value: Any) -> bool:
@@ -307,8 +333,14 @@ def load_config(root: Path, *, display_root: str = "") -> Config:
     if not path.is_file():
         return Config()
     namespace, source = _execute(path, display)
-    values = {k: v for k, v in namespace.items() if _is_setting(k, v)}
-    settings, problems = _check(values, _assignment_lines(source), display)
+    lines, imported = _bindings(source)
+    # An unknown name an import bound (`from os import environ`, `from __future__ import
+    # annotations`, `TYPE_CHECKING`) is the file's own; `from base import debug` is a setting.
+    values = {
+        k: v for k, v in namespace.items()
+        if _is_setting(k, v) and not (k in imported and k not in SIMPLE_KEYS and k not in SECTIONS)
+    }
+    settings, problems = _check(values, lines, display)
     if problems:
         raise ConfigError(render_problems(problems))
     config = Config(**settings)
@@ -317,7 +349,7 @@ def load_config(root: Path, *, display_root: str = "") -> Config:
             render_problems(
                 [
                     Problem(
-                        display, _assignment_lines(source).get("build", 0), "INVALID_CONFIG",
+                        display, lines.get("build", 0), "INVALID_CONFIG",
                         f"'build.cache_dir' ({config.build.cache_dir!r}) is also the routes or "
                         "static folder", "`clean` deletes the cache folder: give it its own name",
                     )

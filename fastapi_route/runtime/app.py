@@ -1,0 +1,74 @@
+"""create_app: a project and a route table (from the cache or a fresh scan) -> a FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from fastapi import FastAPI
+
+from ..config import Config, load_config
+from ..errors import FastAPIRouteError
+from ..pipeline import cache as cache_io
+from ..pipeline import freshness
+from ..pipeline.build import compile_table
+from ..project import Project, find_project
+from ..table import Route
+from . import extras, register
+from .modules import ProjectModules
+
+Source = Literal["cache", "scan"]
+log = logging.getLogger("fastapi_route")
+
+
+class StaleCacheError(FastAPIRouteError):
+    """--strict refuses a cache whose route files changed since the build."""
+
+
+def resolve_project(project: Project | str | Path | None) -> Project:
+    if isinstance(project, Project):
+        return project
+    return find_project(Path(project) if project is not None else None)
+
+
+def load_routes(project: Project, config: Config, source: Source, strict: bool = False) -> list[Route]:
+    """The route table: verified from the cache (run) or scanned and validated (dev)."""
+    if source == "scan":
+        return compile_table(project.root, config).routes
+    cache = cache_io.load(project.root / config.build.cache_dir)
+    stale = freshness.check(project.root, config, cache, methods=False)
+    if stale.stale:
+        message = f"the build cache is stale ({stale.describe()})"
+        if strict:
+            raise StaleCacheError(message[0].upper() + message[1:] + ".", "fastapi-route build")
+        log.warning("%s; run 'fastapi-route build'", message)
+    return cache.routes
+
+
+def create_app(
+    project: Project | str | Path | None = None,
+    *,
+    source: Source = "cache",
+    config: Config | None = None,
+    strict: bool = False,
+) -> FastAPI:
+    """A FastAPI app serving the project's routes with the user's own handler functions."""
+    found = resolve_project(project)
+    config = config or load_config(found.root)
+    routes = load_routes(found, config, source, strict)
+    docs = config.docs_enabled
+    app = FastAPI(
+        title=config.app_name,
+        version=config.version,
+        description=config.description,
+        debug=config.debug,
+        openapi_url=config.openapi_url if docs else None,
+        docs_url="/docs" if docs and not (found.root / "docs.py").is_file() else None,
+        redoc_url="/redoc" if docs else None,
+    )
+    modules = ProjectModules(found)
+    register.register(app, routes, modules)
+    extras.install(app, found, config, routes, modules)
+    app.state.fastapi_route = {"project": found, "routes": routes, "source": source}
+    return app

@@ -1,0 +1,182 @@
+"""The project files around routes/: middleware.py, not-found.py, docs.py, public/."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import stat
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from ..config import Config
+from ..conventions import DOCS_FILE, MIDDLEWARE_FILE, NOT_FOUND_FILE
+from ..errors import FastAPIRouteError
+from ..project import Project
+from ..table import Route, Statistics
+from .modules import ProjectModules
+
+
+class RouteContext:
+    """What a not-found.py or docs.py handler may ask about the app."""
+
+    def __init__(self, routes: Sequence[Route], config: Config) -> None:
+        self._routes = list(routes)
+        self.config = config
+
+    def get_routes(self) -> list[dict[str, Any]]:
+        return [
+            {"method": r.method, "path": r.path, "is_dynamic": r.is_dynamic, "file": r.file}
+            for r in self._routes
+        ]
+
+    def get_routes_by_method(self, method: str) -> list[dict[str, Any]]:
+        return [r for r in self.get_routes() if r["method"] == method.upper()]
+
+    def get_statistics(self) -> dict[str, Any]:
+        stats = Statistics.of(self._routes)
+        return {
+            "total_routes": stats.total_routes,
+            "static_routes": stats.static_routes,
+            "dynamic_routes": stats.dynamic_routes,
+            "methods": stats.methods,
+        }
+
+    def get_project_info(self) -> dict[str, Any]:
+        return {"name": self.config.app_name, "version": self.config.version}
+
+
+def _function(modules: ProjectModules, file: str, name: str) -> Callable[..., Any]:
+    module = modules.load(file)
+    func = getattr(module, name, None)
+    if not callable(func):
+        raise FastAPIRouteError(
+            f"{file} has no function named {name!r}",
+            f"define def {name}(...) in {file}, or delete the file",
+        )
+    return func  # type: ignore[no-any-return]
+
+
+def as_response(result: Any, status: int = 200) -> Response:
+    """A custom page's return value: a string is HTML, a dict or list JSON."""
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, str):
+        return HTMLResponse(result, status_code=status)
+    from fastapi.encoders import jsonable_encoder
+
+    return JSONResponse(jsonable_encoder(result), status_code=status)
+
+
+async def call_page(
+    handler: Callable[..., Any], request: Request, context: RouteContext, status: int = 200
+) -> Response:
+    if inspect.iscoroutinefunction(handler):
+        result = await handler(request, context)
+    else:
+        result = await run_in_threadpool(handler, request, context)
+    return as_response(result, status)
+
+
+class StaticFiles:
+    """Files under public/, served at the URL root only when no route matched.
+
+    The path is resolved and must stay inside public/ after following links; dotfiles and
+    dot-folders are never served.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+
+    def find(self, url_path: str) -> Path | None:
+        parts = [p for p in url_path.split("/") if p]  # the ASGI path is already decoded
+        if not parts or any(p.startswith(".") or "\\" in p or "\x00" in p for p in parts):
+            return None
+        candidate = os.path.realpath(os.path.join(self.folder, *parts))
+        if os.path.commonpath([candidate, str(self.folder)]) != str(self.folder):
+            return None
+        try:
+            if not stat.S_ISREG(os.stat(candidate).st_mode):
+                return None
+        except OSError:
+            return None
+        return Path(candidate)
+
+
+Fallback = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def make_fallback(
+    static: StaticFiles | None,
+    not_found: Callable[..., Any] | None,
+    context: RouteContext,
+) -> Fallback:
+    """The router's default: a public/ file for GET/HEAD, else the 404 (custom or JSON)."""
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        response: Response
+        if static is not None and scope["method"] in ("GET", "HEAD"):
+            found = static.find(scope["path"])
+            if found is not None:
+                await FileResponse(found)(scope, receive, send)
+                return
+        if not_found is not None:
+            response = await call_page(not_found, Request(scope, receive), context, 404)
+        else:
+            response = JSONResponse({"detail": "Not Found"}, status_code=404)
+        await response(scope, receive, send)
+
+    return fallback
+
+
+def install(
+    app: FastAPI, project: Project, config: Config, routes: Sequence[Route],
+    modules: ProjectModules,
+) -> None:
+    """Add middleware, custom pages and static files that the project folder holds."""
+    root = project.root
+    context = RouteContext(routes, config)
+    app.state.route_context = context
+
+    if (root / DOCS_FILE).is_file() and config.docs_enabled:
+        docs = _function(modules, DOCS_FILE, "handler")
+
+        async def custom_docs(request: Request) -> Response:
+            return await call_page(docs, request, context)
+
+        app.add_route("/docs", custom_docs, methods=["GET"], include_in_schema=False)
+
+    not_found = (
+        _function(modules, NOT_FOUND_FILE, "handler") if (root / NOT_FOUND_FILE).is_file() else None
+    )
+    public = root / config.static_dir
+    static = StaticFiles(public) if public.is_dir() else None
+    app.router.default = make_fallback(static, not_found, context)
+
+    if (root / MIDDLEWARE_FILE).is_file():
+        middleware = _function(modules, MIDDLEWARE_FILE, "middleware")
+        if not inspect.iscoroutinefunction(middleware):
+            raise FastAPIRouteError(
+                f"{MIDDLEWARE_FILE}: middleware must be an async function",
+                "write async def middleware(request, call_next): ...",
+            )
+        app.middleware("http")(middleware)
+
+    if config.cors_enabled:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_credentials=config.cors_allow_credentials,
+            allow_methods=list(config.cors_allow_methods),
+            allow_headers=list(config.cors_allow_headers),
+        )

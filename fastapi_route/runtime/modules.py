@@ -1,0 +1,147 @@
+"""Import the project's own files (route handlers, middleware.py, ...) under stable names.
+
+Nothing is added to sys.path: a route file named `profile.py` or a helper named `email.py`
+must not replace a standard-library module. Each project gets one package name:
+
+- an importable package (an installed app, or an editable install): its real name;
+- a source folder that is a package (`__init__.py`) whose name nothing else claims: that name,
+  registered explicitly, so `from myapp.models import User` works from the source tree too;
+- anything else: a private name derived from the folder's path.
+
+Folders whose names are not identifiers (`[id]`, `(auth)`, `v1.0`) become packages with
+mangled names and the folder as `__path__`, so a relative `from .helpers import x` inside a
+route file finds `helpers.py` beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
+import re
+import sys
+import types
+from pathlib import Path, PurePosixPath
+
+from ..errors import FastAPIRouteError
+from ..project import Project
+
+_PARAM = re.compile(r"^\[(\.\.\.)?([A-Za-z_][A-Za-z0-9_]*)\]$")
+_GROUP = re.compile(r"^\(([A-Za-z_][A-Za-z0-9_]*)\)$")
+
+
+def module_part(folder: str) -> str:
+    """A folder name as one dotted-name part: identifiers as they are, others mangled."""
+    if folder.isidentifier():
+        return folder
+    param = _PARAM.match(folder)
+    if param:
+        return ("_catchall_" if param.group(1) else "_param_") + param.group(2)
+    group = _GROUP.match(folder)
+    if group:
+        return "_group_" + group.group(1)
+    return "_x" + folder.encode().hex()
+
+
+class HandlerImportError(FastAPIRouteError):
+    """A project file raised while being imported."""
+
+
+class ProjectModules:
+    """Imports the files of one project; each file is imported at most once."""
+
+    def __init__(self, project: Project) -> None:
+        self.root = project.root
+        self.base = self._base_package(project)
+
+    def _base_package(self, project: Project) -> str:
+        name = project.package
+        if name:
+            spec = importlib.util.find_spec(name) if name not in sys.modules else None
+            module = sys.modules.get(name)
+            locations = (
+                list(getattr(module, "__path__", []))
+                if module is not None
+                else list(spec.submodule_search_locations or []) if spec else []
+            )
+            if any(Path(p).resolve() == self.root for p in locations):
+                importlib.import_module(name)
+                return name
+            if module is None and spec is None:
+                self._register(name, self.root, self.root / "__init__.py")
+                return name
+        digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:10]
+        name = f"_fastapi_route_project_{digest}"
+        if name not in sys.modules:
+            self._register(name, self.root, None)
+        return name
+
+    @staticmethod
+    def _register(name: str, folder: Path, init: Path | None) -> types.ModuleType:
+        """Make `name` a package whose __path__ is `folder`, running its __init__ if any."""
+        if init is not None and init.is_file():
+            spec = importlib.util.spec_from_file_location(
+                name, init, submodule_search_locations=[str(folder)]
+            )
+        else:
+            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            spec.submodule_search_locations = [str(folder)]
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        if spec.loader is not None:
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        return module
+
+    def module_name(self, rel_file: str) -> str:
+        posix = PurePosixPath(rel_file)
+        parts = [module_part(p) for p in posix.parent.parts]
+        stem = posix.stem if posix.stem.isidentifier() else module_part(posix.stem)
+        return ".".join([self.base, *parts, stem])
+
+    def _ensure_packages(self, rel_file: str) -> None:
+        """Create the mangled packages on the way to a file; real names import normally."""
+        name = self.base
+        folder = self.root
+        for part in PurePosixPath(rel_file).parent.parts:
+            folder = folder / part
+            name = f"{name}.{module_part(part)}"
+            if name in sys.modules:
+                continue
+            if part.isidentifier():
+                importlib.import_module(name)
+            else:
+                self._register(name, folder, None)
+
+    def load(self, rel_file: str) -> types.ModuleType:
+        """Import a project file by its path relative to the root (cached in sys.modules)."""
+        name = self.module_name(rel_file)
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+        try:
+            self._ensure_packages(rel_file)
+            stem = PurePosixPath(rel_file).stem
+            if stem.isidentifier():
+                return importlib.import_module(name)
+            # not-found.py: not an identifier, so load it from its path under a mangled name.
+            spec = importlib.util.spec_from_file_location(name, self.root / rel_file)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+            return module
+        except Exception as exc:
+            raise HandlerImportError(
+                f"{rel_file} failed to import: {type(exc).__name__}: {exc}",
+                "fix the error in that file (its traceback is in the server log)",
+            ) from exc
