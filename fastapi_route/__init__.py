@@ -28,29 +28,29 @@ _LAZY = {
     "MethodNotAllowedException": "fastapi_route.exceptions",
     "ConflictException": "fastapi_route.exceptions",
     "create_app": "fastapi_route.runtime.app",
+    "route": "fastapi_route.runtime.register",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from fastapi import Depends, HTTPException, Request
-    from fastapi.responses import (
-        HTMLResponse,
-        JSONResponse,
-        PlainTextResponse,
-        RedirectResponse,
-        Response,
-    )
+    from fastapi import Depends as Depends
+    from fastapi import HTTPException as HTTPException
+    from fastapi import Request as Request
+    from fastapi.responses import HTMLResponse as HTMLResponse
+    from fastapi.responses import JSONResponse as JSONResponse
+    from fastapi.responses import PlainTextResponse as PlainTextResponse
+    from fastapi.responses import RedirectResponse as RedirectResponse
+    from fastapi.responses import Response as Response
 
-    from .exceptions import (
-        BadRequestException,
-        ConflictException,
-        ForbiddenException,
-        MethodNotAllowedException,
-        NotFoundException,
-        UnauthorizedException,
-    )
-    from .runtime.app import create_app
+    from .exceptions import BadRequestException as BadRequestException
+    from .exceptions import ConflictException as ConflictException
+    from .exceptions import ForbiddenException as ForbiddenException
+    from .exceptions import MethodNotAllowedException as MethodNotAllowedException
+    from .exceptions import NotFoundException as NotFoundException
+    from .exceptions import UnauthorizedException as UnauthorizedException
+    from .runtime.app import create_app as create_app
+    from .runtime.register import route as route
 
 
 def __getattr__(name: str) -> Any:

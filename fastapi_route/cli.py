@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -50,12 +52,64 @@ def project_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+
+
+def expand(command: str, config: Config) -> str:
+    """Substitute `{server.port}`, `{app_name}`, ... from the settings."""
+
+    def value(match: re.Match[str]) -> str:
+        current: Any = config
+        for part in match.group(1).split("."):
+            if isinstance(current, dict) and part in current:
+                current = current[part]
+            elif hasattr(current, part) and not part.startswith("_"):
+                current = getattr(current, part)
+            else:
+                return match.group(0)  # not a setting: leave the braces for the shell
+        return str(current)
+
+    return _PLACEHOLDER.sub(value, command)
+
+
+def _custom_command(name: str, command: str) -> click.Command:
+    @click.command(name=name, help=f"Custom command from config.py: {command}")
+    @project_options
+    def custom(ctx: Context) -> None:
+        line = expand(ctx.config.commands[name], ctx.config)
+        echo(f"$ {line}", bold=True)
+        sys.exit(subprocess.call(line, shell=True, cwd=ctx.project.root))
+
+    return custom
+
+
 class FastAPIRouteGroup(click.Group):
-    """Turns every user mistake into a message and exit code 1, never a traceback."""
+    """Turns every user mistake into a message and exit code 1, never a traceback; adds the
+    project's `commands` from config.py as subcommands."""
+
+    def _custom(self) -> dict[str, str]:
+        try:
+            config = load_config(find_project().root)
+        except FastAPIRouteError:
+            return {}  # no project here (or a broken one): only the built-in commands
+        return {k: v for k, v in config.commands.items() if k not in self.commands}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *sorted(self._custom())]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        custom = self._custom()
+        return _custom_command(cmd_name, custom[cmd_name]) if cmd_name in custom else None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1  # type: ignore[misc]  # every failure is exit 1, a bad flag too
+            raise
         except BuildFailed as exc:
             echo(str(exc), err=True, fg="red")
             sys.exit(1)
@@ -187,3 +241,142 @@ def clean(ctx: Context) -> None:
              "(not written by fastapi-route).", fg="yellow")
     else:
         echo(f"Removed {ctx.cache_path}.", fg="green")
+
+
+def _serve(
+    ctx: Context, *, factory: str, host: str, port: int | None, workers: int | None,
+    log_level: str, app: Any = None, **uvicorn_options: Any,
+) -> None:
+    """Start uvicorn; an app object for one process, else the env-configured factory."""
+    import inspect
+    import os
+
+    import uvicorn
+
+    from .asgi import ENV_APP, ENV_PROJECT
+
+    server = ctx.config.server
+    options = {**server.options, **uvicorn_options}
+    accepted = set(inspect.signature(uvicorn.Config).parameters)
+    unknown = sorted(set(server.options) - accepted)
+    if unknown:
+        raise FastAPIRouteError(
+            f"config.py: server option(s) {', '.join(unknown)} are not uvicorn settings",
+            "see `uvicorn --help`; host, port, workers and uvicorn's own options are accepted",
+        )
+    # Worker and reload processes import the factory and find the project from these.
+    os.environ[ENV_PROJECT] = str(ctx.project.root)
+    if ctx.project.installed and ctx.project.package:
+        os.environ[ENV_APP] = ctx.project.package
+        del os.environ[ENV_PROJECT]
+    workers = workers or server.workers
+    target: Any = app if app is not None and workers == 1 else factory
+    echo(f"Serving {ctx.project.name} on http://{host}:{port or server.port}", bold=True)
+    uvicorn.run(
+        target,
+        host=host,
+        port=port or server.port,
+        workers=None if options.get("reload") else workers,
+        log_level=log_level.lower(),
+        factory=isinstance(target, str),
+        **options,
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default 0.0.0.0, or server.host).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
+@click.option("--workers", type=click.IntRange(1, 512), default=None, help="Worker processes.")
+@click.option("--strict", is_flag=True, help="Refuse a cache whose route files changed.")
+@project_options
+def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
+        strict: bool) -> None:
+    """Production server from the build cache (verified before a port is bound)."""
+    import os
+
+    from .asgi import ENV_STRICT
+    from .runtime.app import create_app
+
+    if strict:
+        os.environ[ENV_STRICT] = "1"
+    # Building the app here verifies the cache and imports every handler before binding,
+    # so a broken build fails fast with exit 1; worker processes then build their own.
+    app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict)
+    _serve(
+        ctx, factory="fastapi_route.asgi:create_from_env",
+        host=host or ctx.config.server.host or "0.0.0.0", port=port, workers=workers,
+        log_level=ctx.config.logging.production_level, app=app,
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1, or server.host).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
+@project_options
+def dev(ctx: Context, host: str | None, port: int | None) -> None:
+    """Development server: scans instead of reading the cache, reloads on changes."""
+    _serve(
+        ctx, factory="fastapi_route.asgi:create_dev_app",
+        host=host or ctx.config.server.host or "127.0.0.1", port=port, workers=1,
+        log_level=ctx.config.logging.level, reload=True,
+        reload_dirs=[str(ctx.project.root)],
+        reload_includes=["*.py"],
+        reload_excludes=[f"{ctx.config.build.cache_dir}/*"],
+    )
+
+
+@main.command()
+@project_options
+def routes(ctx: Context) -> None:
+    """The route table in precedence order: method, URL, file:line."""
+    from .pipeline.build import compile_table
+
+    table = compile_table(ctx.project.root, ctx.config)
+    width = max((len(r.path) for r in table.routes), default=4)
+    echo(f"{'METHOD':<8}{'URL':<{width + 2}}FILE", bold=True)
+    for r in table.routes:
+        echo(f"{r.method:<8}{r.path:<{width + 2}}{r.file}:{r.line}")
+    echo(f"{len(table.routes)} routes")
+
+
+_INDEX = '''from fastapi_route import Request
+
+
+def GET(request: Request) -> dict[str, str]:
+    """The home page."""
+    return {"message": "Hello from fastapi-route"}
+'''
+
+_CONFIG = '''# Settings for this project: every name is optional (see the README).
+app_name = "{name}"
+version = "0.1.0"
+description = ""
+
+server = {{"host": "127.0.0.1", "port": 8000}}
+build = {{"compression_level": 6}}
+'''
+
+
+@main.command()
+@click.argument("name", required=False)
+def init(name: str | None) -> None:
+    """Create a project: routes/index.py, config.py, public/, .gitignore."""
+    target = Path(name) if name else Path.cwd()
+    existing = [p for p in ("routes", "config.py") if (target / p).exists()]
+    if existing:
+        raise FastAPIRouteError(
+            f"{target.resolve()} already holds {', '.join(existing)}; nothing was changed",
+            "choose a new folder name: fastapi-route init NAME",
+        )
+    (target / "routes").mkdir(parents=True, exist_ok=True)
+    (target / "public").mkdir(exist_ok=True)
+    (target / "routes" / "index.py").write_text(_INDEX, encoding="utf-8")
+    (target / "config.py").write_text(
+        _CONFIG.format(name=target.resolve().name.replace('"', "")), encoding="utf-8"
+    )
+    gitignore = target / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text(".cache/\n__pycache__/\n", encoding="utf-8")
+    echo(f"Created a project in {target.resolve()}", fg="green")
+    cd = f"cd {name} && " if name else ""
+    echo(f"Next: {cd}fastapi-route dev")

@@ -25,7 +25,9 @@ def echo(text: str = "", *, err: bool = False, **style: Any) -> None:
 
 
 def size(n: int) -> str:
-    return f"{n} B" if n < 1024 else f"{n / 1024:.2f} KB" if n < 1024**2 else f"{n / 1024**2:.2f} MB"
+    if n < 1024:
+        return f"{n} B"
+    return f"{n / 1024:.2f} KB" if n < 1024**2 else f"{n / 1024**2:.2f} MB"
 
 
 def block(title: str, rows: list[tuple[str, object]]) -> None:

@@ -75,7 +75,5 @@ class NoBuildError(CacheError):
     """There is no cache at all."""
 
     def __init__(self, detail: str = "") -> None:
-        super().__init__(
-            "No valid build found. Run 'fastapi-route build' first." + (f" ({detail})" if detail else ""),
-            "fastapi-route build",
-        )
+        message = "No valid build found. Run 'fastapi-route build' first."
+        super().__init__(message + (f" ({detail})" if detail else ""), "fastapi-route build")

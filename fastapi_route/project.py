@@ -64,7 +64,7 @@ def project_from_pyproject(folder: Path) -> Path | None:
     )
     for table in (hook, tool.get("fastapi-route")):
         if isinstance(table, dict) and isinstance(table.get("project"), str):
-            candidate = folder / table["project"]
+            candidate: Path = folder / str(table["project"])
             if candidate.is_dir():
                 return candidate
     return None

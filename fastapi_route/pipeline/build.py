@@ -41,7 +41,9 @@ class BuildResult:
     seconds: float
 
 
-def build(root: Path, config: Config, *, force: bool = False, into: Path | None = None) -> BuildResult:
+def build(
+    root: Path, config: Config, *, force: bool = False, into: Path | None = None
+) -> BuildResult:
     """Compile the table and save the cache into `into` (default: the project's cache_dir).
 
     Nothing is touched until validation passes, so a failed build keeps the previous cache.

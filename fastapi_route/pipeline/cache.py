@@ -56,7 +56,9 @@ def fingerprint(structure: Sequence[tuple[str, Sequence[str]]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def structure_of(routes: Sequence[Route], route_files: Sequence[str]) -> list[tuple[str, list[str]]]:
+def structure_of(
+    routes: Sequence[Route], route_files: Sequence[str]
+) -> list[tuple[str, list[str]]]:
     methods: dict[str, list[str]] = {f: [] for f in route_files}
     for r in routes:
         methods.setdefault(r.file, []).append(r.method)
@@ -229,9 +231,9 @@ def read_manifest(cache: Path) -> dict[str, Any]:
 
 def load(cache: Path) -> Cache:
     """Read and verify the cache: format version, SHA-256, then a global-free unpickle."""
-    if not cache.is_dir():
-        raise NoBuildError(f"{cache} does not exist")
     with locked(cache.parent, exclusive=False):
+        if not cache.is_dir():
+            raise NoBuildError(f"{cache} does not exist")
         manifest = read_manifest(cache)
         try:
             data = (cache / DATA_FILE).read_bytes()

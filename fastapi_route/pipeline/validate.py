@@ -12,8 +12,8 @@ from ..conventions import (
     SegmentError,
     SegmentKind,
     parse_segment,
-    piece_rank,
     path_pieces,
+    piece_rank,
     precedence_key,
     url_path,
 )
@@ -187,7 +187,7 @@ def _dynamic_conflicts(placed: list[_Placed]) -> tuple[list[Problem], set[frozen
     children: dict[str, dict[tuple[SegmentKind, str], str]] = defaultdict(dict)
     for p in placed:
         dynamic = [s for s in p.segments if s.kind is not SegmentKind.GROUP]
-        for segment, folder in zip(dynamic, p.folders):
+        for segment, folder in zip(dynamic, p.folders, strict=True):
             if segment.is_dynamic:
                 parent = folder.rsplit("/", 1)[0]
                 children[parent].setdefault((segment.kind, segment.name), folder)
@@ -215,9 +215,10 @@ def _route_collisions(
 ) -> list[Problem]:
     """DUPLICATE_ROUTE (same method and URL) and AMBIGUOUS_ROUTE (same shape, other names)."""
     problems: list[Problem] = []
-    by_shape: dict[tuple[object, ...], list[tuple[_Placed, int]]] = defaultdict(list)
+    Shape = tuple[str, tuple[tuple[int, str], ...]]  # method, precedence key
+    by_shape: dict[Shape, list[tuple[_Placed, int]]] = defaultdict(list)
     for p in placed:
-        lines = {}
+        lines: dict[str, int] = {}
         for d in p.file.definitions:
             if d.is_function:
                 lines.setdefault(d.name, d.line)
@@ -237,7 +238,9 @@ def _route_collisions(
                     )
                     continue
                 differing = [
-                    frozenset((fa, fb)) for fa, fb in zip(a.folders, b.folders) if fa != fb
+                    frozenset(pair)
+                    for pair in zip(a.folders, b.folders, strict=False)
+                    if pair[0] != pair[1]
                 ]
                 if differing and differing[0] in sibling_pairs:
                     continue  # already reported as DYNAMIC_CONFLICT on the parent folder

@@ -32,7 +32,9 @@ def resolve_project(project: Project | str | Path | None) -> Project:
     return find_project(Path(project) if project is not None else None)
 
 
-def load_routes(project: Project, config: Config, source: Source, strict: bool = False) -> list[Route]:
+def load_routes(
+    project: Project, config: Config, source: Source, strict: bool = False
+) -> list[Route]:
     """The route table: verified from the cache (run) or scanned and validated (dev)."""
     if source == "scan":
         return compile_table(project.root, config).routes

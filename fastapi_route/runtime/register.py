@@ -41,6 +41,7 @@ class FileRoute(APIRoute):
     """An APIRoute that answers HEAD for GET and lists every method of its path on a 405."""
 
     allow: str = ""
+    methods: set[str]
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -101,12 +102,12 @@ def _needs_result_adapter(annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     if origin is tuple or annotation is tuple:
         return True
-    if origin is typing.Union or type(annotation).__name__ == "UnionType":
-        return True
-    return False
+    return origin is typing.Union or type(annotation).__name__ == "UnionType"
 
 
-def endpoint_for(func: Callable[..., Any], catchall: str | None) -> tuple[Callable[..., Any], dict[str, Any]]:
+def endpoint_for(
+    func: Callable[..., Any], catchall: str | None
+) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The callable FastAPI registers for a handler, and the route options it implies.
 
     The user's function itself when nothing needs adapting; otherwise one thin function made
@@ -136,7 +137,7 @@ def endpoint_for(func: Callable[..., Any], catchall: str | None) -> tuple[Callab
             value = kwargs[catchall]
             kwargs[catchall] = value.split("/") if value else []
 
-    wrapper: Callable[..., Any]
+    wrapper: Any  # a function that also gets a __signature__
     if inspect.iscoroutinefunction(func):
 
         async def async_endpoint(**kwargs: Any) -> Any:
@@ -154,9 +155,8 @@ def endpoint_for(func: Callable[..., Any], catchall: str | None) -> tuple[Callab
 
         wrapper = sync_endpoint
     functools.update_wrapper(wrapper, func)
-    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=params, return_annotation=returns
-    )
+    # What FastAPI inspects, once, at registration.
+    wrapper.__signature__ = signature.replace(parameters=params, return_annotation=returns)
     return wrapper, options
 
 

@@ -1,0 +1,5 @@
+"""`python -m fastapi_route` is the `fastapi-route` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""ASGI entry points for any server, configured by environment variables.
+
+    FASTAPI_ROUTE_PROJECT=/srv/api gunicorn -k uvicorn.workers.UvicornWorker fastapi_route.asgi:app
+    FASTAPI_ROUTE_APP=my_api hypercorn fastapi_route.asgi:app
+
+FASTAPI_ROUTE_PROJECT names a project folder, FASTAPI_ROUTE_APP an installed app; with neither,
+the current folder or the one installed app. The app is served from its build cache
+(FASTAPI_ROUTE_STRICT=1 refuses a stale one). `fastapi-route run --workers N` and `dev` start
+uvicorn on the factories below, so every worker process builds the same app.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from .errors import FastAPIRouteError
+from .project import Project, find_project
+
+ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
+ENV_APP = "FASTAPI_ROUTE_APP"
+ENV_STRICT = "FASTAPI_ROUTE_STRICT"
+
+log = logging.getLogger("fastapi_route")
+
+
+def project_from_env() -> Project:
+    path = os.environ.get(ENV_PROJECT)
+    return find_project(Path(path) if path else None, os.environ.get(ENV_APP) or None)
+
+
+def create_from_env() -> FastAPI:
+    """The production app, from the cache."""
+    from .runtime.app import create_app
+
+    strict = os.environ.get(ENV_STRICT, "") not in ("", "0")
+    return create_app(project_from_env(), source="cache", strict=strict)
+
+
+def create_dev_app() -> FastAPI:
+    """The development app, from a fresh scan; a broken project gives the error page."""
+    from .runtime.app import create_app
+    from .runtime.errorpage import error_app
+
+    try:
+        return create_app(project_from_env(), source="scan")
+    except FastAPIRouteError as exc:
+        log.error("%s", exc)
+        return error_app(exc)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        app = create_from_env()
+        globals()["app"] = app
+        return app
+    raise AttributeError(name)

@@ -1,0 +1,43 @@
+"""Sessions: tests on every supported Python, lint, typecheck (and e2e, bench, demo).
+
+A Python that is not installed on this machine is skipped, not failed, so the same
+command works on a laptop with one interpreter and on CI with four.
+"""
+
+from __future__ import annotations
+
+import nox
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.error_on_missing_interpreters = False
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite, end-to-end tests included."""
+    session.install("-e", ".[test,dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "fastapi_route", "hatch_fastapi_route", "tests", "noxfile.py")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".", "mypy>=1.11")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def demo(session: nox.Session) -> None:
+    """Build the sample project's cache, show its status, and serve it on port 8000."""
+    session.install("-e", ".")
+    session.run("fastapi-route", "build", "--project", "sample_project")
+    session.run("fastapi-route", "status", "--project", "sample_project")
+    session.run("fastapi-route", "run", "--project", "sample_project", *session.posargs)
