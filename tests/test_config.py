@@ -361,7 +361,7 @@ def test_unknown_logging_sub_key(tmp_path, make_tree):
 
 
 def test_cache_dir_may_not_be_the_route_dir(tmp_path, make_tree):
-    root = make_tree(tmp_path, {"config.py": 'x_ = 1\nbuild = {"cache_dir": "routes"}\n'})
+    root = make_tree(tmp_path, {"config.py": '_x = 1\nbuild = {"cache_dir": "routes"}\n'})
     text = config_error(root)
     assert "config.py:2 'build.cache_dir'" in text
 

@@ -884,7 +884,9 @@ def test_every_problem_is_collected_in_one_run(tmp_path, make_tree):
 # --------------------------------------------------------------------------- render format
 
 
-RENDERED = re.compile(r"^(?P<code>[A-Z_]+) (?P<file>\S+?):(?P<line>\d+) (?P<message>.+)\n  hint: \S")
+RENDERED = re.compile(
+    r"^(?P<code>[A-Z_]+) (?P<file>\S+?):(?P<line>\d+) (?P<message>.+)\n  hint: \S"
+)
 
 
 def test_render_format_from_a_real_tree(tmp_path, make_tree):

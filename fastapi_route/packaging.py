@@ -1,0 +1,86 @@
+"""What the build backends share: which folder of an app is the project, and baking its
+cache into a staging folder for a wheel. Used by the hatchling hook and the setuptools plugin.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .config import load_config
+from .errors import FastAPIRouteError
+from .pipeline import cache as cache_io
+from .pipeline.build import BuildResult, build
+from .project import APP_MARKER, looks_like_project
+
+
+class PackagingError(FastAPIRouteError):
+    """The hook cannot tell which folder to bake, or it is not inside a package."""
+
+
+def find_app_folder(root: Path, candidates: list[str]) -> str:
+    """The one folder among `candidates` (relative paths) that holds a project."""
+    found = [c for c in candidates if looks_like_project(root / c)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise PackagingError(
+            "no package of this distribution holds a routes/ folder or config.py",
+            "set `project = \"path/to/package\"` in the fastapi-route hook table",
+        )
+    raise PackagingError(
+        "several packages hold a project: " + ", ".join(found),
+        "choose one with `project = \"...\"` in the fastapi-route hook table",
+    )
+
+
+def package_candidates(root: Path) -> list[str]:
+    """Top-level and src/ folders that are Python packages."""
+    found = []
+    for base in (root, root / "src"):
+        if base.is_dir():
+            for child in sorted(base.iterdir()):
+                if child.is_dir() and (child / "__init__.py").is_file():
+                    found.append(child.relative_to(root).as_posix())
+    return found
+
+
+def import_name(distribution_path: str) -> str:
+    """The import name of the folder at `distribution_path` inside the wheel."""
+    parts = PurePosixPath(distribution_path).parts
+    if not parts or not all(p.isidentifier() for p in parts):
+        raise PackagingError(
+            f"the project folder lands at {distribution_path or 'the wheel root'!r} in the "
+            "wheel, which is not an importable package",
+            "put routes/ and config.py inside your package (e.g. myapp/routes/)",
+        )
+    return ".".join(parts)
+
+
+@dataclass(frozen=True)
+class Baked:
+    result: BuildResult
+    files: dict[str, str]  # staged file -> path inside the wheel
+    marker: Path  # the installed-app marker for the .dist-info
+
+
+def bake(project_dir: Path, staging: Path, distribution_path: str,
+         compression_level: int | None = None) -> Baked:
+    """Run the pipeline on the project and stage its cache for the wheel.
+
+    Raises BuildFailed with every problem, exactly as `fastapi-route build` reports them.
+    """
+    package = import_name(distribution_path)
+    config = load_config(project_dir)
+    if compression_level is not None:
+        config = config.with_build(compression_level=compression_level)
+    result = build(project_dir, config, into=staging / "cache")
+    cache_in_wheel = f"{distribution_path}/{config.build.cache_dir}"
+    files = {
+        str(result.cache_path / name): f"{cache_in_wheel}/{name}"
+        for name in cache_io.OUR_FILES
+    }
+    marker = staging / APP_MARKER
+    marker.write_text(json.dumps({"package": package}, sort_keys=True) + "\n", encoding="utf-8")
+    return Baked(result, files, marker)
