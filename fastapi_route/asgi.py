@@ -5,7 +5,7 @@
 
 FASTAPI_ROUTE_PROJECT names a project folder, FASTAPI_ROUTE_APP an installed app; with neither,
 the current folder or the one installed app. The app is served from its build cache
-(FASTAPI_ROUTE_STRICT=1 refuses a stale one). `fastapi-route run --workers N` and `dev` start
+(FASTAPI_ROUTE_STRICT=1 refuses a stale one; FASTAPI_ROUTE_LAZY=1 imports routes on first use). `fastapi-route run --workers N` and `dev` start
 uvicorn on the factories below, so every worker process builds the same app.
 """
 
@@ -24,6 +24,7 @@ from .project import Project, find_project
 ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
 ENV_APP = "FASTAPI_ROUTE_APP"
 ENV_STRICT = "FASTAPI_ROUTE_STRICT"
+ENV_LAZY = "FASTAPI_ROUTE_LAZY"
 
 log = logging.getLogger("fastapi_route")
 
@@ -37,8 +38,14 @@ def create_from_env() -> FastAPI:
     """The production app, from the cache."""
     from .runtime.app import create_app
 
-    strict = os.environ.get(ENV_STRICT, "") not in ("", "0")
-    return create_app(project_from_env(), source="cache", strict=strict)
+    return create_app(
+        project_from_env(), source="cache", strict=_flag(ENV_STRICT),
+        lazy=True if _flag(ENV_LAZY) else None,
+    )
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
 
 
 def create_dev_app() -> FastAPI:

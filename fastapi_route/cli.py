@@ -288,20 +288,24 @@ def _serve(
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.option("--workers", type=click.IntRange(1, 512), default=None, help="Worker processes.")
 @click.option("--strict", is_flag=True, help="Refuse a cache whose route files changed.")
+@click.option("--lazy", is_flag=True, default=None,
+              help="Import each route on its first request (default: lazy in config.py).")
 @project_options
 def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
-        strict: bool) -> None:
+        strict: bool, lazy: bool | None) -> None:
     """Production server from the build cache (verified before a port is bound)."""
     import os
 
-    from .asgi import ENV_STRICT
+    from .asgi import ENV_LAZY, ENV_STRICT
     from .runtime.app import create_app
 
     if strict:
         os.environ[ENV_STRICT] = "1"
-    # Building the app here verifies the cache and imports every handler before binding,
-    # so a broken build fails fast with exit 1; worker processes then build their own.
-    app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict)
+    if lazy:
+        os.environ[ENV_LAZY] = "1"
+    # Building the app here verifies the cache (and, unless lazy, imports every handler)
+    # before a port is bound, so a broken build fails with exit 1; workers build their own.
+    app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict, lazy=lazy)
     _serve(
         ctx, factory="fastapi_route.asgi:create_from_env",
         host=host or ctx.config.server.host or "0.0.0.0", port=port, workers=workers,

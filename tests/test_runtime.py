@@ -58,14 +58,16 @@ BASE = {
 }
 
 
-def client_for(root: Path, source: str = "scan") -> TestClient:
+def client_for(root: Path, source: str = "scan", lazy: bool = False) -> TestClient:
     if source == "cache":
         build(root, load_config(root))
-    return TestClient(create_app(Project(root), source=source))  # type: ignore[arg-type]
+    return TestClient(create_app(Project(root), source=source, lazy=lazy))  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["scan", "cache"])
+@pytest.fixture(params=["scan", "cache", "lazy"])
 def base(request, project) -> TestClient:
+    if request.param == "lazy":
+        return client_for(project(BASE), "cache", lazy=True)
     return client_for(project(BASE), request.param)
 
 
@@ -289,3 +291,75 @@ def test_a_handler_that_fails_to_import_is_named(project):
     root = project({"routes/route.py": "import not_a_module\n\ndef GET(request):\n    pass\n"})
     with pytest.raises(FastAPIRouteError, match=r"routes/route.py failed to import"):
         create_app(Project(root), source="scan")
+
+
+SAMPLE_REQUESTS = [
+    ("GET", "/", None), ("HEAD", "/", None), ("GET", "/health", None),
+    ("GET", "/users?limit=1", None), ("POST", "/users", {"name": "N", "email": "n@x"}),
+    ("GET", "/users/me", None), ("GET", "/users/2", None), ("GET", "/users/abc", None),
+    ("PUT", "/users/2", {"name": "G", "email": "g@x"}), ("DELETE", "/users/1", None),
+    ("GET", "/users/1", None), ("GET", "/users/2/posts?page=2", None),
+    ("GET", "/files/a/b/c.txt", None), ("POST", "/login", {"username": "u", "password": "secret"}),
+    ("POST", "/login", {"username": "u", "password": "bad"}), ("POST", "/logout", None),
+    ("GET", "/items?q=x&skip=5", None), ("GET", "/teapot", None), ("PUT", "/users", None),
+    ("PATCH", "/users/2", None), ("GET", "/nope", None), ("GET", "/robots.txt", None),
+    ("GET", "/css/app.css", None), ("GET", "/../sample_app/config.py", None),
+    ("GET", "/docs", None), ("GET", "/openapi.json", None), ("GET", "/users/", None),
+]
+VOLATILE = {"x-request-id", "x-process-time", "date", "etag", "last-modified"}
+
+
+def _transcript(client: TestClient) -> list[tuple[object, ...]]:
+    out = []
+    for method, url, body in SAMPLE_REQUESTS:
+        r = client.request(method, url, json=body, follow_redirects=False)
+        text = r.text
+        if "token" in text or "request_id" in text:  # random per request
+            text = text[:10]
+        headers = sorted((k, v) for k, v in r.headers.items() if k not in VOLATILE)
+        out.append((method, url, r.status_code, headers, text))
+    return out
+
+
+def test_lazy_equals_eager_on_the_sample_project(tmp_path):
+    import shutil
+
+    sample = Path(__file__).parent.parent / "sample_project"
+    copies = []
+    for name in ("eager", "lazy"):
+        target = tmp_path / name
+        shutil.copytree(sample, target, ignore=shutil.ignore_patterns(".cache", "__pycache__"))
+        copies.append(target / "sample_app")
+    transcripts = []
+    for root, lazy in zip(copies, (False, True), strict=True):
+        build(root, load_config(root))
+        # The sample's store is module state: each app imports it afresh.
+        for name in [m for m in sys.modules if m == "sample_app" or m.startswith("sample_app.")]:
+            del sys.modules[name]
+        app = create_app(Project(root, "sample_app"), source="cache", lazy=lazy)
+        transcripts.append(_transcript(TestClient(app)))
+    eager, lazy_run = transcripts
+    for a, b in zip(eager, lazy_run, strict=True):
+        assert a == b
+    assert [t[2] for t in eager][:3] == [200, 200, 200]
+
+
+def test_lazy_imports_on_first_request_and_isolates_failures(project):
+    root = project({
+        "routes/good/route.py": "import json\n\ndef GET(request):\n    return {'ok': True}\n",
+        "routes/bad/route.py": "import not_a_module\n\ndef GET(request):\n    return {}\n",
+        "marker.py": "",
+    })
+    (root / "routes" / "good" / "route.py").write_text(
+        "from pathlib import Path\nPath(__file__).with_name('imported').touch()\n"
+        "def GET(request):\n    return {'ok': True}\n"
+    )
+    client = client_for(root, "cache", lazy=True)
+    assert not (root / "routes" / "good" / "imported").exists()
+    assert client.get("/good").json() == {"ok": True}
+    assert (root / "routes" / "good" / "imported").exists()
+    assert client.get("/bad").status_code == 500
+    assert client.get("/good").status_code == 200
+    assert client.post("/good").status_code == 405
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200 and "/good" in spec.json()["paths"]

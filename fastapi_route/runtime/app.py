@@ -54,10 +54,16 @@ def create_app(
     source: Source = "cache",
     config: Config | None = None,
     strict: bool = False,
+    lazy: bool | None = None,
 ) -> FastAPI:
-    """A FastAPI app serving the project's routes with the user's own handler functions."""
+    """A FastAPI app serving the project's routes with the user's own handler functions.
+
+    `lazy` (default: config.py's `lazy`) imports each handler on the first request that
+    reaches it instead of at startup.
+    """
     found = resolve_project(project)
     config = config or load_config(found.root)
+    lazy = config.lazy if lazy is None else lazy
     routes = load_routes(found, config, source, strict)
     docs = config.docs_enabled
     app = FastAPI(
@@ -70,7 +76,8 @@ def create_app(
         redoc_url="/redoc" if docs else None,
     )
     modules = ProjectModules(found)
-    register.register(app, routes, modules)
+    # Project pages first: a root catch-all route must not shadow a custom /docs.
     extras.install(app, found, config, routes, modules)
-    app.state.fastapi_route = {"project": found, "routes": routes, "source": source}
+    register.register(app, routes, modules, lazy=lazy)
+    app.state.fastapi_route = {"project": found, "routes": routes, "source": source, "lazy": lazy}
     return app

@@ -6,22 +6,37 @@ ordinary endpoint and does its own typing, validation, dependency injection and 
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
+import logging
+import types
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 
 from ..errors import FastAPIRouteError
 from ..table import Route
 from .modules import ProjectModules
+
+try:
+    from starlette._utils import get_route_path
+except ImportError:  # pragma: no cover - older Starlette: no root_path handling in routes
+
+    def get_route_path(scope: Scope) -> str:
+        return str(scope["path"])
+
+
+log = logging.getLogger("fastapi_route")
 
 # Attribute set by the @route decorator: extra keyword arguments for add_api_route.
 ROUTE_OPTIONS = "__fastapi_route_options__"
@@ -105,14 +120,36 @@ def _needs_result_adapter(annotation: Any) -> bool:
     return origin is typing.Union or type(annotation).__name__ == "UnionType"
 
 
+def _as_seen_by_fastapi(param: inspect.Parameter, catchall: str | None) -> inspect.Parameter:
+    if param.name == catchall:
+        return param.replace(annotation=str)  # its {name:path} convertor gives a string
+    if param.name == "request" and param.annotation is inspect.Parameter.empty:
+        return param.replace(annotation=Request)  # not a query parameter named "request"
+    return param
+
+
+def _clone(func: Callable[..., Any], signature: inspect.Signature) -> Callable[..., Any] | None:
+    """The same code under another signature: no call in between at request time."""
+    if not isinstance(func, types.FunctionType):
+        return None
+    clone = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    clone.__kwdefaults__ = func.__kwdefaults__
+    functools.update_wrapper(clone, func)
+    clone.__signature__ = signature  # type: ignore[attr-defined]
+    return clone
+
+
 def endpoint_for(
     func: Callable[..., Any], catchall: str | None
 ) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The callable FastAPI registers for a handler, and the route options it implies.
 
-    The user's function itself when nothing needs adapting; otherwise one thin function made
-    here, once, with the signature FastAPI should see (a catch-all typed `str` for its
-    `{name:path}` convertor, a tuple return type dropped).
+    FastAPI must see: an unannotated `request` as the Request, a catch-all typed `str`, and no
+    tuple return type. When only the signature differs, the endpoint is the user's own code
+    under that signature; a catch-all (its value becomes a list) or a loose return type
+    (tuples and None become responses) gets one thin function made here, once.
     """
     options: dict[str, Any] = dict(getattr(func, ROUTE_OPTIONS, {}))
     signature = _resolved_signature(func)
@@ -122,15 +159,19 @@ def endpoint_for(
         options.setdefault("response_model", None)
         returns = None
     adapt = _needs_result_adapter(returns)
-    if catchall is None and not adapt:
-        return func, options
-
-    params = list(signature.parameters.values())
-    if catchall is not None:
-        params = [p.replace(annotation=str) if p.name == catchall else p for p in params]
     if adapt:
         returns = inspect.Signature.empty if _is_tuple(returns) else returns
         options.setdefault("response_model", None)
+    seen = signature.replace(
+        parameters=[_as_seen_by_fastapi(p, catchall) for p in signature.parameters.values()],
+        return_annotation=returns,
+    )
+    if catchall is None and not adapt:
+        if seen == signature:
+            return func, options
+        clone = _clone(func, seen)
+        if clone is not None:
+            return clone, options
 
     def split(kwargs: dict[str, Any]) -> None:
         if catchall is not None:
@@ -155,8 +196,7 @@ def endpoint_for(
 
         wrapper = sync_endpoint
     functools.update_wrapper(wrapper, func)
-    # What FastAPI inspects, once, at registration.
-    wrapper.__signature__ = signature.replace(parameters=params, return_annotation=returns)
+    wrapper.__signature__ = seen  # what FastAPI inspects, once, at registration
     return wrapper, options
 
 
@@ -186,20 +226,102 @@ def allowed_methods(routes: Sequence[Route]) -> dict[str, str]:
     return {path: ", ".join(sorted(found)) for path, found in methods.items()}
 
 
-def add_route(app: FastAPI, r: Route, func: Callable[..., Any], allow: str) -> FileRoute:
+def add_route(router: APIRouter, r: Route, func: Callable[..., Any], allow: str) -> FileRoute:
+    """FastAPI's own add_api_route (router defaults, dependency graph), as a FileRoute."""
     endpoint, options = endpoint_for(func, r.catchall)
     options.setdefault("name", f"{r.method} {r.path}")
-    app.router.add_api_route(
+    router.add_api_route(
         r.path, endpoint, methods=[r.method], route_class_override=FileRoute, **options
     )
-    added = app.router.routes[-1]
+    added = router.routes[-1]
     assert isinstance(added, FileRoute)
     added.allow = allow
     return added
 
 
-def register(app: FastAPI, routes: Sequence[Route], modules: ProjectModules) -> None:
-    """Import every handler and add it to the app, in the table's precedence order."""
+class LazyRoute(BaseRoute):
+    """Stands in for a FileRoute until a request reaches its path.
+
+    Startup then costs one regex per route. The first request whose path matches imports the
+    handler, builds the real route exactly as eager mode would, and puts it in this route's
+    place in the router, so from then on the app is the eager app. A handler that fails to
+    import answers 500 (and is logged); the other routes are unaffected.
+    """
+
+    def __init__(self, app: FastAPI, r: Route, modules: ProjectModules, allow: str) -> None:
+        self.app_ref = app
+        self.record = r
+        self.modules = modules
+        self.allow = allow
+        self.path = r.path
+        self.name = f"{r.method} {r.path}"
+        self.methods = {r.method, "HEAD"} if r.method == "GET" else {r.method}
+        self.path_regex, self.path_format, self.param_convertors = compile_path(r.path)
+        self.real: FileRoute | None = None
+        self.error: Exception | None = None
+
+    def materialize(self) -> FileRoute | None:
+        if self.real is None and self.error is None:
+            try:
+                func = handler_of(self.modules, self.record)
+                scratch = copy.copy(self.app_ref.router)  # same defaults, its own route list
+                scratch.routes = []
+                self.real = add_route(scratch, self.record, func, self.allow)
+            except Exception as exc:
+                self.error = exc
+                log.error("%s %s cannot be served: %s", self.record.method, self.path, exc,
+                          exc_info=exc)
+                return None
+            routes = self.app_ref.router.routes
+            for i, existing in enumerate(routes):
+                if existing is self:
+                    routes[i] = self.real  # same length: safe while the router iterates
+                    break
+        return self.real
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or not self.path_regex.match(get_route_path(scope)):
+            return Match.NONE, {}
+        real = self.materialize()
+        if real is None:
+            return Match.FULL, {"route": self}
+        return real.matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        real = self.materialize()
+        if real is None:
+            await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
+            return
+        await real.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        real = self.materialize()
+        if real is None:
+            raise NoMatchFound(name, path_params)
+        return real.url_path_for(name, **path_params)
+
+
+def materialize_all(app: FastAPI) -> None:
+    for existing in list(app.router.routes):
+        if isinstance(existing, LazyRoute):
+            existing.materialize()
+
+
+def register(
+    app: FastAPI, routes: Sequence[Route], modules: ProjectModules, *, lazy: bool = False
+) -> None:
+    """Add every route to the app in the table's precedence order: imported now (eager), or
+    on the first request that reaches it (lazy, with OpenAPI built on its first request)."""
     allow = allowed_methods(routes)
-    for r in routes:
-        add_route(app, r, handler_of(modules, r), allow[r.path])
+    if not lazy:
+        for r in routes:
+            add_route(app.router, r, handler_of(modules, r), allow[r.path])
+        return
+    app.router.routes.extend(LazyRoute(app, r, modules, allow[r.path]) for r in routes)
+    eager_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        materialize_all(app)
+        return eager_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
