@@ -5,7 +5,8 @@
 
 FASTAPI_ROUTE_PROJECT names a project folder, FASTAPI_ROUTE_APP an installed app; with neither,
 the current folder or the one installed app. The app is served from its build cache
-(FASTAPI_ROUTE_STRICT=1 refuses a stale one; FASTAPI_ROUTE_LAZY=1 imports routes on first use). `fastapi-route run --workers N` and `dev` start
+(FASTAPI_ROUTE_STRICT=1 refuses a stale one; FASTAPI_ROUTE_LAZY=1 imports routes on first
+use). `fastapi-route run --workers N` and `dev` start
 uvicorn on the factories below, so every worker process builds the same app.
 """
 

@@ -66,7 +66,9 @@ def finalize(dist: Any) -> None:
     options = _options(root)
     if options is None:
         return
-    from setuptools.command.build_py import build_py as default_build_py
+    from setuptools.command.build_py import (  # type: ignore[import-untyped,unused-ignore]
+        build_py as default_build_py,
+    )
 
     project = options["project"]
     in_wheel = _distribution_path(project, dist.package_dir)
