@@ -42,10 +42,6 @@ class Scan:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _rel(root: Path, path: str) -> str:
-    return Path(os.path.relpath(path, root)).as_posix()
-
-
 def _selected(rel_to_routes: str, config: Config) -> bool:
     include = config.build.include_patterns
     if include and not any(fnmatch.fnmatchcase(rel_to_routes, p) for p in include):
@@ -72,19 +68,25 @@ def walk_route_files(
             )
         )
         return found, problems
-    start = os.stat(base)
-    # Each entry: folder path, folder names below base, identities of the folders above it.
-    stack: list[tuple[str, tuple[str, ...], frozenset[tuple[int, int]]]] = [
-        (str(base), (), frozenset({(start.st_dev, start.st_ino)}))
+    route_dir = Path(config.route_dir).as_posix()
+
+    def rel(*names: str) -> str:  # string joins: `run` walks the tree at every start
+        return "/".join((route_dir, *names))
+
+    # Each entry: folder path, folder names below base, real paths of the folders above it
+    # (a real path changes only through a symlink, so only links cost a realpath call).
+    base_real = os.path.realpath(base)
+    stack: list[tuple[str, tuple[str, ...], str, frozenset[str]]] = [
+        (str(base), (), base_real, frozenset({base_real}))
     ]
     while stack:
-        folder, parts, ancestors = stack.pop()
+        folder, parts, folder_real, ancestors = stack.pop()
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             problems.append(
-                Problem(_rel(root, folder), 0, "SCAN_ERROR", f"cannot read folder: {exc.strerror}",
+                Problem(rel(*parts), 0, "SCAN_ERROR", f"cannot read folder: {exc.strerror}",
                         "check the folder's permissions")
             )
             continue
@@ -93,32 +95,25 @@ def walk_route_files(
             try:
                 is_dir = entry.is_dir()  # follows symlinks
                 is_file = not is_dir and entry.is_file()
+                is_link = is_dir and entry.is_symlink()
             except OSError:
-                is_dir = is_file = False
+                is_dir = is_file = is_link = False
             if is_dir and not is_skipped_dir(entry.name):
-                try:
-                    st = os.stat(entry.path)
-                except OSError as exc:
-                    problems.append(
-                        Problem(_rel(root, entry.path), 0, "SCAN_ERROR",
-                                f"cannot read folder: {exc.strerror}", "check the link or folder")
-                    )
-                    continue
-                identity = (st.st_dev, st.st_ino)
-                if identity in ancestors:
+                real = os.path.realpath(entry.path) if is_link else f"{folder_real}/{entry.name}"
+                if real in ancestors:
                     problems.append(
                         Problem(
-                            _rel(root, entry.path), 0, "CIRCULAR_GROUP",
+                            rel(*parts, entry.name), 0, "CIRCULAR_GROUP",
                             "this folder links back to a folder above it, a loop with no end",
                             "remove the symlink or point it outside its own parents",
                         )
                     )
                     continue
-                subfolders.append((entry.path, (*parts, entry.name), ancestors | {identity}))
+                subfolders.append((entry.path, (*parts, entry.name), real, ancestors | {real}))
             elif is_file and entry.name in ROUTE_FILES:
                 rel_to_routes = "/".join((*parts, entry.name))
                 if _selected(rel_to_routes, config):
-                    found.append((_rel(root, entry.path), parts))
+                    found.append((rel(*parts, entry.name), parts))
         stack.extend(reversed(subfolders))
     found.sort()
     return found, problems

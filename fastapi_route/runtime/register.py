@@ -10,6 +10,7 @@ import copy
 import functools
 import inspect
 import logging
+import re
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -256,7 +257,10 @@ class LazyRoute(BaseRoute):
         self.path = r.path
         self.name = f"{r.method} {r.path}"
         self.methods = {r.method, "HEAD"} if r.method == "GET" else {r.method}
-        self.path_regex, self.path_format, self.param_convertors = compile_path(r.path)
+        # The text before the first parameter: a static route is matched by string equality
+        # and a dynamic one compiles its regex only once a path starts with this prefix.
+        self.prefix = r.path.split("{", 1)[0]
+        self.pattern: re.Pattern[str] | None = None
         self.real: FileRoute | None = None
         self.error: Exception | None = None
 
@@ -279,8 +283,17 @@ class LazyRoute(BaseRoute):
                     break
         return self.real
 
+    def _path_matches(self, path: str) -> bool:
+        if not self.record.params:
+            return path == self.path
+        if not path.startswith(self.prefix):
+            return False
+        if self.pattern is None:
+            self.pattern = compile_path(self.path)[0]
+        return self.pattern.match(path) is not None
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or not self.path_regex.match(get_route_path(scope)):
+        if scope["type"] != "http" or not self._path_matches(get_route_path(scope)):
             return Match.NONE, {}
         real = self.materialize()
         if real is None:

@@ -1,0 +1,174 @@
+"""Generate a realistic route tree of N route files, plus the plain-FastAPI apps it is
+measured against: `floor_app.py` (every route, registered by hand) and `one_app.py` (one
+route: the least any FastAPI process costs).
+
+Mostly static resources, about a quarter with one or two typed [params], a few catch-alls,
+some route groups; GET everywhere, POST on most, PUT/DELETE on dynamic items. Handlers use only
+FastAPI, so the floor app can import the very same files.
+
+    python bench/generate.py 1000 /tmp/tree-1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STATIC = '''from fastapi import Request
+
+
+def GET(request: Request, limit: int = 10) -> dict:
+    """List {name}."""
+    return {{"resource": "{name}", "limit": limit}}
+
+
+def POST(request: Request, payload: dict) -> dict:
+    """Create one {name}."""
+    return {{"resource": "{name}", "created": payload}}
+'''
+
+STATIC_GET_ONLY = '''from fastapi import Request
+
+
+def GET(request: Request) -> dict:
+    """Show {name}."""
+    return {{"resource": "{name}"}}
+'''
+
+DYNAMIC = '''from fastapi import Request
+
+
+def GET(request: Request, {sig}) -> dict:
+    """Read one {name}."""
+    return {{"resource": "{name}", {ret}}}
+
+
+def PUT(request: Request, {sig}, payload: dict) -> dict:
+    """Replace one {name}."""
+    return {{"resource": "{name}", {ret}, "payload": payload}}
+
+
+def DELETE(request: Request, {sig}) -> dict:
+    """Delete one {name}."""
+    return {{"deleted": True, {ret}}}
+'''
+
+CATCHALL = '''from fastapi import Request
+
+
+def GET(request: Request, rest: str) -> dict:
+    """Files under {name}."""
+    return {{"resource": "{name}", "rest": rest}}
+'''
+
+FLOOR_APP = '''"""What a user writes without fastapi-route: import each route module, add_api_route."""
+
+import importlib.util
+from pathlib import Path
+
+from fastapi import FastAPI
+
+ROOT = Path(__file__).parent
+ROUTES = {routes}
+
+app = FastAPI()
+for number, (url, file, methods) in enumerate(ROUTES):
+    spec = importlib.util.spec_from_file_location(f"floor_route_{{number}}", ROOT / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for method in methods:
+        app.add_api_route(url, getattr(module, method), methods=[method])
+'''
+
+ONE_APP = '''"""The smallest FastAPI process: one route."""
+
+from fastapi import FastAPI, Request
+
+app = FastAPI()
+
+
+@app.get("/area0/res0")
+def home(request: Request) -> dict:
+    return {"resource": "res0"}
+'''
+
+
+@dataclass
+class Tree:
+    root: Path
+    files: int = 0
+    routes: list[tuple[str, str, list[str]]] = field(default_factory=list)  # url, file, methods
+    dynamic_urls: list[str] = field(default_factory=list)  # example URLs, in table order
+    static_url: str = "/area0/res0"
+
+
+def _write(tree: Tree, folders: list[str], url: str, source: str, methods: list[str]) -> None:
+    rel = "/".join(["routes", *folders, "route.py"])
+    path = tree.root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source, encoding="utf-8")
+    tree.files += 1
+    tree.routes.append((url, rel, methods))
+
+
+def generate(n: int, root: Path, seed: int = 7) -> Tree:
+    """Write n route files under root/routes and the two plain apps beside them."""
+    rng = random.Random(seed)
+    tree = Tree(root)
+    (root / "routes").mkdir(parents=True, exist_ok=True)
+    (root / "config.py").write_text('app_name = "bench"\n', encoding="utf-8")
+    areas = max(1, n // 50)
+    i = 0
+    while tree.files < n:
+        area = f"area{i % areas}"
+        group = [f"(g{i % 3})"] if i % 7 == 0 else []
+        name = f"res{i}"
+        folders = [*group, area, name]
+        url = f"/{area}/{name}"
+        roll = rng.random()
+        if roll < 0.70 or tree.files == 0:
+            if rng.random() < 0.6:
+                _write(tree, folders, url, STATIC.format(name=name), ["GET", "POST"])
+            else:
+                _write(tree, folders, url, STATIC_GET_ONLY.format(name=name), ["GET"])
+        elif roll < 0.85:
+            sig, ret = "item_id: int", '"id": item_id'
+            _write(tree, [*folders, "[item_id]"], f"{url}/{{item_id}}",
+                   DYNAMIC.format(name=name, sig=sig, ret=ret), ["GET", "PUT", "DELETE"])
+            tree.dynamic_urls.append(f"{url}/42")
+        elif roll < 0.97:
+            sig, ret = "item_id: int, sub_id: int", '"id": item_id, "sub": sub_id'
+            _write(tree, [*folders, "[item_id]", "parts", "[sub_id]"],
+                   f"{url}/{{item_id}}/parts/{{sub_id}}",
+                   DYNAMIC.format(name=name, sig=sig, ret=ret), ["GET", "PUT", "DELETE"])
+            tree.dynamic_urls.append(f"{url}/42/parts/7")
+        else:
+            _write(tree, [*folders, "[...rest]"], f"{url}/{{rest:path}}",
+                   CATCHALL.format(name=name), ["GET"])
+        i += 1
+    if not tree.dynamic_urls:  # tiny trees: make sure one dynamic route exists
+        _write(tree, ["areaX", "item", "[item_id]"], "/areaX/item/{item_id}",
+               DYNAMIC.format(name="item", sig="item_id: int", ret='"id": item_id'),
+               ["GET", "PUT", "DELETE"])
+        tree.dynamic_urls.append("/areaX/item/42")
+    floor_routes = json.dumps(tree.routes, indent=0)
+    (root / "floor_app.py").write_text(FLOOR_APP.format(routes=floor_routes), encoding="utf-8")
+    (root / "one_app.py").write_text(ONE_APP, encoding="utf-8")
+    return tree
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("n", type=int)
+    parser.add_argument("root", type=Path)
+    args = parser.parse_args()
+    tree = generate(args.n, args.root)
+    print(f"{tree.files} route files, {sum(len(m) for _, _, m in tree.routes)} routes "
+          f"in {args.root}")
+
+
+if __name__ == "__main__":
+    main()
