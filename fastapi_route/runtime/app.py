@@ -15,6 +15,7 @@ from ..pipeline import freshness
 from ..pipeline.build import compile_table
 from ..project import Project, find_project
 from ..table import Route
+from . import dispatch as dispatcher
 from . import extras, register
 from .modules import ProjectModules
 
@@ -55,11 +56,13 @@ def create_app(
     config: Config | None = None,
     strict: bool = False,
     lazy: bool | None = None,
+    dispatch: bool = True,
 ) -> FastAPI:
     """A FastAPI app serving the project's routes with the user's own handler functions.
 
     `lazy` (default: config.py's `lazy`) imports each handler on the first request that
-    reaches it instead of at startup.
+    reaches it instead of at startup. `dispatch=False` leaves Starlette's linear route scan in
+    place (for comparisons; the behaviour is the same).
     """
     found = resolve_project(project)
     config = config or load_config(found.root)
@@ -79,5 +82,7 @@ def create_app(
     # Project pages first: a root catch-all route must not shadow a custom /docs.
     extras.install(app, found, config, routes, modules)
     register.register(app, routes, modules, lazy=lazy)
+    if dispatch:
+        app.state.dispatcher = dispatcher.install(app.router)
     app.state.fastapi_route = {"project": found, "routes": routes, "source": source, "lazy": lazy}
     return app

@@ -249,6 +249,8 @@ class LazyRoute(BaseRoute):
     import answers 500 (and is logged); the other routes are unaffected.
     """
 
+    indexable = True  # a plain path route to the dispatcher's trie
+
     def __init__(self, app: FastAPI, r: Route, modules: ProjectModules, allow: str) -> None:
         self.app_ref = app
         self.record = r
@@ -281,6 +283,9 @@ class LazyRoute(BaseRoute):
                 if existing is self:
                     routes[i] = self.real  # same length: safe while the router iterates
                     break
+            dispatcher = getattr(self.app_ref.state, "dispatcher", None)
+            if dispatcher is not None:
+                dispatcher.routes_replaced()
         return self.real
 
     def _path_matches(self, path: str) -> bool:

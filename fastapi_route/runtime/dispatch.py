@@ -1,0 +1,194 @@
+"""Dispatch by the route tree instead of trying every route's regex in turn.
+
+Starlette (so FastAPI) finds a request's route by calling `matches()` on every route in order,
+so a request to a route near the end of a 2000-route table pays for ~2000 regexes. A segment
+trie built from the route templates narrows a path to the few routes that could possibly
+match it; FastAPI's own router loop then runs over just those, in their original order.
+
+Exactness comes from two properties: the candidates are a superset of the routes whose regex
+can match (path or trailing-slash twin), and they keep the app's order. The router's own
+`app()` (FastAPI's or Starlette's, whatever the version: 405s, redirect_slashes, the default)
+runs unchanged over a copy of the router holding only the candidates. Routes the trie cannot
+reason about (mounts, hosts, included routers, custom convertors) are candidates for every
+path, so sub-apps and routes added by hand keep working.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.routing import BaseRoute, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+try:
+    from starlette._utils import get_route_path
+except ImportError:  # pragma: no cover - older Starlette: no root_path handling in routes
+
+    def get_route_path(scope: Scope) -> str:
+        return str(scope["path"])
+
+
+ONE_SEGMENT_CONVERTORS = {"str", "int", "float", "uuid"}  # none of them matches a "/"
+
+
+@dataclass
+class Node:
+    static: dict[str, Node] = field(default_factory=dict)
+    segment: Node | None = None  # a {param}: any one segment
+    here: list[int] = field(default_factory=list)  # routes whose template ends at this node
+    rest: list[int] = field(default_factory=list)  # {name:path}: the rest of the path
+
+    def child(self, piece: str | None) -> Node:
+        if piece is None:
+            if self.segment is None:
+                self.segment = Node()
+            return self.segment
+        return self.static.setdefault(piece, Node())
+
+
+class _Rest:
+    """The trie step of a {name:path} piece: everything after this point."""
+
+
+REST = _Rest()
+Step = str | _Rest | None  # static text, the rest, or None: any one segment
+
+
+def _pieces(path: str) -> list[Step] | None:
+    """A template as trie steps, or None when the trie cannot bound what it matches."""
+    steps: list[Step] = []
+    for piece in path.split("/")[1:]:
+        if "{" not in piece:
+            steps.append(piece)
+            continue
+        name = piece[1:-1] if piece.startswith("{") and piece.endswith("}") else None
+        convertor = name.partition(":")[2] if name and "{" not in name else None
+        if name is not None and convertor == "path":
+            steps.append(REST)
+            break
+        if ":path}" in piece or (convertor and convertor not in ONE_SEGMENT_CONVERTORS):
+            return None  # a path convertor inside text, or a user convertor: unknown reach
+        steps.append(None)  # {name}, {name:int}, "{stem}.txt": exactly one segment
+    return steps
+
+
+class RouteIndex:
+    """The trie over one list of routes, answering "which could match this path?"."""
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self.root = Node()
+        self.everywhere: list[int] = []
+        for number, route in enumerate(routes):
+            path = getattr(route, "path", None)
+            steps = _pieces(path) if isinstance(path, str) and _indexable(route) else None
+            if steps is None:
+                self.everywhere.append(number)
+                continue
+            node = self.root
+            for step in steps:
+                if isinstance(step, _Rest):
+                    node.rest.append(number)
+                    break
+                node = node.child(step)
+            else:
+                node.here.append(number)
+
+    def candidates(self, path: str, into: set[int]) -> None:
+        segments = path.split("/")[1:]
+        stack = [(self.root, 0)]
+        while stack:
+            node, depth = stack.pop()
+            into.update(node.rest)
+            if depth == len(segments):
+                into.update(node.here)
+                continue
+            segment = segments[depth]
+            found = node.static.get(segment)
+            if found is not None:
+                stack.append((found, depth + 1))
+            if node.segment is not None:
+                stack.append((node.segment, depth + 1))
+
+
+def _indexable(route: BaseRoute) -> bool:
+    """Plain path routes (Route, APIRoute, our lazy routes); not mounts or hosts."""
+    return isinstance(route, Route) or getattr(route, "indexable", False)
+
+
+def _toggled(path: str) -> str | None:
+    """The trailing-slash twin redirect_slashes would try, if any."""
+    if path == "/":
+        return None
+    return path.rstrip("/") if path.endswith("/") else path + "/"
+
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Dispatcher:
+    """Installed in place of a router's routing loop; see the module docstring."""
+
+    def __init__(self, router: Router, routing_loop: Handler) -> None:
+        self.router = router
+        self.routing_loop = routing_loop
+        self._built_for: list[BaseRoute] | None = None
+        self._size = -1
+        self._index: RouteIndex | None = None
+        self._views: dict[tuple[int, ...], Router] = {}
+
+    def routes_replaced(self) -> None:
+        """Routes were swapped in place (a lazy route became real): same index, new views."""
+        self._views.clear()
+
+    def _current_index(self) -> RouteIndex:
+        routes = self.router.routes
+        if self._index is None or routes is not self._built_for or len(routes) != self._size:
+            self._index = RouteIndex(routes)
+            self._built_for, self._size = routes, len(routes)
+            self._views.clear()
+        return self._index
+
+    def view(self, path: str) -> Router:
+        """A copy of the router holding only the routes that could match `path`."""
+        index = self._current_index()
+        found = set(index.everywhere)
+        index.candidates(path, found)
+        twin = _toggled(path)
+        if twin is not None and getattr(self.router, "redirect_slashes", False):
+            index.candidates(twin, found)
+        key = tuple(sorted(found))
+        view = self._views.get(key)
+        if view is None:
+            view = copy.copy(self.router)
+            routes = self.router.routes
+            view.routes = [routes[i] for i in key]
+            self._views[key] = view
+        return view
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.routing_loop(scope, receive, send)
+            return
+        view = self.view(get_route_path(scope))
+        scope.setdefault("router", self.router)  # url_for sees every route
+        await view.app(scope, receive, send)
+
+
+def install(router: Router) -> Dispatcher:
+    """Route `router`'s requests through a Dispatcher (its middleware stack is kept)."""
+    routing_loop = router.app
+    dispatcher = Dispatcher(router, routing_loop)
+    stack: Any = router.middleware_stack
+    if stack == routing_loop:
+        router.middleware_stack = dispatcher
+        return dispatcher
+    while stack is not None:  # router-level middleware: replace the innermost app
+        inner: ASGIApp | None = getattr(stack, "app", None)
+        if inner == routing_loop:
+            stack.app = dispatcher
+            return dispatcher
+        stack = inner
+    raise RuntimeError("cannot find the routing loop of this router")
