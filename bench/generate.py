@@ -64,7 +64,7 @@ def GET(request: Request, rest: str) -> dict:
     return {{"resource": "{name}", "rest": rest}}
 '''
 
-FLOOR_APP = '''"""What a user writes without fastapi-route: import each route module, add_api_route."""
+FLOOR_APP = '''"""Plain FastAPI, as a user writes it: import each route module, add_api_route."""
 
 import importlib.util
 from pathlib import Path

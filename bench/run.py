@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import Tree, generate  # noqa: E402
+import contextlib
+
+from generate import Tree, generate
 
 PYTHON = sys.executable
 LEVELS = (1, 3, 6, 7, 9)
@@ -129,10 +131,8 @@ class Server:
         raise RuntimeError(f"{self.command} gave no 200 on {path} in {limit} s")
 
     def __exit__(self, *exc: object) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(self.proc.pid, 15)
-        except OSError:
-            pass
         _stop(self.proc)
 
 
