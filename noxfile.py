@@ -18,7 +18,7 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite, end-to-end tests included."""
-    session.install("-e", ".[test,dev]")
+    session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
 
 

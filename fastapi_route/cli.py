@@ -324,9 +324,20 @@ def dev(ctx: Context, host: str | None, port: int | None) -> None:
         host=host or ctx.config.server.host or "127.0.0.1", port=port, workers=1,
         log_level=ctx.config.logging.level, reload=True,
         reload_dirs=[str(ctx.project.root)],
-        reload_includes=["*.py"],
-        reload_excludes=[f"{ctx.config.build.cache_dir}/*"],
+        # "*" as well as "*.py": a route file written into a brand-new folder can land before
+        # the watcher sees the folder, so the folder's own creation must trigger the reload.
+        reload_includes=["*.py", "*"],
+        reload_excludes=_dev_excludes(ctx),
     )
+
+
+def _dev_excludes(ctx: Context) -> list[str]:
+    """What dev never reloads for: the cache, public/ (served live), bytecode, temp files."""
+    excludes = [f"{ctx.config.build.cache_dir}/*", "__pycache__", "*.tmp", "*~"]
+    for folder in (ctx.cache_path, ctx.project.root / ctx.config.static_dir):
+        if folder.is_dir():
+            excludes.append(str(folder))  # uvicorn ignores everything below an existing folder
+    return excludes
 
 
 @main.command()
