@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -50,6 +51,22 @@ class SegmentError(ValueError):
         self.hint = hint
 
 
+def printable(text: str) -> str:
+    """Text safe to print: bytes that are not UTF-8 (which the OS hands over as lone
+    surrogates) as \\xNN, control characters as escapes, so a file name can never crash or
+    garble the terminal that shows a problem."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
 def is_skipped_dir(name: str) -> bool:
     """Folders starting with `_` or `.` hold helpers (or caches), never routes."""
     return name.startswith(("_", "."))
@@ -61,6 +78,12 @@ def _check_param_name(name: str, folder: str) -> None:
             f"'{folder}': parameter name {name!r} is not a Python identifier",
             "use letters, digits and underscores, not starting with a digit, e.g. [user_id]",
         )
+    if not name.isascii():
+        # Starlette reads `{name}` in a path only for ASCII names: `{ü}` would be literal text.
+        raise SegmentError(
+            f"'{folder}': parameter name {name!r} is not ASCII, which URL templates need",
+            "use ASCII letters, digits and underscores, e.g. [user_id]",
+        )
     if keyword.iskeyword(name) or name in RESERVED_PARAMS:
         raise SegmentError(
             f"'{folder}': parameter name {name!r} cannot be a handler argument",
@@ -70,6 +93,19 @@ def _check_param_name(name: str, folder: str) -> None:
 
 def parse_segment(folder: str) -> Segment:
     """Read one folder name; raise SegmentError for names the router cannot serve."""
+    try:
+        folder.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SegmentError(
+            f"'{printable(folder)}': the folder name is not valid UTF-8, so no URL can reach it",
+            "rename the folder using UTF-8 characters",
+        ) from None
+    if any(unicodedata.category(c) == "Cc" for c in folder):
+        # Also a trap: Starlette's "$" matches before a final newline, so /users%0A is /users.
+        raise SegmentError(
+            f"'{printable(folder)}': control characters are not allowed in a folder name",
+            "rename the folder without tabs, newlines or other control characters",
+        )
     if "{" in folder or "}" in folder:
         raise SegmentError(
             f"'{folder}': braces are not allowed in a folder name",

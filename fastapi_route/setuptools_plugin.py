@@ -12,6 +12,7 @@ does nothing at all without that table. Editable installs are skipped (they use 
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from typing import Any
 
 from .errors import FastAPIRouteError
 from .packaging import bake, import_name
-from .project import APPS_GROUP
+from .project import APP_MARKER
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,7 +62,14 @@ def _distribution_path(project: str, package_dir: dict[str, str] | None) -> str:
 
 
 def finalize(dist: Any) -> None:
-    """setuptools.finalize_distribution_options: install the baking build_py."""
+    """setuptools.finalize_distribution_options: install the baking build_py and egg_info.
+
+    setuptools calls this before it applies pyproject.toml's [project] and [tool.setuptools]
+    tables, so the distribution's name, package_dir and entry points are not known yet: the
+    commands read package_dir when they run, and the installed app is registered by a marker
+    file in the .egg-info (copied into the wheel's .dist-info), the same marker the hatchling
+    hook writes, rather than by an entry point that pyproject.toml would overwrite.
+    """
     root = Path.cwd()
     options = _options(root)
     if options is None:
@@ -69,21 +77,24 @@ def finalize(dist: Any) -> None:
     from setuptools.command.build_py import (  # type: ignore[import-untyped,unused-ignore]
         build_py as default_build_py,
     )
+    from setuptools.command.egg_info import (  # type: ignore[import-untyped,unused-ignore]
+        egg_info as default_egg_info,
+    )
 
     project = options["project"]
-    in_wheel = _distribution_path(project, dist.package_dir)
-    package = import_name(in_wheel)
     level = options.get("compression-level")
-    base = dist.cmdclass.get("build_py", default_build_py)
 
-    class BakingBuildPy(base):  # type: ignore[misc,valid-type]
+    def in_wheel() -> str:
+        return _distribution_path(project, dist.package_dir)
+
+    class BakingBuildPy(dist.cmdclass.get("build_py", default_build_py)):  # type: ignore[misc]
         def run(self) -> None:
             super().run()
             if getattr(self, "editable_mode", False):
                 return
             staging = Path(tempfile.mkdtemp(prefix="fastapi-route-"))
             try:
-                baked = bake(root / project, staging, in_wheel, level)
+                baked = bake(root / project, staging, in_wheel(), level)
                 for source, target in baked.files.items():
                     destination = Path(self.build_lib) / target
                     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -93,12 +104,18 @@ def finalize(dist: Any) -> None:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
 
+    class MarkingEggInfo(dist.cmdclass.get("egg_info", default_egg_info)):  # type: ignore[misc]
+        def run(self) -> None:
+            super().run()
+            try:
+                package = import_name(in_wheel())
+            except FastAPIRouteError as exc:
+                raise SystemExit(f"fastapi-route: {exc}") from None
+            # Registers the installed app so `fastapi-route run` finds it from any folder.
+            marker = Path(self.egg_info) / "extra_metadata" / APP_MARKER
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"package": package}, sort_keys=True) + "\n",
+                              encoding="utf-8")
+
     dist.cmdclass["build_py"] = BakingBuildPy
-    # Registers the installed app so `fastapi-route run` finds it from any folder.
-    entry = f"{dist.get_name()} = {package}"
-    groups = dist.entry_points if isinstance(dist.entry_points, dict) else {}
-    current = groups.get(APPS_GROUP, [])
-    current = [current] if isinstance(current, str) else list(current)
-    if entry not in current:
-        groups[APPS_GROUP] = [*current, entry]
-    dist.entry_points = groups
+    dist.cmdclass["egg_info"] = MarkingEggInfo

@@ -43,6 +43,11 @@ class FastAPIRouteBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             problems.append(f"{TABLE}.project must be a folder path relative to pyproject.toml")
         elif project is not None and not (Path(self.root) / project).is_dir():
             problems.append(f"{TABLE}.project: {project!r} is not a folder")
+        elif project is not None and not (Path(self.root) / project).resolve().is_relative_to(
+            Path(self.root).resolve()
+        ):
+            problems.append(f"{TABLE}.project: {project!r} is outside the folder of "
+                            "pyproject.toml")
         if level is not None and (
             isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 9
         ):

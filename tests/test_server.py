@@ -9,7 +9,6 @@ import os
 import pickle
 import shutil
 import socket
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path

@@ -1,9 +1,17 @@
 """The cache on disk: routes.dat (pickle + zlib, builtins only), manifest.json, .gitignore.
 
-Writers hold an exclusive lock on the project folder and replace each file by rename, data
-first, manifest last; readers hold a shared lock while they read both. So a reader sees the old
-pair or the new pair, never a mix, and a killed writer leaves only temp files, which the next
-writer removes. Loading admits no pickle globals at all, so a forged routes.dat cannot run code.
+Writers hold an exclusive lock on the folder holding the cache and replace each file by
+rename; readers hold a shared lock while they read both. When routes.dat changes, the writer
+first retracts manifest.json, then renames the new data and the new manifest in. So a reader
+sees the old pair or the new pair, never a mix, and a writer killed at any moment leaves the old
+pair, the new pair or no manifest at all (no build), plus temp files the next writer removes.
+
+Everything on disk is untrusted at load: files are read with a size bound (regular files only,
+so a FIFO or /dev/zero cannot hang or flood the reader), the manifest's shape is checked, the
+data must match its SHA-256, decompression is bounded (a zlib bomb is refused, not inflated),
+the pickle may hold only the opcodes plain data needs (checked before unpickling), and the
+unpickler admits no globals at all: a forged routes.dat can neither run code nor make the
+unpickler allocate without bound.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import shutil
+import stat
 import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -40,6 +50,12 @@ OUR_FILES = (DATA_FILE, MANIFEST_FILE, GITIGNORE_FILE)
 TEMP_SUFFIX = ".tmp"
 PICKLE_PROTOCOL = 4  # fixed, so the bytes do not change with the Python version
 MEND_HINT = "fastapi-route clean && fastapi-route build --force"
+# Bounds for reading untrusted files: far above any real table (10,000 routes pickle to about
+# 1 MB), far below what could exhaust a machine's memory.
+MAX_DATA_BYTES = 64 * 1024 * 1024  # routes.dat, compressed
+MAX_TABLE_BYTES = 64 * 1024 * 1024  # routes.dat, decompressed
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_DETAIL_CHARS = 300  # of an error's detail in a message: a forged record can be huge
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,27 @@ def _write_atomic(path: Path, content: bytes) -> None:
         raise
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames in `folder` durable (a power cut after a build keeps the new pair)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # not supported for folders on this file system
+    finally:
+        os.close(fd)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
 def _remove_temp_files(cache: Path) -> None:
     """Leftovers of a writer killed mid-way; only called under the exclusive lock."""
     for leftover in cache.glob(f".*{TEMP_SUFFIX}"):
@@ -164,8 +201,14 @@ def save(cache: Path, data: bytes, manifest: dict[str, Any], *, force: bool = Fa
         cache.mkdir(parents=True, exist_ok=True)
         _remove_temp_files(cache)
         _write_atomic(cache / GITIGNORE_FILE, b"*\n")
-        _write_atomic(cache / DATA_FILE, data)
+        if not _same_bytes(cache / DATA_FILE, data):
+            # Two renames cannot be one atomic step: retract the manifest first, so a writer
+            # killed between them leaves "no build", never new data under the old manifest.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(cache / MANIFEST_FILE)
+            _write_atomic(cache / DATA_FILE, data)
         _write_atomic(cache / MANIFEST_FILE, manifest_bytes(manifest))
+        _fsync_dir(cache)
     return cache
 
 
@@ -190,6 +233,36 @@ def remove(cache: Path, *, lock: bool = True) -> list[str]:
     return kept
 
 
+# The pickle opcodes a table of builtins needs (what `encode` writes, and the plain
+# equivalents of older protocols). Everything else is refused before unpickling: opcodes that
+# reach for globals or call things (GLOBAL, STACK_GLOBAL, INST, OBJ, REDUCE, NEWOBJ, BUILD,
+# EXT*, PERSID) and PUT/BINPUT/LONG_BINPUT, whose index the C unpickler trusts to size its
+# memo (a 9-byte pickle with LONG_BINPUT 0x08000000 makes it allocate and zero 2 GB).
+_ALLOWED_OPCODES = frozenset({
+    "PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK", "DUP", "MEMOIZE", "GET", "BINGET",
+    "LONG_BINGET", "NONE", "NEWTRUE", "NEWFALSE", "INT", "BININT", "BININT1", "BININT2",
+    "LONG", "LONG1", "LONG4", "STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE",
+    "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "EMPTY_LIST", "APPEND", "APPENDS", "LIST",
+    "EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_DICT", "DICT", "SETITEM",
+    "SETITEMS",
+})
+
+
+def _check_opcodes(raw: bytes) -> None:
+    """Walk the pickle's opcodes without running any (pickletools parses, never builds)."""
+    for opcode, arg, position in pickletools.genops(raw):
+        if opcode.name in _ALLOWED_OPCODES:
+            continue
+        if opcode.name in ("GLOBAL", "STACK_GLOBAL", "INST", "OBJ"):
+            named = f" {arg.replace(' ', '.')}" if isinstance(arg, str) else ""
+            raise pickle.UnpicklingError(
+                f"forbidden global{named} (opcode {opcode.name} at byte {position})"
+            )
+        raise pickle.UnpicklingError(
+            f"opcode {opcode.name} at byte {position} has no place in a route table"
+        )
+
+
 class _NoGlobals(pickle.Unpickler):
     """Refuses every global: a route table is made of builtins, so nothing else is needed."""
 
@@ -197,8 +270,24 @@ class _NoGlobals(pickle.Unpickler):
         raise pickle.UnpicklingError(f"forbidden global {module}.{name}")
 
 
+def _inflate(data: bytes, limit: int = MAX_TABLE_BYTES) -> bytes:
+    """Decompress, producing at most one byte more than `limit`: a stream that would give
+    more (a zlib bomb: 2 GB of zeros fit in 2 MB) is refused without being inflated further,
+    as is an incomplete one or one with trailing bytes."""
+    inflater = zlib.decompressobj()
+    raw = inflater.decompress(data, limit + 1)  # never 0, which would mean "no limit"
+    if len(raw) > limit:
+        raise ValueError(f"it decompresses to more than {limit} bytes")
+    if not inflater.eof:
+        raise ValueError("the compressed stream is incomplete")
+    if inflater.unused_data:
+        raise ValueError("bytes follow the end of the compressed stream")
+    return raw
+
+
 def _decode(data: bytes) -> list[Route]:
-    raw = zlib.decompress(data)
+    raw = _inflate(data)
+    _check_opcodes(raw)
     payload = _NoGlobals(io.BytesIO(raw)).load()
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise ValueError("unexpected payload")
@@ -213,16 +302,57 @@ def _corrupt(cache: Path, why: str) -> CacheError:
                       MEND_HINT)
 
 
+def _detail(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= MAX_DETAIL_CHARS else text[:MAX_DETAIL_CHARS] + "..."
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, refusing anything larger than `limit`. Opened non-blocking and
+    checked with fstat, so a FIFO, a device or a folder in the file's place is an error, not a
+    hang or an endless read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{path.name} is {info.st_size} bytes, more than the {limit} allowed")
+        content = f.read(limit + 1)
+    if len(content) > limit:
+        raise OSError(f"{path.name} is more than the {limit} bytes allowed")
+    return content
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_manifest(cache: Path, manifest: dict[str, Any]) -> None:
+    """The fields the loader and the stale check rely on, with the types a build writes."""
+    files = manifest.get("route_files", [])
+    wrong = [
+        name for name, ok in (
+            ("routes_sha256", isinstance(manifest.get("routes_sha256"), str)),
+            ("total_routes", _is_int(manifest.get("total_routes"))),
+            ("route_files", isinstance(files, list) and all(isinstance(f, str) for f in files)),
+            ("route_dir", isinstance(manifest.get("route_dir", ""), str)),
+        ) if not ok
+    ]
+    if wrong:
+        raise _corrupt(cache, f"{MANIFEST_FILE} has a missing or invalid {', '.join(wrong)}")
+
+
 def read_manifest(cache: Path) -> dict[str, Any]:
     try:
-        text = (cache / MANIFEST_FILE).read_text(encoding="utf-8")
+        content = _read_bounded(cache / MANIFEST_FILE, MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise NoBuildError(f"{cache / MANIFEST_FILE} is missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _corrupt(cache, f"cannot read {MANIFEST_FILE} ({exc})") from None
+    except OSError as exc:
+        raise _corrupt(cache, f"cannot read {MANIFEST_FILE} ({_detail(exc)})") from None
     try:
-        manifest = json.loads(text)
-    except ValueError:
+        manifest = json.loads(content.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise _corrupt(cache, f"{MANIFEST_FILE} is not valid JSON") from None
     if not isinstance(manifest, dict):
         raise _corrupt(cache, f"{MANIFEST_FILE} is not a JSON object")
@@ -236,11 +366,11 @@ def load(cache: Path) -> Cache:
             raise NoBuildError(f"{cache} does not exist")
         manifest = read_manifest(cache)
         try:
-            data = (cache / DATA_FILE).read_bytes()
+            data = _read_bounded(cache / DATA_FILE, MAX_DATA_BYTES)
         except FileNotFoundError:
             raise _corrupt(cache, f"{DATA_FILE} is missing") from None
         except OSError as exc:
-            raise _corrupt(cache, f"cannot read {DATA_FILE} ({exc})") from None
+            raise _corrupt(cache, f"cannot read {DATA_FILE} ({_detail(exc)})") from None
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise CacheError(
@@ -249,12 +379,13 @@ def load(cache: Path) -> Cache:
             f"format {FORMAT_VERSION}.",
             MEND_HINT,
         )
-    if hashlib.sha256(data).hexdigest() != manifest.get("routes_sha256"):
+    _check_manifest(cache, manifest)
+    if hashlib.sha256(data).hexdigest() != manifest["routes_sha256"]:
         raise _corrupt(cache, f"{DATA_FILE} does not match the SHA-256 in {MANIFEST_FILE}")
     try:
         routes = _decode(data)
     except Exception as exc:  # zlib.error, UnpicklingError, ValueError, EOFError...
-        raise _corrupt(cache, f"{DATA_FILE} cannot be decoded ({exc})") from None
+        raise _corrupt(cache, f"{DATA_FILE} cannot be decoded ({_detail(exc)})") from None
     if manifest.get("total_routes") != len(routes):
         raise _corrupt(cache, f"{MANIFEST_FILE} counts {manifest.get('total_routes')} routes, "
                               f"{DATA_FILE} holds {len(routes)}")

@@ -25,6 +25,8 @@ class Definition:
     line: int
     is_function: bool
     params: tuple[str, ...] = ()  # every named parameter, positional or keyword
+    positional_only: tuple[str, ...] = ()  # before `/`: FastAPI passes arguments by name
+    variadic: tuple[str, ...] = ()  # `*args` / `**kwargs`, written as such
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,19 @@ def walk_route_files(
     return found, problems
 
 
-def _params(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, ...]:
+def _definition(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Definition:
     args = node.args
-    return tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
+    variadic = []
+    if args.vararg is not None:
+        variadic.append(f"*{args.vararg.arg}")
+    if args.kwarg is not None:
+        variadic.append(f"**{args.kwarg.arg}")
+    return Definition(
+        node.name, node.lineno, True,
+        tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)),
+        tuple(a.arg for a in args.posonlyargs),
+        tuple(variadic),
+    )
 
 
 def _bound_names(node: ast.stmt) -> list[str]:
@@ -155,7 +167,7 @@ def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if node.name in HTTP_METHODS:
-                definitions.append(Definition(node.name, node.lineno, True, _params(node)))
+                definitions.append(_definition(node))
             elif node.name.upper() in HTTP_METHODS:
                 lowercase.append(node.name)
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..config import Config
 from ..conventions import (
@@ -15,6 +15,7 @@ from ..conventions import (
     path_pieces,
     piece_rank,
     precedence_key,
+    printable,
     url_path,
 )
 from ..errors import Problem
@@ -131,6 +132,26 @@ def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
                     rel, d.line, "INVALID_HANDLER",
                     f"{d.name} has no parameter for the path parameter(s) {names} of its folders",
                     f"add them to the signature, e.g. def {d.name}(request, {names}): ...",
+                )
+            )
+        if d.positional_only:
+            names = ", ".join(d.positional_only)
+            problems.append(
+                Problem(
+                    rel, d.line, "INVALID_HANDLER",
+                    f"{d.name} has positional-only parameter(s) {names}, but FastAPI passes "
+                    "every argument by name, so each request would fail",
+                    f"remove the '/' from the signature of {d.name}",
+                )
+            )
+        if d.variadic:
+            names = ", ".join(d.variadic)
+            problems.append(
+                Problem(
+                    rel, d.line, "INVALID_HANDLER",
+                    f"{d.name} takes {names}, which FastAPI would read as required query "
+                    "parameters of those names, so each request would fail",
+                    f"name every parameter of {d.name} explicitly",
                 )
             )
         if require_request and "request" not in d.params:
@@ -278,4 +299,5 @@ def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
             if d.is_function and d.name not in emitted and d.name in HTTP_METHODS:
                 emitted.add(d.name)
                 routes.append(Route(d.name, p.path, p.file.file, d.line, p.params, p.catchall))
-    return sort_routes(routes), sorted(set(problems))
+    shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}
+    return sort_routes(routes), sorted(shown)
