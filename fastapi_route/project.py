@@ -22,11 +22,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-# The file the hatchling hook adds to an app wheel's .dist-info/extra_metadata/, naming the
-# package that holds the project; setuptools apps get an entry point in APPS_GROUP instead.
-# Reading either needs no import of the app.
+# The file both build plugins (hatchling, setuptools) add to an app wheel's
+# .dist-info/extra_metadata/, naming the package that holds the project. Finding installed
+# apps reads it without importing any app.
 APP_MARKER = "fastapi_route_app.json"
-APPS_GROUP = "fastapi_route.apps"
 
 
 @dataclass(frozen=True)
@@ -106,9 +105,6 @@ def installed_apps() -> dict[str, str]:
     """Distribution name -> package, for every installed wheel built with our hook."""
     apps: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        for entry in dist.entry_points:
-            if entry.group == APPS_GROUP:
-                apps[dist.metadata["Name"]] = entry.value
         text = dist.read_text(f"extra_metadata/{APP_MARKER}")
         if not text:
             continue

@@ -99,13 +99,19 @@ class ProjectModules:
         return module
 
     def module_name(self, rel_file: str) -> str:
+        """`routes/users/[id]/route.py` -> `<base>.routes.users._param_id._route_py`.
+
+        Files get a `_<stem>_py` name so that a file `a/route.py` and a folder `a/route/`
+        never claim one module name (a folder starting with `_` is never a route folder).
+        """
         posix = PurePosixPath(rel_file)
         parts = [module_part(p) for p in posix.parent.parts]
         stem = posix.stem if posix.stem.isidentifier() else module_part(posix.stem)
-        return ".".join([self.base, *parts, stem])
+        return ".".join([self.base, *parts, f"_{stem}_py"])
 
     def _ensure_packages(self, rel_file: str) -> None:
-        """Create the mangled packages on the way to a file; real names import normally."""
+        """The packages on the way to a file: real ones (with __init__.py) import normally,
+        plain folders become packages whose __path__ is the folder."""
         name = self.base
         folder = self.root
         for part in PurePosixPath(rel_file).parent.parts:
@@ -113,7 +119,7 @@ class ProjectModules:
             name = f"{name}.{module_part(part)}"
             if name in sys.modules:
                 continue
-            if part.isidentifier():
+            if part.isidentifier() and (folder / "__init__.py").is_file():
                 importlib.import_module(name)
             else:
                 self._register(name, folder, None)
@@ -126,10 +132,6 @@ class ProjectModules:
             return module
         try:
             self._ensure_packages(rel_file)
-            stem = PurePosixPath(rel_file).stem
-            if stem.isidentifier():
-                return importlib.import_module(name)
-            # not-found.py: not an identifier, so load it from its path under a mangled name.
             spec = importlib.util.spec_from_file_location(name, self.root / rel_file)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)

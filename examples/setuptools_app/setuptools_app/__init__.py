@@ -1,0 +1,1 @@
+"""A tiny fastapi-route app packaged with setuptools."""
