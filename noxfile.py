@@ -41,3 +41,18 @@ def demo(session: nox.Session) -> None:
     session.run("fastapi-route", "build", "--project", "sample_project")
     session.run("fastapi-route", "status", "--project", "sample_project")
     session.run("fastapi-route", "run", "--project", "sample_project", *session.posargs)
+
+
+@nox.session(python="3.11")
+def e2e(session: nox.Session) -> None:
+    """Build our wheel, build the sample app with `python -m build`, install it into a fresh
+    virtualenv, run it from an empty folder and talk HTTP to it (also run by `tests`)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/test_packaging_e2e.py", "tests/test_server.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """The benchmark of docs/performance.md; pass options through, e.g. -- --sizes 100."""
+    session.install("-e", ".", "matplotlib")
+    session.run("python", "bench/run.py", *session.posargs)
