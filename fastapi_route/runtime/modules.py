@@ -44,6 +44,19 @@ def module_part(folder: str) -> str:
     return "_x" + folder.encode().hex()
 
 
+def _execute(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+    """Create, register and run a module; a module that raises is not left registered."""
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    if spec.loader is not None:
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[spec.name]
+            raise
+    return module
+
+
 class HandlerImportError(FastAPIRouteError):
     """A project file raised while being imported."""
 
@@ -88,15 +101,7 @@ class ProjectModules:
             spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
             spec.submodule_search_locations = [str(folder)]
         assert spec is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        if spec.loader is not None:
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[name]
-                raise
-        return module
+        return _execute(spec)
 
     def module_name(self, rel_file: str) -> str:
         """`routes/users/[id]/route.py` -> `<base>.routes.users._param_id._route_py`.
@@ -133,15 +138,8 @@ class ProjectModules:
         try:
             self._ensure_packages(rel_file)
             spec = importlib.util.spec_from_file_location(name, self.root / rel_file)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[name]
-                raise
-            return module
+            assert spec is not None
+            return _execute(spec)
         except Exception as exc:
             raise HandlerImportError(
                 f"{rel_file} failed to import: {type(exc).__name__}: {exc}",
