@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def GET(request: Request) -> dict:
 DYNAMIC = '''from fastapi import Request
 
 
-def GET(request: Request, {sig}) -> dict:
+async def GET(request: Request, {sig}) -> dict:
     """Read one {name}."""
     return {{"resource": "{name}", {ret}}}
 
@@ -158,6 +159,37 @@ def generate(n: int, root: Path, seed: int = 7) -> Tree:
     (root / "floor_app.py").write_text(FLOOR_APP.format(routes=floor_routes), encoding="utf-8")
     (root / "one_app.py").write_text(ONE_APP, encoding="utf-8")
     return tree
+
+
+def subset(tree: Tree, urls: list[str], root: Path, size: int = 10) -> Tree:
+    """A `size`-file tree holding the route files behind `urls` plus static ones: the same
+    routes in a small app, to compare dispatch cost against."""
+    small = Tree(root)
+    (root / "routes").mkdir(parents=True, exist_ok=True)
+    (root / "config.py").write_text('app_name = "bench-small"\n', encoding="utf-8")
+    wanted = {_template_of(tree, url) for url in urls}
+    chosen = [r for r in tree.routes if r[0] in wanted]
+    chosen += [r for r in tree.routes if "{" not in r[0]][: size - len(chosen)]
+    for url, rel, methods in chosen:
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tree.root / rel, target)
+        small.routes.append((url, rel, methods))
+        small.files += 1
+    small.dynamic_urls = list(urls)
+    small.static_url = tree.static_url
+    return small
+
+
+def _template_of(tree: Tree, url: str) -> str:
+    pieces = url.strip("/").split("/")
+    for template, _, _ in tree.routes:
+        parts = template.strip("/").split("/")
+        if len(parts) == len(pieces) and all(
+            p.startswith("{") or p == q for p, q in zip(parts, pieces, strict=True)
+        ):
+            return template
+    raise KeyError(url)
 
 
 def main() -> None:

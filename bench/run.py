@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 import contextlib
 
-from generate import Tree, generate
+from generate import Tree, generate, subset
 
 PYTHON = sys.executable
 LEVELS = (1, 3, 6, 7, 9)
@@ -59,11 +59,13 @@ def bench_env() -> dict[str, str]:
     return env
 
 
-def contenders(tree: Tree, port: int) -> dict[str, list[str]]:
+def contenders(tree: Tree, port: int, small: Tree | None = None) -> dict[str, list[str]]:
     uvicorn = [PYTHON, "-m", "uvicorn", "--port", str(port), "--log-level", "warning"]
     ours = [PYTHON, "-m", "fastapi_route"]
     project = ["--project", str(tree.root), "--port", str(port)]
+    small_project = ["--project", str((small or tree).root), "--port", str(port)]
     return {
+        "run-small": [*ours, "run", *small_project, "--host", "127.0.0.1"],
         "floor": [*uvicorn, "floor_app:app"],
         "run": [*ours, "run", *project, "--host", "127.0.0.1"],
         "lazy": [*ours, "run", "--lazy", *project, "--host", "127.0.0.1"],
@@ -165,20 +167,27 @@ def _wrk(url: str, seconds: int, connections: int) -> float:
     raise RuntimeError(out)
 
 
-def measure_throughput(tree: Tree, names: list[str], rounds: int, seconds: int,
+def picks_of(tree: Tree) -> dict[str, str]:
+    """Dynamic routes at the start, middle and end of the plain app's table."""
+    urls = tree.dynamic_urls
+    return {"start": urls[0], "middle": urls[len(urls) // 2], "end": urls[-1]}
+
+
+def measure_throughput(tree: Tree, small: Tree, names: list[str], rounds: int, seconds: int,
                        connections: int) -> dict[str, dict[str, float]]:
+    """wrk on the three picked routes; `run-small` serves the same routes from a 10-file app."""
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk): requests/s skipped")
         return {}
-    urls = tree.dynamic_urls
-    picks = {"start": urls[0], "middle": urls[len(urls) // 2], "end": urls[-1]}
+    picks = picks_of(tree)
     samples: dict[str, dict[str, list[float]]] = {n: {k: [] for k in picks} for n in names}
     for _ in range(rounds):
         order = names[:]
         random.shuffle(order)
         for name in order:
             port = free_port()
-            with Server(contenders(tree, port)[name], tree.root, port) as server:
+            root = small.root if name == "run-small" else tree.root
+            with Server(contenders(tree, port, small)[name], root, port) as server:
                 server.first_response(tree.static_url)
                 for where, path in picks.items():
                     url = f"http://127.0.0.1:{port}{path}"
@@ -217,39 +226,68 @@ def _median_time(func: Callable[[], object], repeat: int) -> float:
 
 
 def measure_in_process(tree: Tree, repeat: int) -> dict[str, float]:
-    """Cache load vs scan + validate, and µs per request through each app (no network)."""
+    """Cache load vs scan + validate, the dispatcher's index vs the eager app's construction,
+    and µs per request through each app (ASGI calls, no network)."""
     from fastapi_route.config import load_config
     from fastapi_route.pipeline import cache as cache_io
     from fastapi_route.pipeline.build import compile_table
+    from fastapi_route.runtime.dispatch import RouteIndex
 
     config = load_config(tree.root)
     subprocess.run([PYTHON, "-m", "fastapi_route", "build", "--project", str(tree.root)],
                    check=True, stdout=subprocess.DEVNULL)
     scan = _median_time(lambda: compile_table(tree.root, config), repeat)
     load = _median_time(lambda: cache_io.load(tree.root / ".cache"), repeat)
+    apps = _apps(tree)
+    started = time.perf_counter()
+    apps["run-eager-startup"] = _create(tree, dispatch=True)
+    eager = time.perf_counter() - started
+    routes = apps["run"].router.routes
+    index = _median_time(lambda: RouteIndex(routes), repeat)
     result = {"scan_validate_ms": scan * 1000, "cache_load_ms": load * 1000,
-              "load_over_scan": load / scan}
-    result.update(_request_costs(tree))
+              "load_over_scan": load / scan, "eager_create_app_ms": eager * 1000,
+              "dispatch_index_ms": index * 1000, "index_over_eager": index / eager}
+    del apps["run-eager-startup"]
+    for name, app in apps.items():
+        for where, path in picks_of(tree).items():
+            result[f"us_{name}_{where}"] = asyncio.run(_drive(app, path, 2000)) * 1e6
     return result
 
 
-def _request_costs(tree: Tree, requests: int = 2000) -> dict[str, float]:
-    """µs per request driven straight through the ASGI app, for ours and the floor."""
+def _create(tree: Tree, dispatch: bool) -> Any:
+    from fastapi_route import create_app
+    from fastapi_route.project import Project
+
+    return create_app(Project(tree.root), dispatch=dispatch)
+
+
+def _apps(tree: Tree) -> dict[str, Any]:
+    """The floor app, ours with the dispatcher, ours with Starlette's linear scan."""
     import importlib.util
 
-    from fastapi_route import create_app
-
-    spec = importlib.util.spec_from_file_location("bench_floor_app", tree.root / "floor_app.py")
+    name = f"bench_floor_app_{abs(hash(tree.root))}"
+    spec = importlib.util.spec_from_file_location(name, tree.root / "floor_app.py")
     assert spec is not None and spec.loader is not None
     floor_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(floor_module)
-    apps = {"floor": floor_module.app, "run": create_app(tree.root)}
-    urls = tree.dynamic_urls
-    picks = {"start": urls[0], "middle": urls[len(urls) // 2], "end": urls[-1]}
-    out: dict[str, float] = {}
-    for name, app in apps.items():
-        for where, path in picks.items():
-            out[f"us_{name}_{where}"] = asyncio.run(_drive(app, path, requests)) * 1e6
+    return {"floor": floor_module.app, "run": _create(tree, True),
+            "run-linear": _create(tree, False)}
+
+
+def measure_dispatch(sizes: list[int], scratch: Path) -> dict[str, dict[str, float]]:
+    """µs per request at the start, middle and end of the table, for N route files."""
+    out: dict[str, dict[str, float]] = {}
+    for n in sizes:
+        tree = generate(n, scratch / f"dispatch-{n}")
+        subprocess.run([PYTHON, "-m", "fastapi_route", "build", "--project", str(tree.root)],
+                       check=True, stdout=subprocess.DEVNULL)
+        row: dict[str, float] = {}
+        for name, app in _apps(tree).items():
+            for where, path in picks_of(tree).items():
+                row[f"{name}_{where}"] = asyncio.run(_drive(app, path, 2000)) * 1e6
+        out[str(n)] = row
+        print(f"dispatch N={n}: " + ", ".join(f"{k} {v:.0f}" for k, v in row.items()),
+              flush=True)
     return out
 
 
@@ -282,41 +320,57 @@ def _ratio(value: float, floor: float) -> str:
     return f"{value / floor:.2f}x" if floor else "-"
 
 
+WHERE = ("start", "middle", "end")
+
+
 def report(results: dict[str, Any]) -> str:
     lines = [f"Machine: {results['machine']}", ""]
     for n, r in results["sizes"].items():
         lines.append(f"### N = {n} route files ({r['routes']} routes)")
         lines.append("")
-        lines.append("| contender | first response (s) | vs floor | peak RSS (MiB) | vs floor |"
-                     " req/s start | req/s middle | req/s end | req/s vs floor (median) |")
-        lines.append("|---|---|---|---|---|---|---|---|---|")
-        startup, throughput = r["startup"], r.get("throughput", {})
-        floor_s, floor_t = startup["floor"], throughput.get("floor", {})
+        lines.append("| contender | first response (s) | vs floor | peak RSS (MiB) | vs floor |")
+        lines.append("|---|---|---|---|---|")
+        startup = r["startup"]
         for name, s in startup.items():
-            t = throughput.get(name, {})
-            rps = [f"{t[k]:.0f}" if k in t else "-" for k in ("start", "middle", "end")]
-            if t and floor_t:
-                ratios = [t[k] / floor_t[k] for k in ("start", "middle", "end")]
-                rps_ratio = f"{statistics.median(ratios):.2f}x"
-            else:
-                rps_ratio = "-"
             lines.append(
-                f"| {name} | {s['ttfr']:.3f} | {_ratio(s['ttfr'], floor_s['ttfr'])} | "
-                f"{s['rss']:.1f} | {_ratio(s['rss'], floor_s['rss'])} | {' | '.join(rps)} | "
-                f"{rps_ratio} |"
+                f"| {name} | {s['ttfr']:.3f} | {_ratio(s['ttfr'], startup['floor']['ttfr'])} | "
+                f"{s['rss']:.1f} | {_ratio(s['rss'], startup['floor']['rss'])} |"
             )
-        lines.append("")
-        lines.append("| compression level | build (s) | cache (bytes) | ratio |")
-        lines.append("|---|---|---|---|")
-        for level, b in r["build"].items():
+        throughput = r.get("throughput", {})
+        if throughput:
+            floor_t = throughput["floor"]
+            lines += ["", "| requests/s (wrk) | start | middle | end | vs floor (median) |",
+                      "|---|---|---|---|---|"]
+            for name, t in throughput.items():
+                ratio = statistics.median(t[k] / floor_t[k] for k in WHERE)
+                lines.append(f"| {name} | " + " | ".join(f"{t[k]:.0f}" for k in WHERE)
+                             + f" | {ratio:.2f}x |")
+        lines += ["", "| compression level | build (s) | cache (bytes) | ratio |",
+                  "|---|---|---|---|"]
+        for level in sorted(r["build"], key=int):
+            b = r["build"][level]
             lines.append(f"| {level} | {b['seconds']:.3f} | {b['cache_bytes']} | "
-                         f"{b['raw_bytes'] / b['cache_bytes']:.1f}x |")
+                         f"{b['raw_bytes'] / b['cache_bytes']:.2f}x |")
         p = r["in_process"]
-        lines.append("")
-        lines.append(f"In-process: scan + validate {p['scan_validate_ms']:.1f} ms, cache load "
-                     f"{p['cache_load_ms']:.2f} ms ({100 * p['load_over_scan']:.1f} %).")
-        lines.append("µs per request (ASGI, no network): " + ", ".join(
-            f"{k[3:]} {v:.0f}" for k, v in p.items() if k.startswith("us_")))
+        lines += [
+            "",
+            f"In-process: scan + validate {p['scan_validate_ms']:.1f} ms; cache load "
+            f"{p['cache_load_ms']:.2f} ms ({100 * p['load_over_scan']:.1f} % of it). "
+            f"Dispatcher index {p['dispatch_index_ms']:.2f} ms "
+            f"({100 * p['index_over_eager']:.2f} % of the eager app's "
+            f"{p['eager_create_app_ms']:.0f} ms construction).",
+            "",
+        ]
+    dispatch = results.get("dispatch")
+    if dispatch:
+        lines += ["### µs per request, in-process (ASGI call, no network)", "",
+                  "| N | " + " | ".join(f"{c} {w}" for c in ("floor", "run", "run-linear")
+                                         for w in WHERE) + " |",
+                  "|---" * 10 + "|"]
+        for n, row in dispatch.items():
+            lines.append(f"| {n} | " + " | ".join(
+                f"{row[f'{c}_{w}']:.0f}" for c in ("floor", "run", "run-linear") for w in WHERE)
+                + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -327,17 +381,31 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    panels = 2 if results.get("dispatch") else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.5), squeeze=False)
+    ax = axes[0][0]
     sizes = sorted(results["sizes"], key=int)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     for name in ("floor", "run", "lazy", "dev", "one-route"):
         ys = [results["sizes"][n]["startup"][name]["ttfr"] for n in sizes]
         ax.plot([int(n) for n in sizes], ys, marker="o", label=name)
     ax.set_xscale("log")
     ax.set_xlabel("route files (N)")
     ax.set_ylabel("time to first response (s, median)")
-    ax.set_title("Cold start: fastapi-route vs plain FastAPI")
+    ax.set_title("Cold start")
     ax.grid(True, alpha=0.3)
     ax.legend()
+    if panels == 2:
+        ax = axes[0][1]
+        dsizes = sorted(results["dispatch"], key=int)
+        for name in ("floor", "run", "run-linear"):
+            ys = [results["dispatch"][n][f"{name}_end"] for n in dsizes]
+            ax.plot([int(n) for n in dsizes], ys, marker="o", label=f"{name} (end of table)")
+        ax.set_xscale("log")
+        ax.set_xlabel("route files (N)")
+        ax.set_ylabel("µs per request, in-process (median of 2000)")
+        ax.set_title("Routing cost")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -347,6 +415,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--dispatch-sizes", type=int, nargs="*", default=[10, 100, 1000, 5000])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--wrk-seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
@@ -364,17 +433,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fastapi-route-bench-") as scratch:
         for n in args.sizes:
             tree = generate(n, Path(scratch) / f"tree-{n}")
-            print(f"N={n}: {tree.files} files, {len(tree.routes)} route files written",
-                  flush=True)
+            small = subset(tree, list(picks_of(tree).values()), Path(scratch) / f"small-{n}")
+            print(f"N={n}: {tree.files} route files written", flush=True)
             entry: dict[str, Any] = {"routes": sum(len(m) for _, _, m in tree.routes)}
             entry["build"] = measure_build(tree, args.rounds)
+            subprocess.run([PYTHON, "-m", "fastapi_route", "build", "--project",
+                            str(small.root)], check=True, stdout=subprocess.DEVNULL)
             entry["startup"] = measure_startup(tree, names, args.rounds)
             if not args.no_wrk:
                 entry["throughput"] = measure_throughput(
-                    tree, ["floor", "run", "lazy"], args.rounds, args.wrk_seconds,
-                    args.connections)
+                    tree, small, ["floor", "run", "lazy", "run-small"], args.rounds,
+                    args.wrk_seconds, args.connections)
             entry["in_process"] = measure_in_process(tree, repeat=max(3, args.rounds))
             results["sizes"][str(n)] = entry
+        if args.dispatch_sizes:
+            results["dispatch"] = measure_dispatch(args.dispatch_sizes, Path(scratch))
     text = report(results)
     print(text)
     if args.json:
