@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keyword
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -22,6 +21,7 @@ RESERVED_PARAMS = frozenset({"request"})
 
 _BRACKETED = re.compile(r"^\[(?P<body>.*)\]$")
 _GROUP = re.compile(r"^\((?P<name>.*)\)$")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
 
 
 class SegmentKind(Enum):
@@ -100,7 +100,7 @@ def parse_segment(folder: str) -> Segment:
             f"'{printable(folder)}': the folder name is not valid UTF-8, so no URL can reach it",
             "rename the folder using UTF-8 characters",
         ) from None
-    if any(unicodedata.category(c) == "Cc" for c in folder):
+    if _CONTROL.search(folder):
         # Also a trap: Starlette's "$" matches before a final newline, so /users%0A is /users.
         raise SegmentError(
             f"'{printable(folder)}': control characters are not allowed in a folder name",

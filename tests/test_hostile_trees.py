@@ -34,10 +34,13 @@ from servers import run_cli
 from fastapi_route.config import load_config
 from fastapi_route.conventions import HTTP_METHODS, path_pieces, piece_rank
 from fastapi_route.errors import BuildFailed
-from fastapi_route.pipeline.build import Table, compile_table
+from fastapi_route.pipeline import cache as cache_io
+from fastapi_route.pipeline.build import Table, build, compile_table
 from fastapi_route.project import Project
 from fastapi_route.runtime.app import create_app
 from fastapi_route.table import Route
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGALRM and symlinks")
 
 CODES = {
     "DUPLICATE_METHOD", "DUPLICATE_ROUTE", "INVALID_HANDLER", "CIRCULAR_GROUP",
@@ -76,8 +79,9 @@ NAMED = [
     "users", "me", "api", "v1.0", "a b", " lead", "trail ", "100%", "%2e%2e", "%41", "..a",
     "a..", "~", "-", "a?b", "a#b", "a:b", "a;b", "a&b=c", "a+b", "a\\b", "a'b", 'a"b',
     "é", "日本語", "Ω≈ç√", "😀", "e\u0301", "ﬁle", "\u200b", "\u202eevil", "a\tb", "a\nb",
-    "CON", "nul", "*", "class", "def", "None", "os", "sys", "fastapi",
-    "[id]", "[user_id]", "[class]", "[request]", "[def]", "[None]", "[_]", "[ü]", "[ﬁ]",
+    "CON", "nul", "*", "class", "def", "None", "os", "sys", "fastapi", "route", "index",
+    "helpers", "route.py", "__init__", "[id]", "[user_id]", "[class]", "[request]", "[def]",
+    "[None]", "[_]", "[ü]", "[ﬁ]",
     "[...slug]", "[...rest]", "[...class]", "[[...opt]]", "[...]", "[]", "[a b]", "[1x]",
     "[id", "id]", "a[id]", "[id]x", "[.id]", "[..id]", "[....id]", "{x}", "{", "}",
     "(group)", "(auth)", "(a b)", "()", "( )", "(", ")", "((x))", "(é)", "(_)",
@@ -99,14 +103,10 @@ def _fits(name: str) -> bool:
     )
 
 
-# Identifiers that collide with sibling modules (`a/route.py` beside `a/route/`) are left to
-# test_folder_named_like_a_sibling_module below.
-COLLIDING = {"route", "index", "helpers"}
-
 text_names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
     min_size=1, max_size=12,
-).filter(lambda n: _fits(n) and n not in COLLIDING)
+).filter(_fits)
 identifiers = st.one_of(
     st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,10}\Z"),
     st.sampled_from([*keyword.kwlist, "request", "slug", "id", "ü", "ﬁ", "a b", "1x", ""]),
@@ -126,7 +126,8 @@ VALID_NAMED = [
     "users", "me", "api", "v1.0", "a b", " lead", "trail ", "100%", "%2e%2e", "%41", "..a",
     "a..", "~", "-", "a?b", "a#b", "a:b", "a;b", "a&b=c", "a+b", "a\\b", "a'b", 'a"b',
     "é", "日本語", "Ω≈ç√", "😀", "e\u0301", "ﬁle", "\u200b", "\u202eevil", "CON", "nul", "*",
-    "class", "def", "None", "os", "sys", "fastapi", "[id]", "[user_id]", "[_]", "[...slug]",
+    "class", "def", "None", "os", "sys", "fastapi", "route", "index", "helpers", "route.py",
+    "[id]", "[user_id]", "[_]", "[...slug]",
     "[...rest]", "(group)", "(auth)", "(a b)", "((x))", "(é)", "(_)",
     "x" * NAME_MAX, "é" * 127, "[" + "a" * 253 + "]", "(" + "g" * 253 + ")",
     "[..." + "s" * 250 + "]",
@@ -189,6 +190,7 @@ class TreeSpec:
     files: list[RouteFileSpec] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     require_request: bool = True
+    helpers: bool = False  # a helpers.py (and __init__.py) beside each route file
 
 
 handlers = st.builds(
@@ -242,7 +244,8 @@ def trees(draw: st.DrawFn) -> TreeSpec:
         st.lists(st.sampled_from(pool), min_size=0, max_size=draw(st.sampled_from([3, 3, 6, 20]))),
         min_size=1, max_size=10,
     ))
-    spec = TreeSpec(require_request=tame or draw(st.sampled_from([True, True, True, False])))
+    spec = TreeSpec(require_request=tame or draw(st.sampled_from([True, True, True, False])),
+                    helpers=draw(st.booleans()))
     if tame:  # one folder per parameter name, a catch-all only last, one file per folder
         paths = list({tuple(_tame_path(folders)): None for folders in paths})
     for folders in paths:
@@ -258,7 +261,7 @@ def trees(draw: st.DrawFn) -> TreeSpec:
                 tuple(folders), name, tuple(draw(found)),
                 draw(st.sampled_from(["ok", "ok", "ok", "bom", "coding"] if tame else
                                      ["ok"] * 20 + ["syntax", "null", "latin1", "bom", "empty",
-                                                    "coding"])),
+                                                    "coding", *UNIMPORTABLE])),
             ))
     all_folders = sorted({f.folders[:i] for f in spec.files for i in range(1, len(f.folders) + 1)})
     if all_folders:
@@ -318,7 +321,22 @@ def file_bytes(spec: RouteFileSpec) -> bytes:
         return b""
     if spec.content == "coding":
         return b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + body.encode()
+    if spec.content in UNIMPORTABLE:
+        return body.encode() + UNIMPORTABLE[spec.content]
     return body.encode()
+
+
+# Sources that ast.parse accepts or chokes on in ways other than SyntaxError, and that would
+# fail only when imported: each must be a SYNTAX_ERROR at build time.
+UNIMPORTABLE = {
+    "duplicate_arg": b"def helper(a, a):\n    pass\n",
+    "return_outside": b"return 1\n",
+    "await_outside": b"await something\n",
+    "nonlocal_module": b"def f():\n    nonlocal x\n",
+    "deep_unary": b"x = " + b"-" * 200_000 + b"1\n",
+    "deep_attribute": b"x = a" + b".b" * 300_000 + b"\n",
+    "future_braces": b"from __future__ import braces\n",
+}
 
 
 def _fits_path(root: Path, rel: Path) -> bool:
@@ -345,6 +363,9 @@ def materialize(base: Path, spec: TreeSpec) -> Path:
         try:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(file_bytes(f))
+            if spec.helpers:  # module files that a folder of the same name must not shadow
+                (root / rel).with_name("helpers.py").write_text("X = 1\n", encoding="utf-8")
+                (root / rel).with_name("__init__.py").write_text("", encoding="utf-8")
         except OSError:  # a name the file system refuses
             continue
     for link in spec.links:
@@ -494,6 +515,9 @@ def run_tree(spec: TreeSpec) -> None:
             return
         STATS["built"] += 1
         STATS["routes"] += len(outcome.routes)
+        # The cache of any tree that builds passes every check the loader makes.
+        build(root, load_config(root))
+        assert cache_io.load(root / ".cache").routes == outcome.routes
         try:
             STATS["own"] += check_requests(root, outcome)
         finally:
@@ -614,6 +638,14 @@ def test_signatures_fastapi_cannot_call_are_invalid_handlers(
     assert isinstance(outcome, BuildFailed)
     [problem] = outcome.problems
     assert problem.code == "INVALID_HANDLER" and fragment in problem.message
+
+
+@pytest.mark.parametrize("content", sorted(UNIMPORTABLE))
+def test_files_that_only_fail_at_import_are_syntax_errors(tmp_path: Path, content: str) -> None:
+    root = _tree(tmp_path, TreeSpec([RouteFileSpec(("a",), "route.py", (H,), content)]))
+    outcome = compile_or_fail(root)
+    assert isinstance(outcome, BuildFailed)
+    assert [(p.code, p.file) for p in outcome.problems] == [("SYNTAX_ERROR", "routes/a/route.py")]
 
 
 def test_cli_routes_prints_what_the_table_holds(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ pair, the new pair or no manifest at all (no build), plus temp files the next wr
 Everything on disk is untrusted at load: files are read with a size bound (regular files only,
 so a FIFO or /dev/zero cannot hang or flood the reader), the manifest's shape is checked, the
 data must match its SHA-256, decompression is bounded (a zlib bomb is refused, not inflated),
-the pickle may hold only the opcodes plain data needs (checked before unpickling), and the
-unpickler admits no globals at all: a forged routes.dat can neither run code nor make the
-unpickler allocate without bound.
+the pickle may hold only the opcodes plain data needs (checked before unpickling), the
+unpickler admits no globals at all, and every record must name a route file inside the route
+folder with the URL its folders mean: a forged routes.dat can neither run code (directly, or by
+making `run` import a file of its choosing) nor make the unpickler allocate without bound.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import pickle
 import pickletools
+import re
 import shutil
 import stat
 import tempfile
@@ -34,6 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..conventions import (
+    ROUTE_FILES,
+    Segment,
+    SegmentError,
+    SegmentKind,
+    is_skipped_dir,
+    parse_segment,
+    url_piece,
+)
 from ..errors import CacheError, NoBuildError
 from ..table import Route, Statistics
 
@@ -343,6 +354,95 @@ def _check_manifest(cache: Path, manifest: dict[str, Any]) -> None:
         raise _corrupt(cache, f"{MANIFEST_FILE} has a missing or invalid {', '.join(wrong)}")
 
 
+_SEPARATORS = re.compile(r"[/\\]" if os.name == "nt" else "/")
+
+
+def _inside(path: str) -> tuple[str, ...] | None:
+    """The parts of a relative path with no `..`, `.` or empty part, else None. (On Windows a
+    backslash separates too, and a colon could name a drive.)"""
+    if "\x00" in path or (os.name == "nt" and ":" in path):
+        return None
+    parts = tuple(_SEPARATORS.split(path))
+    return None if any(p in ("", ".", "..") for p in parts) else parts
+
+
+def _where_routes_are(manifest: dict[str, Any], routes: Sequence[Route]) -> str | None:
+    """Why the table cannot be what a build of this project wrote, or None.
+
+    `run` imports each record's file, so a forged record naming `/tmp/evil.py` or
+    `../other/route.py` would run that file: every file must be a route file inside the route
+    folder, listed in the manifest, and its URL, parameters and catch-all exactly what its
+    folders mean.
+    """
+    route_dir = manifest.get("route_dir", "routes")
+    base = _inside(route_dir)
+    if base is None:
+        return f"route_dir is not a folder inside the project: {route_dir!r}"
+    listed = set(manifest.get("route_files", []))
+    meanings: dict[tuple[str, ...], _Meaning | None] = {(): ((), (), None)}
+    expected: dict[str, tuple[str, tuple[str, ...], str | None] | None] = {}
+    for r in routes:
+        if r.file not in expected:
+            parts = _inside(r.file)
+            if (parts is None or len(parts) <= len(base) or len(parts) > MAX_DEPTH
+                    or parts[: len(base)] != base or parts[-1] not in ROUTE_FILES):
+                return f"not a route file inside {route_dir}/: {r.file!r}"
+            meaning = _meaning(parts[len(base) : -1], meanings)
+            expected[r.file] = None if meaning is None else (
+                "/" + "/".join(meaning[0]), meaning[1], meaning[2]
+            )
+        if expected[r.file] is None:
+            return f"not in a folder a build would route: {r.file!r}"
+        if r.file not in listed:
+            return f"not among the manifest's route_files: {r.file!r}"
+        if (r.path, r.params, r.catchall) != expected[r.file]:
+            return f"not the URL of its file: {r.method} {r.path!r} in {r.file!r}"
+    return None
+
+
+# URL pieces, parameter names, catch-all name: what a chain of folders means.
+_Meaning = tuple[tuple[str, ...], tuple[str, ...], "str | None"]
+MAX_DEPTH = 1024  # path parts of a route file: PATH_MAX (4096 bytes) allows fewer
+
+
+def _routed_segment(folder: str) -> Segment | None:
+    """The folder as a URL segment, or None for a folder no build would route."""
+    if is_skipped_dir(folder):
+        return None
+    try:
+        return parse_segment(folder)
+    except SegmentError:
+        return None
+
+
+def _meaning(
+    folders: tuple[str, ...], memo: dict[tuple[str, ...], _Meaning | None]
+) -> _Meaning | None:
+    """Folder by folder from the shortest known prefix, so a table costs one parse per
+    folder, not one per folder per file."""
+    known = len(folders)
+    while folders[:known] not in memo:
+        known -= 1
+    meaning = memo[folders[:known]]
+    for depth in range(known + 1, len(folders) + 1):
+        if meaning is not None:
+            segment = _routed_segment(folders[depth - 1])
+            pieces, params, catchall = meaning
+            if segment is None or (segment.kind is not SegmentKind.GROUP and (
+                catchall is not None  # nothing may follow a catch-all
+                or (segment.is_dynamic and segment.name in params)  # nor repeat a name
+            )):
+                meaning = None
+            elif segment.kind is not SegmentKind.GROUP:
+                meaning = (
+                    (*pieces, url_piece(segment)),
+                    (*params, segment.name) if segment.is_dynamic else params,
+                    segment.name if segment.kind is SegmentKind.CATCHALL else None,
+                )
+        memo[folders[:depth]] = meaning
+    return meaning
+
+
 def read_manifest(cache: Path) -> dict[str, Any]:
     try:
         content = _read_bounded(cache / MANIFEST_FILE, MAX_MANIFEST_BYTES)
@@ -389,4 +489,7 @@ def load(cache: Path) -> Cache:
     if manifest.get("total_routes") != len(routes):
         raise _corrupt(cache, f"{MANIFEST_FILE} counts {manifest.get('total_routes')} routes, "
                               f"{DATA_FILE} holds {len(routes)}")
+    wrong = _where_routes_are(manifest, routes)
+    if wrong is not None:
+        raise _corrupt(cache, _detail(ValueError(wrong)))
     return Cache(manifest, routes)

@@ -156,9 +156,15 @@ def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile
     """Parse one route file; a file Python cannot parse becomes a SYNTAX_ERROR problem."""
     try:
         tree = ast.parse(path.read_bytes(), filename=rel)
+        # The compiler's own checks (duplicate arguments, `return` or `await` outside a
+        # function, ...) that the parser leaves to import time; compiling runs nothing.
+        compile(tree, rel, "exec", dont_inherit=True)
     except SyntaxError as exc:
         return Problem(rel, exc.lineno or 1, "SYNTAX_ERROR", f"invalid Python: {exc.msg}",
                        "fix the syntax; nothing in this file is served until then")
+    except (RecursionError, MemoryError):  # the parser's stack: `x = ----...1`, `a.b.b...`
+        return Problem(rel, 1, "SYNTAX_ERROR", "too deeply nested for Python to parse",
+                       "split the nested expression into smaller statements")
     except (ValueError, OSError) as exc:  # null bytes, unreadable file
         return Problem(rel, 1, "SYNTAX_ERROR", f"cannot read this file as Python: {exc}",
                        "save it as UTF-8 Python source")
