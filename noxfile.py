@@ -25,7 +25,9 @@ def tests(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "fastapi_route", "hatch_fastapi_route", "tests", "bench", "noxfile.py")
+    session.run(
+        "ruff", "check", "fastapi_route", "hatch_fastapi_route", "tests", "bench", "noxfile.py"
+    )
 
 
 @nox.session(python="3.11")

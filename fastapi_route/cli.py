@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -243,6 +244,10 @@ def clean(ctx: Context) -> None:
         echo(f"Removed {ctx.cache_path}.", fg="green")
 
 
+def _stopped(signum: int, frame: object) -> None:
+    sys.exit(0)
+
+
 def _serve(
     ctx: Context, *, factory: str, host: str, port: int | None, workers: int | None,
     log_level: str, app: Any = None, **uvicorn_options: Any,
@@ -254,6 +259,7 @@ def _serve(
     import uvicorn
 
     from .asgi import ENV_APP, ENV_PROJECT
+    from .runtime.protocol import NoDelayHTTPProtocol
 
     server = ctx.config.server
     options = {**server.options, **uvicorn_options}
@@ -271,6 +277,10 @@ def _serve(
         del os.environ[ENV_PROJECT]
     workers = workers or server.workers
     target: Any = app if app is not None and workers == 1 else factory
+    options.setdefault("http", NoDelayHTTPProtocol)
+    # uvicorn re-raises the SIGTERM it handled once it has drained the connections; a
+    # SIGTERM is how servers are stopped, so that ends the command with exit 0.
+    signal.signal(signal.SIGTERM, _stopped)
     echo(f"Serving {ctx.project.name} on http://{host}:{port or server.port}", bold=True)
     uvicorn.run(
         target,

@@ -73,12 +73,6 @@ def test_the_fallback_generator_also_sees_only_2xx(server: Server) -> None:
     assert result.requests >= 100, result.summary()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn --workers binds its socket with proto 0, so asyncio never sets TCP_NODELAY "
-    "and each keep-alive response waits ~40 ms for a delayed ACK (350 req/s instead of ~5000); "
-    "reported for cli.py/asgi.py",
-)
 def test_two_workers_answer_without_nagle_delay(server: Server) -> None:
     """Sequential requests on one keep-alive connection: milliseconds each, not 40 ms."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
@@ -117,17 +111,7 @@ def _in_flight(server: Server, count: int, seconds: float) -> tuple[list[object]
     return results, finished, threads
 
 
-@pytest.mark.parametrize(
-    "workers",
-    [
-        2,
-        pytest.param(1, marks=pytest.mark.xfail(
-            strict=True,
-            reason="with one process uvicorn re-raises the SIGTERM after its graceful shutdown, "
-            "so `run` ends by the signal (-15), not exit 0; reported for cli.py",
-        )),
-    ],
-)
+@pytest.mark.parametrize("workers", [2, 1])
 def test_sigterm_lets_in_flight_requests_finish_and_exits_0(
     project: Path, workers: int
 ) -> None:
