@@ -38,7 +38,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".", "mypy>=1.11")
+    session.install("-e", ".[test]", "mypy>=1.11")  # hatchling and setuptools for the plugins
     session.run("mypy")
 
 
