@@ -3,8 +3,8 @@
     FASTAPI_ROUTE_PROJECT=/srv/api gunicorn -k uvicorn.workers.UvicornWorker fastapi_route.asgi:app
     FASTAPI_ROUTE_APP=my_api hypercorn fastapi_route.asgi:app
 
-FASTAPI_ROUTE_PROJECT names a project folder, FASTAPI_ROUTE_APP an installed app; with neither,
-the current folder or the one installed app. The app is served from its build cache
+FASTAPI_ROUTE_PROJECT names a project folder, FASTAPI_ROUTE_APP an installed app's package; with
+neither, the current folder or the one installed app. The app is served from its build cache
 (FASTAPI_ROUTE_STRICT=1 refuses a stale one; FASTAPI_ROUTE_LAZY=1 imports routes on first
 use). `fastapi-route run --workers N` and `dev` start
 uvicorn on the factories below, so every worker process builds the same app.
@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .errors import FastAPIRouteError
-from .project import Project, find_project
+from .project import Project, find_project, from_package
 
 ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
 ENV_APP = "FASTAPI_ROUTE_APP"
@@ -32,7 +32,10 @@ log = logging.getLogger("fastapi_route")
 
 def project_from_env() -> Project:
     path = os.environ.get(ENV_PROJECT)
-    return find_project(Path(path) if path else None, os.environ.get(ENV_APP) or None)
+    package = os.environ.get(ENV_APP)
+    if package and not path:
+        return from_package(package)  # no need to scan every installed distribution
+    return find_project(Path(path) if path else None)
 
 
 def create_from_env() -> FastAPI:
@@ -59,6 +62,11 @@ def create_dev_app() -> FastAPI:
     except FastAPIRouteError as exc:
         log.error("%s", exc)
         return error_app(exc)
+    except Exception as exc:  # anything else the project's code raised: still show it
+        log.exception("the project failed to load")
+        wrapped = FastAPIRouteError(f"the project failed to load: {type(exc).__name__}: {exc}")
+        wrapped.__cause__ = exc
+        return error_app(wrapped)
 
 
 def __getattr__(name: str) -> Any:

@@ -48,7 +48,9 @@ def project_options(func: F) -> F:
     @click.option("--app", default=None, help="An installed app, by distribution or package name.")
     @functools.wraps(func)
     def wrapper(*args: Any, project_path: Path | None, app: str | None, **kwargs: Any) -> Any:
-        return func(Context(project_path, app), *args, **kwargs)
+        # Given before the command (`fastapi-route --project X status`) they apply too.
+        outer = click.get_current_context().find_root().obj or (None, None)
+        return func(Context(project_path or outer[0], app or outer[1]), *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -77,6 +79,11 @@ def _custom_command(name: str, command: str) -> click.Command:
     @click.command(name=name, help=f"Custom command from config.py: {command}")
     @project_options
     def custom(ctx: Context) -> None:
+        if name not in ctx.config.commands:
+            raise FastAPIRouteError(
+                f"{ctx.project.root / 'config.py'} defines no command {name!r}",
+                "see `fastapi-route --help --project PATH` for its commands",
+            )
         line = expand(ctx.config.commands[name], ctx.config)
         echo(f"$ {line}", bold=True)
         sys.exit(subprocess.call(line, shell=True, cwd=ctx.project.root))
@@ -88,12 +95,33 @@ class FastAPIRouteGroup(click.Group):
     """Turns every user mistake into a message and exit code 1, never a traceback; adds the
     project's `commands` from config.py as subcommands."""
 
+    _project_args: tuple[Path | None, str | None] = (None, None)
+
     def _custom(self) -> dict[str, str]:
         try:
-            config = load_config(find_project().root)
+            config = load_config(find_project(*self._project_args).root)
         except FastAPIRouteError:
             return {}  # no project here (or a broken one): only the built-in commands
         return {k: v for k, v in config.commands.items() if k not in self.commands}
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Custom commands come from the project that --project/--app names, if any."""
+        path: Path | None = None
+        app: str | None = None
+        for i, arg in enumerate(args):
+            for flag in ("--project", "--app"):
+                value = None
+                if arg == flag and i + 1 < len(args):
+                    value = args[i + 1]
+                elif arg.startswith(flag + "="):
+                    value = arg.split("=", 1)[1]
+                if value is not None:
+                    if flag == "--project":
+                        path = Path(value)
+                    else:
+                        app = value
+        self._project_args = (path, app)
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *sorted(self._custom())]
@@ -121,8 +149,13 @@ class FastAPIRouteGroup(click.Group):
 
 @click.group(cls=FastAPIRouteGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fastapi-route")
-def main() -> None:
+@click.option("--project", "project_path", type=click.Path(path_type=Path), default=None,
+              help="Project folder for the command (also accepted after it).")
+@click.option("--app", default=None, help="Installed app for the command (also after it).")
+@click.pass_context
+def main(ctx: click.Context, project_path: Path | None, app: str | None) -> None:
     """File-based routing for FastAPI, with a build step."""
+    ctx.obj = (project_path, app)
 
 
 @main.command()
@@ -185,7 +218,7 @@ def _cache_size(path: Path) -> int:
 def status(ctx: Context, as_json: bool) -> None:
     """Show the build cache; exit 1 when there is no valid build."""
     try:
-        cache = cache_io.load(ctx.cache_path)
+        cache = cache_io.load(ctx.cache_path, ctx.config.route_dir)
     except CacheError as exc:
         state = "Not built" if isinstance(exc, NoBuildError) else "Invalid"
         if as_json:
@@ -248,11 +281,17 @@ def _stopped(signum: int, frame: object) -> None:
     sys.exit(0)
 
 
+# uvicorn settings that run and dev decide themselves.
+RESERVED_SERVER_OPTIONS = ("app", "factory", "reload", "reload_dirs", "reload_includes",
+                           "reload_excludes", "reload_delay", "workers", "host", "port")
+
+
 def _serve(
-    ctx: Context, *, factory: str, host: str, port: int | None, workers: int | None,
+    ctx: Context, *, factory: str, host: str, port: int | None, workers: int,
     log_level: str, app: Any = None, **uvicorn_options: Any,
 ) -> None:
-    """Start uvicorn; an app object for one process, else the env-configured factory."""
+    """Start uvicorn: an app object for one process, else the env-configured factory (which
+    every worker or reload process imports)."""
     import inspect
     import os
 
@@ -262,35 +301,35 @@ def _serve(
     from .runtime.protocol import NoDelayHTTPProtocol
 
     server = ctx.config.server
-    options = {**server.options, **uvicorn_options}
     accepted = set(inspect.signature(uvicorn.Config).parameters)
     unknown = sorted(set(server.options) - accepted)
-    if unknown:
+    reserved = sorted(set(server.options) & set(RESERVED_SERVER_OPTIONS))
+    if unknown or reserved:
         raise FastAPIRouteError(
-            f"config.py: server option(s) {', '.join(unknown)} are not uvicorn settings",
-            "see `uvicorn --help`; host, port, workers and uvicorn's own options are accepted",
+            "config.py: server option(s) "
+            + ", ".join(unknown + reserved)
+            + (" are not uvicorn settings" if unknown else " are set by fastapi-route itself"),
+            "host, port and workers are server keys of their own; dev reloads, run does not; "
+            "other keys are uvicorn's (see `uvicorn --help`)",
         )
-    # Worker and reload processes import the factory and find the project from these.
-    os.environ[ENV_PROJECT] = str(ctx.project.root)
     if ctx.project.installed and ctx.project.package:
         os.environ[ENV_APP] = ctx.project.package
-        del os.environ[ENV_PROJECT]
-    workers = workers or server.workers
+        os.environ.pop(ENV_PROJECT, None)
+    else:
+        os.environ[ENV_PROJECT] = str(ctx.project.root)
     target: Any = app if app is not None and workers == 1 else factory
-    options.setdefault("http", NoDelayHTTPProtocol)
+    settings: dict[str, Any] = {
+        "host": host, "port": port or server.port, "log_level": log_level.lower(),
+        "http": NoDelayHTTPProtocol, "factory": isinstance(target, str),
+        "workers": None if uvicorn_options.get("reload") else workers,
+    }
+    settings.update(server.options)  # config.py's uvicorn settings (log_level, http, ...)
+    settings.update(uvicorn_options)
     # uvicorn re-raises the SIGTERM it handled once it has drained the connections; a
     # SIGTERM is how servers are stopped, so that ends the command with exit 0.
     signal.signal(signal.SIGTERM, _stopped)
-    echo(f"Serving {ctx.project.name} on http://{host}:{port or server.port}", bold=True)
-    uvicorn.run(
-        target,
-        host=host,
-        port=port or server.port,
-        workers=None if options.get("reload") else workers,
-        log_level=log_level.lower(),
-        factory=isinstance(target, str),
-        **options,
-    )
+    echo(f"Serving {ctx.project.name} on http://{host}:{settings['port']}", bold=True)
+    uvicorn.run(target, **settings)
 
 
 @main.command()
@@ -307,15 +346,22 @@ def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
     import os
 
     from .asgi import ENV_LAZY, ENV_STRICT
-    from .runtime.app import create_app
+    from .runtime.app import create_app, load_routes
 
     if strict:
         os.environ[ENV_STRICT] = "1"
     if lazy:
         os.environ[ENV_LAZY] = "1"
-    # Building the app here verifies the cache (and, unless lazy, imports every handler)
-    # before a port is bound, so a broken build fails with exit 1; workers build their own.
-    app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict, lazy=lazy)
+    workers = workers or ctx.config.server.workers
+    # The cache is verified before a port is bound, so a broken build fails with exit 1.
+    # One process serves the app built here (which, unless lazy, has imported every handler);
+    # with several, each worker builds its own and this process only checks the cache.
+    app = None
+    if workers == 1:
+        app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict,
+                         lazy=lazy)
+    else:
+        load_routes(ctx.project, ctx.config, "cache", strict)
     _serve(
         ctx, factory="fastapi_route.asgi:create_from_env",
         host=host or ctx.config.server.host or "0.0.0.0", port=port, workers=workers,
@@ -377,7 +423,7 @@ app_name = "{name}"
 version = "0.1.0"
 description = ""
 
-server = {{"host": "127.0.0.1", "port": 8000}}
+server = {{"port": 8000}}   # dev binds 127.0.0.1, run 0.0.0.0 (add "host" to choose)
 build = {{"compression_level": 6}}
 '''
 

@@ -238,8 +238,14 @@ def _is_setting(name: str, value: Any) -> bool:
 
 
 def _execute(path: Path, display: str) -> tuple[dict[str, Any], str]:
-    source = path.read_text(encoding="utf-8")
     namespace: dict[str, Any] = {"__file__": str(path), "__name__": "__fastapi_route_config__"}
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(render_problems([Problem(
+            display, 0, "CONFIG_ERROR", f"cannot read config.py: {exc}",
+            "make it a readable UTF-8 text file",
+        )])) from None
     try:
         code = compile(source, str(path), "exec")
         exec(code, namespace)

@@ -72,7 +72,7 @@ class CacheError(FastAPIRouteError):
 
 
 class NoBuildError(CacheError):
-    """There is no cache at all."""
+    """There is no cache at all (an installed app's wheel always carries one)."""
 
     def __init__(self, detail: str = "") -> None:
         message = "No valid build found. Run 'fastapi-route build' first."

@@ -7,12 +7,52 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .config import load_config
 from .errors import FastAPIRouteError
 from .pipeline import cache as cache_io
 from .pipeline.build import BuildResult, build
 from .project import APP_MARKER, looks_like_project
+
+OPTIONS = ("project", "compression-level")
+
+
+def check_options(
+    table: dict[str, Any], where: str, root: Path, *, ignore: frozenset[str] = frozenset(),
+    project_required: bool = False,
+) -> tuple[str | None, int | None]:
+    """The build plugins' options (`project`, `compression-level`) from the TOML table at
+    `where`; every problem at once, each naming its full TOML path."""
+    problems = [f"{where}.{key} is not an option (options: {', '.join(OPTIONS)})"
+                for key in sorted(set(table) - set(OPTIONS) - ignore)]
+    project = table.get("project")
+    level = table.get("compression-level")
+    if project is None:
+        if project_required:
+            problems.append(f"{where}.project must name the package folder holding routes/")
+    elif not isinstance(project, str) or not project:
+        problems.append(f"{where}.project must be a folder path relative to pyproject.toml")
+    elif not (root / project).is_dir():
+        problems.append(f"{where}.project: {project!r} is not a folder")
+    elif not (root / project).resolve().is_relative_to(root.resolve()):
+        problems.append(f"{where}.project: {project!r} is outside the folder of pyproject.toml")
+    if level is not None and (
+        isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 9
+    ):
+        problems.append(f"{where}.compression-level must be an integer from 1 to 9, "
+                        f"got {level!r}")
+    if problems:
+        raise PackagingError("fastapi-route configuration:\n  " + "\n  ".join(problems))
+    return project, level
+
+
+def write_marker(folder: Path, package: str) -> Path:
+    """The installed-app marker a wheel's .dist-info/extra_metadata/ carries."""
+    marker = folder / APP_MARKER
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"package": package}, sort_keys=True) + "\n", encoding="utf-8")
+    return marker
 
 
 class PackagingError(FastAPIRouteError):
@@ -81,6 +121,4 @@ def bake(project_dir: Path, staging: Path, distribution_path: str,
         str(result.cache_path / name): f"{cache_in_wheel}/{name}"
         for name in cache_io.OUR_FILES
     }
-    marker = staging / APP_MARKER
-    marker.write_text(json.dumps({"package": package}, sort_keys=True) + "\n", encoding="utf-8")
-    return Baked(result, files, marker)
+    return Baked(result, files, write_marker(staging, package))

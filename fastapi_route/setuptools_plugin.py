@@ -12,7 +12,6 @@ does nothing at all without that table. Editable installs are skipped (they use 
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import tempfile
@@ -20,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FastAPIRouteError
-from .packaging import bake, import_name
-from .project import APP_MARKER
+from .packaging import bake, check_options, import_name, write_marker
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,16 +37,7 @@ def _options(root: Path) -> dict[str, Any] | None:
         table = tomllib.load(f).get("tool", {}).get("fastapi-route")
     if table is None:
         return None
-    problems = [f"{TABLE}.{k} is not an option (options: project, compression-level)"
-                for k in sorted(set(table) - {"project", "compression-level"})]
-    if not isinstance(table.get("project"), str) or not (root / table["project"]).is_dir():
-        problems.append(f"{TABLE}.project must name the package folder holding routes/")
-    level = table.get("compression-level")
-    if level is not None and (isinstance(level, bool) or not isinstance(level, int)
-                              or not 1 <= level <= 9):
-        problems.append(f"{TABLE}.compression-level must be an integer from 1 to 9")
-    if problems:
-        raise FastAPIRouteError("fastapi-route configuration:\n  " + "\n  ".join(problems))
+    check_options(table, TABLE, root, project_required=True)
     return dict(table)
 
 
@@ -112,10 +101,7 @@ def finalize(dist: Any) -> None:
             except FastAPIRouteError as exc:
                 raise SystemExit(f"fastapi-route: {exc}") from None
             # Registers the installed app so `fastapi-route run` finds it from any folder.
-            marker = Path(self.egg_info) / "extra_metadata" / APP_MARKER
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.write_text(json.dumps({"package": package}, sort_keys=True) + "\n",
-                              encoding="utf-8")
+            write_marker(Path(self.egg_info) / "extra_metadata", package)
 
     dist.cmdclass["build_py"] = BakingBuildPy
     dist.cmdclass["egg_info"] = MarkingEggInfo

@@ -43,6 +43,13 @@ class Route:
         return cls(method, path, file, line, tuple(params), catchall)
 
 
+def methods_by_file(routes: Iterable[Route]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for r in routes:
+        found.setdefault(r.file, set()).add(r.method)
+    return found
+
+
 def sort_routes(routes: Iterable[Route]) -> list[Route]:
     """Precedence order: static > [param] > [...catchall] at each segment, then method."""
     return sorted(

@@ -14,13 +14,12 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from fastapi_route.errors import FastAPIRouteError
-from fastapi_route.packaging import bake, find_app_folder, package_candidates
+from fastapi_route.packaging import bake, check_options, find_app_folder, package_candidates
 
 TABLE = "tool.hatch.build.targets.wheel.hooks.fastapi-route"
 # Keys hatchling itself reads from every hook table.
-HATCH_KEYS = {"dependencies", "require-runtime-dependencies", "require-runtime-features",
-              "enable-by-default"}
-OWN_KEYS = {"project", "compression-level"}
+HATCH_KEYS = frozenset({"dependencies", "require-runtime-dependencies",
+                        "require-runtime-features", "enable-by-default"})
 
 
 class FastAPIRouteBuildError(Exception):
@@ -33,30 +32,10 @@ class FastAPIRouteBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     _staging: str | None = None
 
     def _options(self) -> tuple[str | None, int | None]:
-        problems = []
-        project = self.config.get("project")
-        level = self.config.get("compression-level")
-        for key in sorted(set(self.config) - OWN_KEYS - HATCH_KEYS):
-            problems.append(f"{TABLE}.{key} is not an option (options: project, "
-                            "compression-level)")
-        if project is not None and (not isinstance(project, str) or not project):
-            problems.append(f"{TABLE}.project must be a folder path relative to pyproject.toml")
-        elif project is not None and not (Path(self.root) / project).is_dir():
-            problems.append(f"{TABLE}.project: {project!r} is not a folder")
-        elif project is not None and not (Path(self.root) / project).resolve().is_relative_to(
-            Path(self.root).resolve()
-        ):
-            problems.append(f"{TABLE}.project: {project!r} is outside the folder of "
-                            "pyproject.toml")
-        if level is not None and (
-            isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 9
-        ):
-            problems.append(f"{TABLE}.compression-level must be an integer from 1 to 9, "
-                            f"got {level!r}")
-        if problems:
-            raise FastAPIRouteBuildError("fastapi-route hook configuration:\n  "
-                                         + "\n  ".join(problems))
-        return project, level
+        try:
+            return check_options(self.config, TABLE, Path(self.root), ignore=HATCH_KEYS)
+        except FastAPIRouteError as exc:
+            raise FastAPIRouteBuildError(str(exc)) from None
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":

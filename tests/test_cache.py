@@ -248,3 +248,11 @@ def test_editing_a_handler_body_is_not_stale(project):
     cache = built(root)
     (root / "routes" / "index.py").write_text("def GET(request):\n    return {'new': 1}\n")
     assert not freshness.check(root, load_config(root), cache_io.load(cache)).stale
+
+
+def test_a_cache_of_another_route_dir_is_refused(project):
+    root = project(TREE)
+    cache = built(root)
+    with pytest.raises(CacheError, match="was built from 'routes'"):
+        cache_io.load(cache, "api")
+    assert cache_io.load(cache, "routes").routes

@@ -253,3 +253,48 @@ def test_killed_build_leaves_old_cache_and_next_build_cleans_up(project):
     assert not list((root / ".cache").glob(".*.tmp"))
     assert (root / ".cache" / "manifest.json").read_bytes() != b"" and before
     assert os.path.getsize(root / ".cache" / "routes.dat") > 0
+
+
+def test_unreadable_config_is_a_message(project):
+    root = project(TREE)
+    (root / "config.py").write_bytes(b"app_name = '\xff\xfe'\n")
+    code, out = cli(root, "build")
+    assert code == 1 and "cannot read config.py" in out and "Traceback" not in out
+
+
+def test_custom_commands_of_the_project_named_by_flag(project, tmp_path, monkeypatch):
+    root = project(TREE)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    listed = CliRunner().invoke(main, ["--help", "--project", str(root)])
+    assert "where" in listed.output
+    result = subprocess.run(
+        [sys.executable, "-m", "fastapi_route", "where", "--project", str(root)],
+        cwd=elsewhere, capture_output=True, text=True,
+    )
+    assert result.returncode == 0 and "port=8000 name=Tiny" in result.stdout
+    missing = CliRunner().invoke(main, ["where"])
+    assert missing.exit_code != 0 and "Traceback" not in missing.output
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_run_hands_uvicorn_each_setting_once(project, monkeypatch, workers):
+    import uvicorn
+
+    root = project({**TREE, "config.py": 'server = {"log_level": "debug", "port": 9000}\n'})
+    assert cli(root, "build")[0] == 0
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: seen.update(kw, target=target))
+    code, out = cli(root, "run", "--workers", str(workers))
+    assert code == 0, out
+    assert seen["log_level"] == "debug" and seen["port"] == 9000 and seen["host"] == "0.0.0.0"
+    assert seen["workers"] == workers
+    assert seen["factory"] is (workers > 1)
+
+
+def test_run_refuses_server_options_it_sets_itself(project):
+    root = project({**TREE, "config.py": 'server = {"factory": True}\n'})
+    assert cli(root, "build")[0] == 0
+    code, out = cli(root, "run")
+    assert code == 1 and "factory" in out and "Traceback" not in out

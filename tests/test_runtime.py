@@ -363,3 +363,54 @@ def test_lazy_imports_on_first_request_and_isolates_failures(project):
     assert client.post("/good").status_code == 405
     spec = client.get("/openapi.json")
     assert spec.status_code == 200 and "/good" in spec.json()["paths"]
+
+
+def test_a_head_handler_of_its_own_answers_head(project):
+    root = project({
+        "routes/route.py": """
+            from fastapi_route import Response
+
+            def GET(request):
+                return {"from": "get"}
+
+            def HEAD(request):
+                return Response(headers={"X-From": "head"})
+        """,
+        "routes/other/route.py": "def GET(request):\n    return {}\n",
+    })
+    client = client_for(root)
+    assert client.head("/").headers["x-from"] == "head"
+    assert client.get("/").json() == {"from": "get"}
+    assert "x-from" not in client.head("/other").headers
+    assert client.head("/other").status_code == 200
+
+
+def test_tuple_and_none_returns_work_whatever_the_annotation(project):
+    root = project({
+        "routes/route.py": """
+            def GET(request) -> dict:
+                return {"made": True}, 201, {"X-Made": "yes"}
+
+            def POST(request) -> dict:
+                return None
+        """,
+    })
+    client = client_for(root)
+    made = client.get("/")
+    assert (made.status_code, made.json(), made.headers["x-made"]) == (201, {"made": True}, "yes")
+    empty = client.post("/")
+    assert (empty.status_code, empty.content) == (204, b"")
+
+
+def test_fastapi_refusing_a_handler_is_a_located_error(project):
+    root = project({
+        "routes/route.py": """
+            class NotPydantic:
+                pass
+
+            def GET(request, thing: NotPydantic):
+                return {}
+        """,
+    })
+    with pytest.raises(FastAPIRouteError, match=r"routes/route.py:4 GET / cannot be registered"):
+        create_app(Project(root), source="scan")

@@ -46,7 +46,7 @@ from ..conventions import (
     url_piece,
 )
 from ..errors import CacheError, NoBuildError
-from ..table import Route, Statistics
+from ..table import Route, Statistics, methods_by_file
 
 try:
     import fcntl
@@ -86,10 +86,8 @@ def fingerprint(structure: Sequence[tuple[str, Sequence[str]]]) -> str:
 def structure_of(
     routes: Sequence[Route], route_files: Sequence[str]
 ) -> list[tuple[str, list[str]]]:
-    methods: dict[str, list[str]] = {f: [] for f in route_files}
-    for r in routes:
-        methods.setdefault(r.file, []).append(r.method)
-    return sorted(methods.items())
+    methods = methods_by_file(routes)
+    return sorted((f, sorted(methods.get(f, ()))) for f in {*route_files, *methods})
 
 
 def created_at() -> str:
@@ -459,8 +457,12 @@ def read_manifest(cache: Path) -> dict[str, Any]:
     return manifest
 
 
-def load(cache: Path) -> Cache:
-    """Read and verify the cache: format version, SHA-256, then a global-free unpickle."""
+def load(cache: Path, route_dir: str | None = None) -> Cache:
+    """Read and verify the cache: format version, SHA-256, then a global-free unpickle.
+
+    `route_dir` is the project's setting: the records must name files under it, whatever
+    folder a (possibly forged) manifest claims.
+    """
     with locked(cache.parent, exclusive=False):
         if not cache.is_dir():
             raise NoBuildError(f"{cache} does not exist")
@@ -480,6 +482,12 @@ def load(cache: Path) -> Cache:
             MEND_HINT,
         )
     _check_manifest(cache, manifest)
+    if route_dir is not None and manifest.get("route_dir") != route_dir:
+        raise CacheError(
+            f"The build cache at {cache} was built from {manifest.get('route_dir')!r}, but the "
+            f"project's route_dir is {route_dir!r}.",
+            "fastapi-route build --force",
+        )
     if hashlib.sha256(data).hexdigest() != manifest["routes_sha256"]:
         raise _corrupt(cache, f"{DATA_FILE} does not match the SHA-256 in {MANIFEST_FILE}")
     try:

@@ -38,6 +38,14 @@ class RouteFile:
     definitions: tuple[Definition, ...] = ()
     lowercase_methods: tuple[str, ...] = ()  # `def get(...)`: worth a warning, not a route
 
+    def handlers(self) -> dict[str, int]:
+        """Each method defined as a function here, at its first definition's line."""
+        found: dict[str, int] = {}
+        for d in self.definitions:
+            if d.is_function:
+                found.setdefault(d.name, d.line)
+        return found
+
 
 @dataclass
 class Scan:

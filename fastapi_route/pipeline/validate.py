@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 
 from ..config import Config
 from ..conventions import (
-    HTTP_METHODS,
     Segment,
     SegmentError,
     SegmentKind,
@@ -239,11 +238,7 @@ def _route_collisions(
     Shape = tuple[str, tuple[tuple[int, str], ...]]  # method, precedence key
     by_shape: dict[Shape, list[tuple[_Placed, int]]] = defaultdict(list)
     for p in placed:
-        lines: dict[str, int] = {}
-        for d in p.file.definitions:
-            if d.is_function:
-                lines.setdefault(d.name, d.line)
-        for method, line in lines.items():
+        for method, line in p.file.handlers().items():
             by_shape[(method, precedence_key(p.path))].append((p, line))
     for (method, _), entries in sorted(by_shape.items(), key=lambda kv: str(kv[0])):
         entries.sort(key=lambda e: e[0].file.file)
@@ -294,10 +289,7 @@ def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
 
     routes: list[Route] = []
     for p in placed:
-        emitted: set[str] = set()
-        for d in p.file.definitions:
-            if d.is_function and d.name not in emitted and d.name in HTTP_METHODS:
-                emitted.add(d.name)
-                routes.append(Route(d.name, p.path, p.file.file, d.line, p.params, p.catchall))
+        for method, line in p.file.handlers().items():
+            routes.append(Route(method, p.path, p.file.file, line, p.params, p.catchall))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}
     return sort_routes(routes), sorted(shown)

@@ -39,7 +39,7 @@ def load_routes(
     """The route table: verified from the cache (run) or scanned and validated (dev)."""
     if source == "scan":
         return compile_table(project.root, config).routes
-    cache = cache_io.load(project.root / config.build.cache_dir)
+    cache = cache_io.load(project.root / config.build.cache_dir, config.route_dir)
     stale = freshness.check(project.root, config, cache, methods=False)
     if stale.stale:
         message = f"the build cache is stale ({stale.describe()})"

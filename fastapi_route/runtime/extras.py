@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -20,6 +21,7 @@ from ..conventions import DOCS_FILE, MIDDLEWARE_FILE, NOT_FOUND_FILE
 from ..errors import FastAPIRouteError
 from ..project import Project
 from ..table import Route, Statistics
+from .dispatch import get_route_path
 from .modules import ProjectModules
 
 
@@ -69,8 +71,6 @@ def as_response(result: Any, status: int = 200) -> Response:
         return result
     if isinstance(result, str):
         return HTMLResponse(result, status_code=status)
-    from fastapi.encoders import jsonable_encoder
-
     return JSONResponse(jsonable_encoder(result), status_code=status)
 
 
@@ -124,7 +124,7 @@ def make_fallback(
             return
         response: Response
         if static is not None and scope["method"] in ("GET", "HEAD"):
-            found = static.find(scope["path"])
+            found = static.find(get_route_path(scope))
             if found is not None:
                 await FileResponse(found)(scope, receive, send)
                 return

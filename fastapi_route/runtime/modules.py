@@ -66,7 +66,13 @@ class ProjectModules:
 
     def __init__(self, project: Project) -> None:
         self.root = project.root
-        self.base = self._base_package(project)
+        try:
+            self.base = self._base_package(project)
+        except Exception as exc:  # the package's own __init__.py raised
+            raise HandlerImportError(
+                f"{project.name}/__init__.py failed to import: {type(exc).__name__}: {exc}",
+                "fix the error in the project's __init__.py",
+            ) from exc
 
     def _base_package(self, project: Project) -> str:
         name = project.package

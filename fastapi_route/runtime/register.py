@@ -11,12 +11,12 @@ import functools
 import inspect
 import logging
 import re
-import types
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,15 +27,8 @@ from starlette.types import Receive, Scope, Send
 
 from ..errors import FastAPIRouteError
 from ..table import Route
+from .dispatch import get_route_path
 from .modules import ProjectModules
-
-try:
-    from starlette._utils import get_route_path
-except ImportError:  # pragma: no cover - older Starlette: no root_path handling in routes
-
-    def get_route_path(scope: Scope) -> str:
-        return str(scope["path"])
-
 
 log = logging.getLogger("fastapi_route")
 
@@ -54,23 +47,25 @@ def route(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 class FileRoute(APIRoute):
-    """An APIRoute that answers HEAD for GET and lists every method of its path on a 405."""
+    """An APIRoute that answers HEAD for GET (unless the path has a HEAD handler of its own)
+    and lists every method of its path in a 405's Allow header."""
 
-    allow: str = ""
+    allow: str  # every method of the path, set by add_route
+    answers_head: bool = False  # a GET route of a path without its own HEAD handler
     methods: set[str]
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
-        if match is Match.PARTIAL and scope["method"] == "HEAD" and "GET" in self.methods:
+        if match is Match.PARTIAL and self.answers_head and scope["method"] == "HEAD":
             return Match.FULL, child
         return match, child
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if method in self.methods or (method == "HEAD" and "GET" in self.methods):
+        if method in self.methods or (method == "HEAD" and self.answers_head):
             await self.app(scope, receive, send)
             return
-        headers = {"Allow": self.allow or ", ".join(sorted(self.methods))}
+        headers = {"Allow": self.allow}
         if "app" in scope:
             raise StarletteHTTPException(status_code=405, headers=headers)
         await PlainTextResponse("Method Not Allowed", 405, headers=headers)(scope, receive, send)
@@ -88,8 +83,6 @@ def to_response(result: Any) -> Any:
             if headers:
                 body.headers.update(headers)
             return body
-        from fastapi.encoders import jsonable_encoder
-
         if body is None:
             return Response(status_code=status, headers=headers)
         return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
@@ -110,17 +103,6 @@ def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
     )
 
 
-def _needs_result_adapter(annotation: Any) -> bool:
-    """A precise return type goes to FastAPI as the response model; anything looser may be a
-    tuple or None, which this package turns into a response."""
-    if annotation is inspect.Signature.empty or annotation is Any:
-        return True
-    origin = typing.get_origin(annotation)
-    if origin is tuple or annotation is tuple:
-        return True
-    return origin is typing.Union or type(annotation).__name__ == "UnionType"
-
-
 def _as_seen_by_fastapi(param: inspect.Parameter, catchall: str | None) -> inspect.Parameter:
     if param.name == catchall:
         return param.replace(annotation=str)  # its {name:path} convertor gives a string
@@ -129,28 +111,17 @@ def _as_seen_by_fastapi(param: inspect.Parameter, catchall: str | None) -> inspe
     return param
 
 
-def _clone(func: Callable[..., Any], signature: inspect.Signature) -> Callable[..., Any] | None:
-    """The same code under another signature: no call in between at request time."""
-    if not isinstance(func, types.FunctionType):
-        return None
-    clone = types.FunctionType(
-        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
-    )
-    clone.__kwdefaults__ = func.__kwdefaults__
-    functools.update_wrapper(clone, func)
-    clone.__signature__ = signature  # type: ignore[attr-defined]
-    return clone
-
-
 def endpoint_for(
     func: Callable[..., Any], catchall: str | None
 ) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The callable FastAPI registers for a handler, and the route options it implies.
 
-    FastAPI must see: an unannotated `request` as the Request, a catch-all typed `str`, and no
-    tuple return type. When only the signature differs, the endpoint is the user's own code
-    under that signature; a catch-all (its value becomes a list) or a loose return type
-    (tuples and None become responses) gets one thin function made here, once.
+    One thin function, made here once, calls the user's function: it turns a catch-all's
+    string into a list of segments and a `(body, status[, headers])` or `None` return into a
+    response, whatever the handler's annotation says (SPEC 2). Its signature is what FastAPI
+    inspects: the handler's own, with an unannotated `request` as the Request, a catch-all
+    typed `str` and a tuple return type dropped. A precise return type stays FastAPI's
+    response model; `-> None` means 204.
     """
     options: dict[str, Any] = dict(getattr(func, ROUTE_OPTIONS, {}))
     signature = _resolved_signature(func)
@@ -159,46 +130,36 @@ def endpoint_for(
         options.setdefault("status_code", 204)
         options.setdefault("response_model", None)
         returns = None
-    adapt = _needs_result_adapter(returns)
-    if adapt:
-        returns = inspect.Signature.empty if _is_tuple(returns) else returns
-        options.setdefault("response_model", None)
+    elif _is_tuple(returns):
+        returns = inspect.Signature.empty
     seen = signature.replace(
         parameters=[_as_seen_by_fastapi(p, catchall) for p in signature.parameters.values()],
         return_annotation=returns,
     )
-    if catchall is None and not adapt:
-        if seen == signature:
-            return func, options
-        clone = _clone(func, seen)
-        if clone is not None:
-            return clone, options
-
-    def split(kwargs: dict[str, Any]) -> None:
-        if catchall is not None:
-            value = kwargs[catchall]
-            kwargs[catchall] = value.split("/") if value else []
-
-    wrapper: Any  # a function that also gets a __signature__
+    endpoint: Any  # a function that also gets a __signature__
     if inspect.iscoroutinefunction(func):
 
-        async def async_endpoint(**kwargs: Any) -> Any:
-            split(kwargs)
+        async def endpoint(**kwargs: Any) -> Any:
+            if catchall is not None:
+                kwargs[catchall] = _segments(kwargs[catchall])
             result = await func(**kwargs)
-            return to_response(result) if adapt else result
+            return to_response(result) if result is None or type(result) is tuple else result
 
-        wrapper = async_endpoint
     else:
 
-        def sync_endpoint(**kwargs: Any) -> Any:
-            split(kwargs)
+        def endpoint(**kwargs: Any) -> Any:
+            if catchall is not None:
+                kwargs[catchall] = _segments(kwargs[catchall])
             result = func(**kwargs)
-            return to_response(result) if adapt else result
+            return to_response(result) if result is None or type(result) is tuple else result
 
-        wrapper = sync_endpoint
-    functools.update_wrapper(wrapper, func)
-    wrapper.__signature__ = seen  # what FastAPI inspects, once, at registration
-    return wrapper, options
+    functools.update_wrapper(endpoint, func)
+    endpoint.__signature__ = seen  # what FastAPI inspects, once, at registration
+    return endpoint, options
+
+
+def _segments(value: str) -> list[str]:
+    return value.split("/") if value else []
 
 
 def _is_tuple(annotation: Any) -> bool:
@@ -216,27 +177,36 @@ def handler_of(modules: ProjectModules, r: Route) -> Callable[..., Any]:
     return func  # type: ignore[no-any-return]
 
 
-def allowed_methods(routes: Sequence[Route]) -> dict[str, str]:
-    """Every method each path supports, for the Allow header of a 405 (RFC 9110)."""
+def path_methods(routes: Sequence[Route]) -> dict[str, set[str]]:
+    """The methods each path has handlers for."""
     methods: dict[str, set[str]] = {}
     for r in routes:
         methods.setdefault(r.path, set()).add(r.method)
-    for found in methods.values():
-        if "GET" in found:
-            found.add("HEAD")
-    return {path: ", ".join(sorted(found)) for path, found in methods.items()}
+    return methods
 
 
-def add_route(router: APIRouter, r: Route, func: Callable[..., Any], allow: str) -> FileRoute:
-    """FastAPI's own add_api_route (router defaults, dependency graph), as a FileRoute."""
-    endpoint, options = endpoint_for(func, r.catchall)
-    options.setdefault("name", f"{r.method} {r.path}")
-    router.add_api_route(
-        r.path, endpoint, methods=[r.method], route_class_override=FileRoute, **options
-    )
+def add_route(
+    router: APIRouter, r: Route, func: Callable[..., Any], methods: set[str]
+) -> FileRoute:
+    """FastAPI's own add_api_route (router defaults, dependency graph), as a FileRoute;
+    `methods` are all those of the route's path."""
+    try:
+        endpoint, options = endpoint_for(func, r.catchall)
+        options.setdefault("name", f"{r.method} {r.path}")
+        router.add_api_route(
+            r.path, endpoint, methods=[r.method], route_class_override=FileRoute, **options
+        )
+    except Exception as exc:  # FastAPI's verdict on a signature, a Depends, an option
+        raise FastAPIRouteError(
+            f"{r.file}:{r.line} {r.method} {r.path} cannot be registered with FastAPI: "
+            f"{type(exc).__name__}: {exc}",
+            "fix the handler's parameters, their types, or its @route(...) options",
+        ) from exc
     added = router.routes[-1]
     assert isinstance(added, FileRoute)
-    added.allow = allow
+    added.answers_head = r.method == "GET" and "HEAD" not in methods
+    allow = methods | {"HEAD"} if "GET" in methods else methods
+    added.allow = ", ".join(sorted(allow))
     return added
 
 
@@ -251,14 +221,16 @@ class LazyRoute(BaseRoute):
 
     indexable = True  # a plain path route to the dispatcher's trie
 
-    def __init__(self, app: FastAPI, r: Route, modules: ProjectModules, allow: str) -> None:
+    def __init__(
+        self, app: FastAPI, r: Route, modules: ProjectModules, methods: set[str], position: int
+    ) -> None:
         self.app_ref = app
         self.record = r
         self.modules = modules
-        self.allow = allow
+        self.path_methods = methods
+        self.position = position  # where it stands in the router's list, to swap it out
         self.path = r.path
         self.name = f"{r.method} {r.path}"
-        self.methods = {r.method, "HEAD"} if r.method == "GET" else {r.method}
         # The text before the first parameter: a static route is matched by string equality
         # and a dynamic one compiles its regex only once a path starts with this prefix.
         self.prefix = r.path.split("{", 1)[0]
@@ -272,17 +244,17 @@ class LazyRoute(BaseRoute):
                 func = handler_of(self.modules, self.record)
                 scratch = copy.copy(self.app_ref.router)  # same defaults, its own route list
                 scratch.routes = []
-                self.real = add_route(scratch, self.record, func, self.allow)
+                self.real = add_route(scratch, self.record, func, self.path_methods)
             except Exception as exc:
                 self.error = exc
                 log.error("%s %s cannot be served: %s", self.record.method, self.path, exc,
                           exc_info=exc)
                 return None
             routes = self.app_ref.router.routes
-            for i, existing in enumerate(routes):
-                if existing is self:
-                    routes[i] = self.real  # same length: safe while the router iterates
-                    break
+            if not (self.position < len(routes) and routes[self.position] is self):
+                # routes were inserted before this one since registration: look it up
+                self.position = next(i for i, x in enumerate(routes) if x is self)
+            routes[self.position] = self.real  # same length: safe while the router iterates
             dispatcher = getattr(self.app_ref.state, "dispatcher", None)
             if dispatcher is not None:
                 dispatcher.routes_replaced()
@@ -330,12 +302,15 @@ def register(
 ) -> None:
     """Add every route to the app in the table's precedence order: imported now (eager), or
     on the first request that reaches it (lazy, with OpenAPI built on its first request)."""
-    allow = allowed_methods(routes)
+    methods = path_methods(routes)
     if not lazy:
         for r in routes:
-            add_route(app.router, r, handler_of(modules, r), allow[r.path])
+            add_route(app.router, r, handler_of(modules, r), methods[r.path])
         return
-    app.router.routes.extend(LazyRoute(app, r, modules, allow[r.path]) for r in routes)
+    start = len(app.router.routes)
+    app.router.routes.extend(
+        LazyRoute(app, r, modules, methods[r.path], start + i) for i, r in enumerate(routes)
+    )
     eager_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
