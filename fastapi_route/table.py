@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .conventions import HTTP_METHODS, precedence_key
 
+_METHODS = frozenset(HTTP_METHODS)
 
-@dataclass(frozen=True)
-class Route:
-    """One method on one URL, served by the function `method` in `file`."""
+
+class Route(NamedTuple):
+    """One method on one URL, served by the function `method` in `file`.
+
+    A NamedTuple: `run` makes one per route from the cache, so creating it must be cheap.
+    """
 
     method: str
     path: str  # FastAPI template: /users/{user_id}, /docs/{slug:path}
@@ -30,17 +34,21 @@ class Route:
         return (self.method, self.path, self.file, self.line, list(self.params), self.catchall)
 
     @classmethod
-    def from_record(cls, record: Sequence[Any]) -> Route:
-        method, path, file, line, params, catchall = record
-        if not (
-            isinstance(method, str) and method in HTTP_METHODS
-            and isinstance(path, str) and path.startswith("/")
-            and isinstance(file, str) and isinstance(line, int)
-            and isinstance(params, list) and all(isinstance(p, str) for p in params)
-            and (catchall is None or isinstance(catchall, str))
-        ):
-            raise ValueError(f"malformed route record {record!r}")
-        return cls(method, path, file, line, tuple(params), catchall)
+    def from_record(cls, record: Any) -> Route:
+        """A record from the cache, checked to be exactly what `to_record` writes."""
+        if type(record) in (tuple, list) and len(record) == 6:
+            method, path, file, line, params, catchall = record
+            if (
+                type(method) is str and method in _METHODS
+                and type(path) is str and path[:1] == "/"
+                and type(file) is str and type(line) is int
+                and type(params) is list
+                and (catchall is None or type(catchall) is str)
+            ):
+                names = tuple(params)
+                if all(type(n) is str for n in names):
+                    return cls(method, path, file, line, names, catchall)
+        raise ValueError(f"malformed route record {record!r}")
 
 
 def methods_by_file(routes: Iterable[Route]) -> dict[str, set[str]]:

@@ -66,6 +66,7 @@ class ProjectModules:
 
     def __init__(self, project: Project) -> None:
         self.root = project.root
+        self._loaded: dict[str, types.ModuleType] = {}
         try:
             self.base = self._base_package(project)
         except Exception as exc:  # the package's own __init__.py raised
@@ -137,15 +138,20 @@ class ProjectModules:
 
     def load(self, rel_file: str) -> types.ModuleType:
         """Import a project file by its path relative to the root (cached in sys.modules)."""
+        module = self._loaded.get(rel_file)  # a file with several handlers: asked often
+        if module is not None:
+            return module
         name = self.module_name(rel_file)
         module = sys.modules.get(name)
         if module is not None:
+            self._loaded[rel_file] = module
             return module
         try:
             self._ensure_packages(rel_file)
             spec = importlib.util.spec_from_file_location(name, self.root / rel_file)
             assert spec is not None
-            return _execute(spec)
+            module = self._loaded[rel_file] = _execute(spec)
+            return module
         except Exception as exc:
             raise HandlerImportError(
                 f"{rel_file} failed to import: {type(exc).__name__}: {exc}",

@@ -92,6 +92,9 @@ def to_response(result: Any) -> Any:
 def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
     """The signature with string annotations (PEP 563) evaluated in the handler's module."""
     signature = inspect.signature(func)
+    annotations = [p.annotation for p in signature.parameters.values()]
+    if not any(isinstance(a, str) for a in (*annotations, signature.return_annotation)):
+        return signature  # already objects: get_type_hints would only cost start-up time
     try:
         hints = typing.get_type_hints(func, include_extras=True)
     except Exception:  # an unresolvable hint: let FastAPI report it its own way
