@@ -10,21 +10,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+from limits import SMALL_TREE as TREE
 
 from fastapi_route.config import Config, load_config
 from fastapi_route.errors import BuildFailed, CacheError, NoBuildError
 from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline import freshness
 from fastapi_route.pipeline.build import build
-
-TREE = {
-    "routes/index.py": "def GET(request):\n    return {}\n",
-    "routes/users/route.py": (
-        "def GET(request):\n    return []\n\ndef POST(request):\n    return {}\n"
-    ),
-    "routes/users/[user_id]/route.py": "def GET(request, user_id: int):\n    return {}\n",
-    "routes/docs/[...slug]/route.py": "def GET(request, slug):\n    return slug\n",
-}
 
 
 def built(root: Path) -> Path:

@@ -18,7 +18,6 @@ import os
 import pickle
 import resource
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from limits import SMALL_TREE as TREE
+from limits import time_limit
 from servers import child_env, free_port, run_cli
 
 from fastapi_route.config import load_config
@@ -40,14 +41,6 @@ from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline.build import build
 from fastapi_route.table import Route
 
-TREE = {
-    "routes/index.py": "def GET(request):\n    return {}\n",
-    "routes/users/route.py": (
-        "def GET(request):\n    return []\n\ndef POST(request):\n    return {}\n"
-    ),
-    "routes/users/[user_id]/route.py": "def GET(request, user_id: int):\n    return {}\n",
-    "routes/docs/[...slug]/route.py": "def GET(request, slug):\n    return slug\n",
-}
 OTHER_TREE = {
     "routes/index.py": "def GET(request):\n    return {}\n",
     "routes/shop/[item]/route.py": "def PUT(request, item):\n    return {}\n",
@@ -58,23 +51,6 @@ pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="FIFOs, SIGALRM and RLIMIT_AS are POSIX"
 )
 
-
-class Hang(Exception):
-    """Not an OSError (as TimeoutError is), so a loader catching OSError cannot swallow it."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    def alarm(signum: int, frame: object) -> None:
-        raise Hang(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 MEMORY_MARGIN = 1 << 30  # bytes a load may add to this process before allocations fail

@@ -15,7 +15,6 @@ import contextlib
 import keyword
 import os
 import re
-import signal
 import sys
 import tempfile
 import unicodedata
@@ -29,6 +28,7 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from limits import time_limit
 from servers import run_cli
 
 from fastapi_route.config import load_config
@@ -51,25 +51,6 @@ TIME_LIMIT = 20.0  # seconds for one tree's compile; a hang fails the example
 PATH_BUDGET = 3500  # bytes below the temp folder (PATH_MAX is 4096)
 NAME_MAX = 255
 
-
-class Hang(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise Hang in the main thread if the block runs longer than `seconds`."""
-
-    def alarm(signum: int, frame: object) -> None:
-        raise Hang(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --------------------------------------------------------------------------- strategies
