@@ -13,18 +13,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
-import tempfile
-import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import child_env, free_port, http_request
+from servers import Server, child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROJECT = REPO_ROOT / "sample_project"
@@ -40,11 +37,7 @@ BUILD_TIMEOUT = 600.0
 
 
 def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = child_env()
-    for name in DROPPED_ENV:
-        env.pop(name, None)
-    env.update(extra or {})
-    return env
+    return child_env(extra, DROPPED_ENV)
 
 
 def run(
@@ -169,81 +162,13 @@ class Venv:
         return Path(out.strip())
 
 
-class AppServer:
-    """A started command (`{port}` in it replaced) that serves HTTP on a free loopback port."""
-
-    def __init__(self, command: Sequence[str | Path], *, cwd: Path,
-                 env: Mapping[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.command = [str(a).replace("{port}", str(self.port)) for a in command]
-        fd, log = tempfile.mkstemp(prefix="fastapi-route-e2e-", suffix=".log")
-        self.log = Path(log)
-        with os.fdopen(fd, "wb") as out:
-            self.proc = subprocess.Popen(
-                self.command, cwd=cwd, env=subprocess_env(env), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    def ended(self) -> bool:
-        """Whether the process ended. It is left a zombie (not reaped), so that its pid, which
-        is also its process group's id, cannot be reused before stop() kills the group."""
-        if self.proc.returncode is not None:
-            return True
-        try:
-            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return True
-        return info is not None
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def fail(self, why: str) -> AssertionError:
-        return AssertionError(f"{why}\n$ {' '.join(self.command)}\n{self.output()}")
-
-    def wait_ready(self, path: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.ended():
-                raise self.fail("the server exited before answering")
-            try:
-                http_request(self.port, "GET", path, timeout=2.0)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise self.fail(
-                        f"no answer on port {self.port} within {timeout:.0f} s"
-                    ) from None
-                time.sleep(0.1)
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        status, _headers, body = http_request(self.port, "GET", path)
-        return status, body
-
-    def stop(self) -> None:
-        """SIGTERM, up to 10 s to end, then SIGKILL for whatever is left of its group."""
-        if self.proc.returncode is None:
-            if not self.ended():
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.send_signal(signal.SIGTERM)
-                deadline = time.monotonic() + 10
-                while not self.ended() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-            # The group leader is at worst an unreaped zombie here: the group id is still ours.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        with contextlib.suppress(OSError):
-            self.log.unlink()
-
-
 @contextlib.contextmanager
 def serving(command: Sequence[str | Path], *, cwd: Path, ready: str = "/",
-            env: Mapping[str, str] | None = None) -> Iterator[AppServer]:
+            env: Mapping[str, str] | None = None) -> Iterator[Server]:
     """Start `command`, wait until it answers on `ready`, and always stop it afterwards."""
-    server = AppServer(command, cwd=cwd, env=env)
+    server = Server(command, cwd=cwd, env=env, module=False, drop_env=DROPPED_ENV)
     try:
         server.wait_ready(ready)
         yield server
     finally:
-        server.stop()
+        server.close()

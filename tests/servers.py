@@ -39,9 +39,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without our own variables, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in OUR_ENV}
+def child_env(
+    extra: Mapping[str, str] | None = None, drop: Sequence[str] = ()
+) -> dict[str, str]:
+    """This process's environment without our own variables (and `drop`), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in OUR_ENV and k not in drop}
     env.update({"PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"})
     env.update(extra or {})
     return env
@@ -96,20 +98,22 @@ def raw_request(port: int, request: bytes, timeout: float = 10.0) -> bytes:
 
 
 class Server:
-    """A started process (`python -m ARGS`, each `{port}` in ARGS replaced by its port);
-    `request()` talks HTTP to it, `output()` is what it printed so far."""
+    """A started process (`python -m ARGS`, or ARGS itself as a command when `module` is
+    false; each `{port}` in ARGS replaced by its port); `request()` talks HTTP to it,
+    `output()` is what it printed so far."""
 
     def __init__(
-        self, args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
-        port: int | None = None,
+        self, args: Sequence[str | Path], *, cwd: Path, env: Mapping[str, str] | None = None,
+        port: int | None = None, module: bool = True, drop_env: Sequence[str] = (),
     ) -> None:
         self.port = port if port is not None else free_port()
-        self.args = [sys.executable, "-m", *(a.replace("{port}", str(self.port)) for a in args)]
+        command = [str(a).replace("{port}", str(self.port)) for a in args]
+        self.args = [sys.executable, "-m", *command] if module else command
         fd, log = tempfile.mkstemp(prefix="fastapi-route-server-", suffix=".log")
         self.log = Path(log)
         with os.fdopen(fd, "wb") as out:
             self.proc = subprocess.Popen(
-                self.args, cwd=cwd, env=child_env(env), stdin=subprocess.DEVNULL,
+                self.args, cwd=cwd, env=child_env(env, drop_env), stdin=subprocess.DEVNULL,
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
 

@@ -24,7 +24,6 @@ from conftest import write_tree
 from packaging_helpers import (
     SAMPLE_PROJECT,
     SETUPTOOLS_APP,
-    AppServer,
     Venv,
     Wheelhouse,
     build_wheelhouse,
@@ -36,6 +35,7 @@ from packaging_helpers import (
     serving,
     wheel_names,
 )
+from servers import Server
 
 from fastapi_route.cli import main
 
@@ -82,8 +82,8 @@ def build_app(project: Path, out: Path, wheelhouse: Wheelhouse, *args: str,
                env={**wheelhouse.env(), "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}, check=check)
 
 
-def get_json(server: AppServer, path: str) -> object:
-    status, body = server.get(path)
+def get_json(server: Server, path: str) -> object:
+    status, _headers, body = server.get(path)
     assert status == 200, (path, status, body)
     return json.loads(body)
 
