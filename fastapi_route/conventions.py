@@ -1,9 +1,16 @@
-"""The file-system grammar: which files are routes, what a folder name means in the URL."""
+"""The file-system grammar: which files are routes, what a folder name means in the URL.
+
+This module is the one home of that grammar. `parse_segment` reads one folder name; `extend`
+and `shape_of` read a chain of folders below the route folder (what URL it means, which path
+parameters, which catch-all, and why no URL at all). Validation, the cache's record check and
+module naming all call these, so a new kind of segment is one change here.
+"""
 
 from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Sequence
 from enum import Enum
 from typing import NamedTuple
 
@@ -29,6 +36,7 @@ class SegmentKind(Enum):
     PARAM = 1
     CATCHALL = 2
     GROUP = 3
+    SKIPPED = 4  # `_helpers`, `.git`: never part of a route's path
 
 
 class Segment(NamedTuple):
@@ -97,6 +105,8 @@ _PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
 
 def parse_segment(folder: str) -> Segment:
     """Read one folder name; raise SegmentError for names the router cannot serve."""
+    if is_skipped_dir(folder):
+        return Segment(SegmentKind.SKIPPED, folder)
     if _PLAIN.fullmatch(folder):
         return Segment(SegmentKind.STATIC, folder)
     try:
@@ -163,6 +173,80 @@ def url_path(segments: list[Segment]) -> str:
     """The FastAPI path for a folder chain; groups vanish, the root is `/`."""
     pieces = [url_piece(s) for s in segments if s.kind is not SegmentKind.GROUP]
     return "/" + "/".join(pieces)
+
+
+def _written(segment: Segment) -> str:
+    """The folder name a dynamic segment was read from."""
+    return f"[...{segment.name}]" if segment.kind is SegmentKind.CATCHALL else f"[{segment.name}]"
+
+
+class Shape(NamedTuple):
+    """What a chain of folders below the route folder means.
+
+    A NamedTuple: `run` extends one per folder of the cache's table, so it must be cheap.
+    """
+
+    url: str = ""  # the URL template so far, "" for the route folder itself
+    params: tuple[str, ...] = ()  # path parameters in URL order, the catch-all last
+    catchall: str | None = None  # the catch-all's name, once the chain has one
+    segments: tuple[Segment, ...] = ()  # one per folder, groups included
+
+    @property
+    def path(self) -> str:
+        """The FastAPI path template: `/` for the route folder itself."""
+        return self.url or "/"
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.segments if s.kind is SegmentKind.GROUP)
+
+
+ROOT = Shape()
+
+
+def extend(shape: Shape, folder: str) -> Shape:
+    """The shape one folder deeper; SegmentError where no route file could live below it."""
+    segment = parse_segment(folder)
+    segments = (*shape.segments, segment)
+    if segment.kind is SegmentKind.SKIPPED:
+        raise SegmentError(
+            f"'{printable(folder)}' starts with '_' or '.', so it holds helpers, never routes",
+            "rename the folder without the leading '_' or '.' to route what it holds",
+        )
+    if segment.kind is SegmentKind.GROUP:
+        return shape._replace(segments=segments)
+    if shape.catchall is not None:
+        raise SegmentError(
+            f"'{folder}' sits below the catch-all '[...{shape.catchall}]', which already takes "
+            "the rest of the URL", "a catch-all must be the last segment of its path",
+        )
+    url = shape.url + "/" + url_piece(segment)
+    if segment.kind is SegmentKind.STATIC:
+        return Shape(url, shape.params, None, segments)
+    if segment.name in shape.params:
+        first = next(s for s in shape.segments if s.is_dynamic and s.name == segment.name)
+        raise SegmentError(
+            f"parameter '{segment.name}' is already used by '{_written(first)}' higher in "
+            "this path", "give each path parameter its own name",
+        )
+    catchall = segment.name if segment.kind is SegmentKind.CATCHALL else None
+    return Shape(url, (*shape.params, segment.name), catchall, segments)
+
+
+def shape_of(folders: Sequence[str]) -> tuple[Shape | None, list[tuple[int, SegmentError]]]:
+    """What a chain of folder names means, and every folder (by depth) that breaks a rule.
+
+    The shape is None when any folder does; the walk goes on past a bad folder so that one
+    build reports every one.
+    """
+    shape = ROOT
+    errors: list[tuple[int, SegmentError]] = []
+    for depth, folder in enumerate(folders):
+        try:
+            shape = extend(shape, folder)
+        except SegmentError as exc:
+            errors.append((depth, exc))
+    return (None if errors else shape), errors
 
 
 def path_pieces(path: str) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import load_config
 from .errors import FastAPIRouteError
-from .pipeline import cache as cache_io
+from .pipeline import store
 from .pipeline.build import BuildResult, build
 from .project import APP_MARKER, looks_like_project
 
@@ -119,6 +119,6 @@ def bake(project_dir: Path, staging: Path, distribution_path: str,
     cache_in_wheel = f"{distribution_path}/{config.build.cache_dir}"
     files = {
         str(result.cache_path / name): f"{cache_in_wheel}/{name}"
-        for name in cache_io.OUR_FILES
+        for name in store.OUR_FILES
     }
     return Baked(result, files, write_marker(staging, package))

@@ -58,8 +58,8 @@ class FastAPIRouteBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         build_data["extra_metadata"][str(baked.marker)] = baked.marker.name
         manifest = baked.result.manifest
         self.app.display_info(
-            f"fastapi-route: baked {manifest['total_routes']} routes from {relative}/ "
-            f"({manifest['compressed_size']} bytes, level {manifest['compression_level']})"
+            f"fastapi-route: baked {manifest.total_routes} routes from {relative}/ "
+            f"({manifest.compressed_size} bytes, level {manifest.compression_level})"
         )
 
     def _candidates(self, root: Path) -> list[str]:

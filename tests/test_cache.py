@@ -15,7 +15,7 @@ from limits import SMALL_TREE as TREE
 from fastapi_route.config import Config, load_config
 from fastapi_route.errors import BuildFailed, CacheError, NoBuildError
 from fastapi_route.pipeline import cache as cache_io
-from fastapi_route.pipeline import freshness
+from fastapi_route.pipeline import freshness, store
 from fastapi_route.pipeline.build import build
 
 
@@ -29,9 +29,9 @@ def test_round_trip_keeps_the_table(project):
     result = build(root, load_config(root))
     loaded = cache_io.load(root / ".cache")
     assert loaded.routes == result.table.routes
-    assert loaded.manifest["total_routes"] == 5
-    assert loaded.manifest["static_routes"] == 3
-    assert loaded.manifest["dynamic_routes"] == 2
+    assert loaded.manifest.total_routes == 5
+    assert loaded.manifest.static_routes == 3
+    assert loaded.manifest.dynamic_routes == 2
     assert sorted(p.name for p in (root / ".cache").iterdir()) == [
         ".gitignore", "manifest.json", "routes.dat",
     ]
@@ -207,10 +207,10 @@ def test_force_clears_the_folder_but_keeps_foreign_files(project):
 def test_remove_keeps_files_it_did_not_write(project):
     cache = built(project(TREE))
     (cache / "notes.txt").write_text("mine")
-    assert cache_io.remove(cache) == ["notes.txt"]
+    assert store.remove(cache) == ["notes.txt"]
     assert sorted(p.name for p in cache.iterdir()) == ["notes.txt"]
     (cache / "notes.txt").unlink()
-    assert cache_io.remove(cache) == []
+    assert store.remove(cache) == []
     assert not cache.exists()
 
 

@@ -29,6 +29,7 @@ from servers import child_env, run_cli
 from fastapi_route.config import load_config
 from fastapi_route.errors import CacheError, NoBuildError
 from fastapi_route.pipeline import cache as cache_io
+from fastapi_route.pipeline import store
 from fastapi_route.pipeline.build import build, compile_table
 from fastapi_route.table import Route
 
@@ -73,7 +74,7 @@ def state(cache: Path) -> tuple[str, Any]:
 
 
 def temp_files(cache: Path) -> list[str]:
-    return sorted(p.name for p in cache.glob(f".*{cache_io.TEMP_SUFFIX}")) if cache.is_dir() else []
+    return sorted(p.name for p in cache.glob(f".*{store.TEMP_SUFFIX}")) if cache.is_dir() else []
 
 
 def assert_clean_after_build(root: Path, expected: list[Route]) -> None:
@@ -182,8 +183,8 @@ while not stop.exists():
     try:
         loaded = cache.load(path)
         counts["ok"] += 1
-        tables.add(loaded.manifest["routes_sha256"])
-        if len(loaded.routes) != loaded.manifest["total_routes"]:
+        tables.add(loaded.manifest.routes_sha256)
+        if len(loaded.routes) != loaded.manifest.total_routes:
             raise AssertionError("counts differ")
     except NoBuildError:
         counts["none"] += 1
@@ -314,14 +315,14 @@ def test_a_build_killed_while_others_wait_for_the_lock(tmp_path: Path) -> None:
          "import os, signal, sys\n"
          "from pathlib import Path\n"
          "from fastapi_route.config import load_config\n"
-         "from fastapi_route.pipeline import cache, build\n"
-         "real = cache._write_atomic\n"
+         "from fastapi_route.pipeline import store, build\n"
+         "real = store._write_atomic\n"
          "def stop(path, content):\n"
          "    if path.name == 'manifest.json':\n"
          "        print('holding', flush=True)\n"
          "        os.kill(os.getpid(), signal.SIGSTOP)\n"
          "    real(path, content)\n"
-         "cache._write_atomic = stop\n"
+         "store._write_atomic = stop\n"
          "root = Path(sys.argv[1])\n"
          "build.build(root, load_config(root))\n", str(root)],
         env=child_env(), stdout=subprocess.PIPE, text=True,

@@ -38,6 +38,7 @@ from servers import child_env, free_port, run_cli
 from fastapi_route.config import load_config
 from fastapi_route.errors import CacheError, NoBuildError
 from fastapi_route.pipeline import cache as cache_io
+from fastapi_route.pipeline import safepickle
 from fastapi_route.pipeline.build import build
 from fastapi_route.table import Route
 
@@ -255,7 +256,7 @@ def test_opcode_check_alone_refuses_every_payload(
     cache: Path, live_payloads: dict[str, tuple[bytes, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """First layer: the opcode allow-list, even in front of an unpickler that admits globals."""
-    monkeypatch.setattr(cache_io, "_NoGlobals", pickle.Unpickler)
+    monkeypatch.setattr(safepickle, "_NoGlobals", pickle.Unpickler)
     for name, (payload, marker) in live_payloads.items():
         forge(cache, payload)
         refused(cache)
@@ -267,7 +268,7 @@ def test_unpickler_alone_refuses_every_payload(
     cache: Path, live_payloads: dict[str, tuple[bytes, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Second layer: the unpickler that admits no globals, without the opcode check."""
-    monkeypatch.setattr(cache_io, "_check_opcodes", lambda raw: None)
+    monkeypatch.setattr(safepickle, "_check_opcodes", lambda raw: None)
     for name, (payload, marker) in live_payloads.items():
         forge(cache, payload)
         assert "forbidden global" in str(refused(cache)), name

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import Problem
-from ..table import methods_by_file
+from ..table import methods_by
 from .cache import Cache
+from .manifest import fingerprint
 from .scan import read_route_file, walk_route_files
 
 
@@ -37,17 +38,20 @@ def check(root: Path, config: Config, cache: Cache, *, methods: bool = True) -> 
     result = Staleness()  # a cache of another route_dir is refused by cache.load
     files, _ = walk_route_files(root, config)
     now = {rel for rel, _ in files}
-    built = set(cache.manifest.get("route_files") or [])
+    built = set(cache.manifest.route_files)
     result.added = sorted(now - built)
     result.removed = sorted(built - now)
-    if methods:
-        cached = methods_by_file(cache.routes)
-        for rel, folders in files:
-            if rel not in built:
-                continue
-            read = read_route_file(root / rel, rel, folders)
-            if isinstance(read, Problem):
-                continue  # a file that no longer parses: the next build reports it
-            if set(read.handlers()) != cached.get(rel, set()):
-                result.changed.append(rel)
+    if not methods:
+        return result
+    handlers: dict[str, set[str]] = {}
+    for rel, folders in files:
+        read = read_route_file(root / rel, rel, folders)
+        if not isinstance(read, Problem):  # one that no longer parses: the build reports it
+            handlers[rel] = set(read.handlers())
+    if fingerprint(handlers, now) == cache.manifest.fingerprint:
+        return result  # the same files with the same methods: nothing more to name
+    cached = methods_by(cache.routes, "file")
+    result.changed = sorted(
+        rel for rel, found in handlers.items() if rel in built and found != cached.get(rel, set())
+    )
     return result

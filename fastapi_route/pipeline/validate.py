@@ -7,15 +7,13 @@ from dataclasses import dataclass, replace
 
 from ..config import Config
 from ..conventions import (
-    Segment,
-    SegmentError,
     SegmentKind,
-    parse_segment,
+    Shape,
     path_pieces,
     piece_rank,
     precedence_key,
     printable,
-    url_path,
+    shape_of,
 )
 from ..errors import Problem
 from ..table import Route, sort_routes
@@ -24,24 +22,15 @@ from .scan import RouteFile, Scan
 
 @dataclass(frozen=True)
 class _Placed:
-    """A route file with its segments resolved, and the folder behind each URL piece."""
+    """A route file with what its folders mean, and the folder behind each URL piece."""
 
     file: RouteFile
-    segments: tuple[Segment, ...]
+    shape: Shape
     folders: tuple[str, ...]  # folder path (relative to root) of each non-group segment
 
     @property
     def path(self) -> str:
-        return url_path(list(self.segments))
-
-    @property
-    def params(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.segments if s.is_dynamic)
-
-    @property
-    def catchall(self) -> str | None:
-        last = [s for s in self.segments if s.kind is not SegmentKind.GROUP]
-        return last[-1].name if last and last[-1].kind is SegmentKind.CATCHALL else None
+        return self.shape.path
 
 
 def _folder(route_dir: str, folders: tuple[str, ...], depth: int) -> str:
@@ -51,50 +40,19 @@ def _folder(route_dir: str, folders: tuple[str, ...], depth: int) -> str:
 def _place(
     route_dir: str, file: RouteFile, problems: dict[str, Problem]
 ) -> _Placed | None:
-    """Read the folder chain as segments; bad folders become INVALID_SEGMENT (once per folder)."""
-    segments: list[Segment] = []
-    url_folders: list[str] = []
-    ok = True
-    seen: dict[str, str] = {}
-    catchall_at: str | None = None
-    for depth, name in enumerate(file.folders):
+    """Read the folder chain; bad folders become INVALID_SEGMENT (once per folder)."""
+    shape, errors = shape_of(file.folders)
+    for depth, exc in errors:
         where = _folder(route_dir, file.folders, depth)
-        try:
-            segment = parse_segment(name)
-        except SegmentError as exc:
-            problems.setdefault(where, Problem(where, 0, "INVALID_SEGMENT", str(exc), exc.hint))
-            ok = False
-            continue
-        if segment.kind is SegmentKind.GROUP:
-            segments.append(segment)
-            continue
-        if catchall_at is not None:
-            problems.setdefault(
-                where,
-                Problem(
-                    where, 0, "INVALID_SEGMENT",
-                    f"'{name}' sits below the catch-all '{catchall_at}', which already takes "
-                    "the rest of the URL", "a catch-all must be the last segment of its path",
-                ),
-            )
-            ok = False
-        if segment.is_dynamic:
-            if segment.name in seen:
-                problems.setdefault(
-                    where,
-                    Problem(
-                        where, 0, "INVALID_SEGMENT",
-                        f"parameter '{segment.name}' is already used by '{seen[segment.name]}' "
-                        "higher in this path", "give each path parameter its own name",
-                    ),
-                )
-                ok = False
-            seen[segment.name] = name
-            if segment.kind is SegmentKind.CATCHALL:
-                catchall_at = name
-        segments.append(segment)
-        url_folders.append(where)
-    return _Placed(file, tuple(segments), tuple(url_folders)) if ok else None
+        problems.setdefault(where, Problem(where, 0, "INVALID_SEGMENT", str(exc), exc.hint))
+    if shape is None:
+        return None
+    folders = tuple(
+        _folder(route_dir, file.folders, depth)
+        for depth, segment in enumerate(shape.segments)
+        if segment.kind is not SegmentKind.GROUP
+    )
+    return _Placed(file, shape, folders)
 
 
 def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
@@ -123,7 +81,7 @@ def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
                 )
             )
             continue
-        missing = [p for p in placed.params if p not in d.params]
+        missing = [p for p in placed.shape.params if p not in d.params]
         if missing:
             names = ", ".join(missing)
             problems.append(
@@ -206,7 +164,7 @@ def _dynamic_conflicts(placed: list[_Placed]) -> tuple[list[Problem], set[frozen
     """Sibling dynamic folders of one kind with different names in one physical folder."""
     children: dict[str, dict[tuple[SegmentKind, str], str]] = defaultdict(dict)
     for p in placed:
-        dynamic = [s for s in p.segments if s.kind is not SegmentKind.GROUP]
+        dynamic = [s for s in p.shape.segments if s.kind is not SegmentKind.GROUP]
         for segment, folder in zip(dynamic, p.folders, strict=True):
             if segment.is_dynamic:
                 parent = folder.rsplit("/", 1)[0]
@@ -235,8 +193,8 @@ def _route_collisions(
 ) -> list[Problem]:
     """DUPLICATE_ROUTE (same method and URL) and AMBIGUOUS_ROUTE (same shape, other names)."""
     problems: list[Problem] = []
-    Shape = tuple[str, tuple[tuple[int, str], ...]]  # method, precedence key
-    by_shape: dict[Shape, list[tuple[_Placed, int]]] = defaultdict(list)
+    Key = tuple[str, tuple[tuple[int, str], ...]]  # method, precedence key
+    by_shape: dict[Key, list[tuple[_Placed, int]]] = defaultdict(list)
     for p in placed:
         for method, line in p.file.handlers().items():
             by_shape[(method, precedence_key(p.path))].append((p, line))
@@ -290,6 +248,7 @@ def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
     routes: list[Route] = []
     for p in placed:
         for method, line in p.file.handlers().items():
-            routes.append(Route(method, p.path, p.file.file, line, p.params, p.catchall))
+            routes.append(Route(method, p.path, p.file.file, line, p.shape.params,
+                                p.shape.catchall))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}
     return sort_routes(routes), sorted(shown)

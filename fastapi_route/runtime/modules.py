@@ -19,29 +19,30 @@ import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
-import re
 import sys
 import types
 from pathlib import Path, PurePosixPath
 
+from ..conventions import SegmentError, SegmentKind, parse_segment
 from ..errors import FastAPIRouteError
 from ..project import Project
 
-_PARAM = re.compile(r"^\[(\.\.\.)?([A-Za-z_][A-Za-z0-9_]*)\]$")
-_GROUP = re.compile(r"^\(([A-Za-z_][A-Za-z0-9_]*)\)$")
+_MANGLED = {SegmentKind.PARAM: "_param_", SegmentKind.CATCHALL: "_catchall_",
+            SegmentKind.GROUP: "_group_"}
 
 
 def module_part(folder: str) -> str:
-    """A folder name as one dotted-name part: identifiers as they are, others mangled."""
+    """A folder name as one dotted-name part: identifiers as they are, `[id]`, `[...slug]`
+    and `(group)` by what the grammar reads in them, anything else as hex."""
     if folder.isidentifier():
         return folder
-    param = _PARAM.match(folder)
-    if param:
-        return ("_catchall_" if param.group(1) else "_param_") + param.group(2)
-    group = _GROUP.match(folder)
-    if group:
-        return "_group_" + group.group(1)
-    return "_x" + folder.encode().hex()
+    try:
+        segment = parse_segment(folder)
+    except SegmentError:
+        segment = None
+    if segment is not None and segment.kind in _MANGLED and segment.name.isidentifier():
+        return _MANGLED[segment.kind] + segment.name
+    return "_x" + folder.encode("utf-8", "surrogateescape").hex()
 
 
 def _execute(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:

@@ -1,0 +1,128 @@
+"""manifest.json: what a build records about its cache, as one typed record.
+
+Written by `build` (and the build hooks through it), read by `run`, `status` and the loader.
+The JSON is flat and sorted (SPEC 4), every path in it relative to the project root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import __version__
+from ..table import Route, Statistics, methods_by
+
+FORMAT_VERSION = 1  # of routes.dat and this manifest; a reader refuses any other
+
+
+def created_at() -> str:
+    """ISO 8601 build time; SOURCE_DATE_EPOCH (reproducible builds) wins over the clock."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc).isoformat()
+    return datetime.now(tz=timezone.utc).isoformat()
+
+
+def fingerprint(methods: Mapping[str, Iterable[str]], route_files: Iterable[str]) -> str:
+    """Hash of the tree's structure: each route file's relative path and its methods.
+
+    `status` compares it with the tree on disk (which it parses anyway); `run` only walks the
+    tree and compares `route_files`, which needs no parse.
+    """
+    files = sorted({*route_files, *methods})
+    text = "\n".join(f"{f} {' '.join(sorted(methods.get(f, ())))}" for f in files)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return _is_int(value) or isinstance(value, float)
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The fields of manifest.json (SPEC 4 names the first thirteen)."""
+
+    format_version: int
+    fastapi_route_version: str
+    created_at: str
+    total_routes: int
+    static_routes: int
+    dynamic_routes: int
+    compression_level: int
+    original_size: int
+    compressed_size: int
+    compression_ratio: float
+    routes_sha256: str
+    fingerprint: str
+    cache_dir: str  # as config.py set it when built: shown by `status`, for people and tools
+    route_dir: str  # the loader refuses records outside it, and a project with another one
+    route_files: tuple[str, ...]  # `run`'s stale check: the walk's files against these
+
+    @classmethod
+    def of_build(
+        cls, routes: Sequence[Route], route_files: Sequence[str], data: bytes,
+        original_size: int, level: int, *, cache_dir: str, route_dir: str,
+    ) -> Manifest:
+        stats = Statistics.of(routes)
+        return cls(
+            format_version=FORMAT_VERSION,
+            fastapi_route_version=__version__,
+            created_at=created_at(),
+            total_routes=stats.total_routes,
+            static_routes=stats.static_routes,
+            dynamic_routes=stats.dynamic_routes,
+            compression_level=level,
+            original_size=original_size,
+            compressed_size=len(data),
+            compression_ratio=round(original_size / len(data), 2) if data else 0.0,
+            routes_sha256=hashlib.sha256(data).hexdigest(),
+            fingerprint=fingerprint(methods_by(routes, "file"), route_files),
+            cache_dir=cache_dir,
+            route_dir=route_dir,
+            route_files=tuple(route_files),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        fields = dataclasses.asdict(self)
+        fields["route_files"] = list(self.route_files)
+        return fields
+
+    def to_json(self) -> bytes:
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """The record a dict describes; ValueError naming every missing or mistyped field."""
+        checks = {
+            "format_version": _is_int, "fastapi_route_version": _str, "created_at": _str,
+            "total_routes": _is_int, "static_routes": _is_int, "dynamic_routes": _is_int,
+            "compression_level": _is_int, "original_size": _is_int,
+            "compressed_size": _is_int, "compression_ratio": _is_number,
+            "routes_sha256": _str, "fingerprint": _str, "cache_dir": _str, "route_dir": _str,
+            "route_files": _is_str_list,
+        }
+        wrong = [name for name, ok in checks.items() if name not in data or not ok(data[name])]
+        if wrong:
+            raise ValueError(f"a missing or invalid {', '.join(wrong)}")
+        values = {name: data[name] for name in checks}
+        values["route_files"] = tuple(values["route_files"])
+        values["compression_ratio"] = float(values["compression_ratio"])
+        return cls(**values)
