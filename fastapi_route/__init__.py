@@ -28,7 +28,7 @@ _LAZY = {
     "MethodNotAllowedException": "fastapi_route.exceptions",
     "ConflictException": "fastapi_route.exceptions",
     "create_app": "fastapi_route.runtime.app",
-    "route": "fastapi_route.runtime.register",
+    "route": "fastapi_route.runtime.endpoints",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .exceptions import NotFoundException as NotFoundException
     from .exceptions import UnauthorizedException as UnauthorizedException
     from .runtime.app import create_app as create_app
-    from .runtime.register import route as route
+    from .runtime.endpoints import route as route
 
 
 def __getattr__(name: str) -> Any:

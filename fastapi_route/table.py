@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .conventions import HTTP_METHODS, precedence_key
 
@@ -51,10 +51,12 @@ class Route(NamedTuple):
         raise ValueError(f"malformed route record {record!r}")
 
 
-def methods_by_file(routes: Iterable[Route]) -> dict[str, set[str]]:
+def methods_by(routes: Iterable[Route], key: Literal["file", "path"]) -> dict[str, set[str]]:
+    """The methods each route file serves (for the fingerprint), or each URL template has
+    handlers for (for a 405's Allow header)."""
     found: dict[str, set[str]] = {}
     for r in routes:
-        found.setdefault(r.file, set()).add(r.method)
+        found.setdefault(r.file if key == "file" else r.path, set()).add(r.method)
     return found
 
 

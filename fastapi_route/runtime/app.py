@@ -9,6 +9,7 @@ from typing import Literal
 from fastapi import FastAPI
 
 from ..config import Config, load_config
+from ..conventions import DOCS_FILE
 from ..errors import FastAPIRouteError
 from ..pipeline import cache as cache_io
 from ..pipeline import freshness
@@ -16,8 +17,10 @@ from ..pipeline.build import compile_table
 from ..project import Project, find_project
 from ..table import Route
 from . import dispatch as dispatcher
-from . import extras, register
+from . import extras
+from .lazy import register_lazy
 from .modules import ProjectModules
+from .register import register
 
 Source = Literal["cache", "scan"]
 log = logging.getLogger("fastapi_route")
@@ -75,14 +78,16 @@ def create_app(
         description=config.description,
         debug=config.debug,
         openapi_url=config.openapi_url if docs else None,
-        docs_url="/docs" if docs and not (found.root / "docs.py").is_file() else None,
+        docs_url="/docs" if docs and not (found.root / DOCS_FILE).is_file() else None,
         redoc_url="/redoc" if docs else None,
     )
     modules = ProjectModules(found)
     # Project pages first: a root catch-all route must not shadow a custom /docs.
     extras.install(app, found, config, routes, modules)
-    register.register(app, routes, modules, lazy=lazy)
-    if dispatch:
-        app.state.dispatcher = dispatcher.install(app.router)
-    app.state.fastapi_route = {"project": found, "routes": routes, "source": source, "lazy": lazy}
+    if lazy:
+        register_lazy(app, routes, modules)
+    else:
+        register(app, routes, modules)
+    # Read by lazy routes (a swap invalidates the dispatcher's views); None: Starlette routes.
+    app.state.dispatcher = dispatcher.install(app.router) if dispatch else None
     return app

@@ -16,6 +16,8 @@ path, so sub-apps and routes added by hand keep working.
 from __future__ import annotations
 
 import copy
+import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,8 @@ except ImportError:  # pragma: no cover - older Starlette: no root_path handling
     def get_route_path(scope: Scope) -> str:
         return str(scope["path"])
 
+
+log = logging.getLogger("fastapi_route")
 
 ONE_SEGMENT_CONVERTORS = {"str", "int", "float", "uuid"}  # none of them matches a "/"
 
@@ -57,6 +61,9 @@ REST = _Rest()
 Step = str | _Rest | None  # static text, the rest, or None: any one segment
 
 
+_PARAM = re.compile(r"{[^}:]*(?::([^}]*))?}")
+
+
 def _pieces(path: str) -> list[Step] | None:
     """A template as trie steps, or None when the trie cannot bound what it matches."""
     steps: list[Step] = []
@@ -64,13 +71,12 @@ def _pieces(path: str) -> list[Step] | None:
         if "{" not in piece:
             steps.append(piece)
             continue
-        name = piece[1:-1] if piece.startswith("{") and piece.endswith("}") else None
-        convertor = name.partition(":")[2] if name and "{" not in name else None
-        if name is not None and convertor == "path":
-            steps.append(REST)
+        convertors = [m.group(1) or "str" for m in _PARAM.finditer(piece)]
+        if convertors == ["path"] and _PARAM.fullmatch(piece):
+            steps.append(REST)  # {name:path}: everything from here on
             break
-        if ":path}" in piece or (convertor and convertor not in ONE_SEGMENT_CONVERTORS):
-            return None  # a path convertor inside text, or a user convertor: unknown reach
+        if any(c not in ONE_SEGMENT_CONVERTORS for c in convertors):
+            return None  # a path or user convertor within text: it may match a "/"
         steps.append(None)  # {name}, {name:int}, "{stem}.txt": exactly one segment
     return steps
 
@@ -177,18 +183,35 @@ class Dispatcher:
         await view.app(scope, receive, send)
 
 
-def install(router: Router) -> Dispatcher:
-    """Route `router`'s requests through a Dispatcher (its middleware stack is kept)."""
-    routing_loop = router.app
-    dispatcher = Dispatcher(router, routing_loop)
+def install(router: Router) -> Dispatcher | None:
+    """Route `router`'s requests through a Dispatcher (its middleware stack is kept).
+
+    The dispatcher leans on how Starlette's Router is built (its `app` routing loop at the
+    bottom of `middleware_stack`, a router that copies). Where a router is not built so (a
+    future Starlette, a custom router), nothing is changed: one warning, and Starlette's own
+    routing serves every request, as fast as it is and exactly as right.
+    """
+    try:
+        dispatcher = Dispatcher(router, router.app)
+        dispatcher.view("/")  # builds the index and one router copy: fails here, not later
+        _replace_routing_loop(router, dispatcher)
+    except Exception as exc:
+        log.warning("fastapi-route: trie dispatch is off for this app (%s: %s); Starlette's "
+                    "own routing serves it", type(exc).__name__, exc)
+        return None
+    return dispatcher
+
+
+def _replace_routing_loop(router: Router, dispatcher: Dispatcher) -> None:
+    routing_loop = dispatcher.routing_loop
     stack: Any = router.middleware_stack
     if stack == routing_loop:
         router.middleware_stack = dispatcher
-        return dispatcher
+        return
     while stack is not None:  # router-level middleware: replace the innermost app
         inner: ASGIApp | None = getattr(stack, "app", None)
         if inner == routing_loop:
             stack.app = dispatcher
-            return dispatcher
+            return
         stack = inner
-    raise RuntimeError("cannot find the routing loop of this router")
+    raise RuntimeError("the router's middleware stack does not end in its routing loop")

@@ -144,7 +144,6 @@ def install(
     """Add middleware, custom pages and static files that the project folder holds."""
     root = project.root
     context = RouteContext(routes, config)
-    app.state.route_context = context
 
     if (root / DOCS_FILE).is_file() and config.docs_enabled:
         docs = _function(modules, DOCS_FILE, "handler")

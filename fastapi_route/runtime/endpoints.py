@@ -1,0 +1,128 @@
+"""A user's handler as the endpoint FastAPI registers: made once per route, at registration.
+
+FastAPI then sees an ordinary endpoint and does its own typing, validation, dependency
+injection and OpenAPI; nothing here runs per request but one thin call.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+# Attribute set by the @route decorator: extra keyword arguments for add_api_route.
+ROUTE_OPTIONS = "__fastapi_route_options__"
+
+
+def route(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Pass FastAPI route options (status_code, response_model, tags, ...) to a handler."""
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(func, ROUTE_OPTIONS, options)
+        return func
+
+    return mark
+
+
+def to_response(result: Any) -> Any:
+    """`(body, status[, headers])` and `None` become responses; anything else goes to FastAPI."""
+    if result is None:
+        return Response(status_code=204)
+    if isinstance(result, tuple) and len(result) in (2, 3) and isinstance(result[1], int):
+        body, status = result[0], result[1]
+        headers = result[2] if len(result) == 3 else None
+        if isinstance(body, Response):
+            body.status_code = status
+            if headers:
+                body.headers.update(headers)
+            return body
+        if body is None:
+            return Response(status_code=status, headers=headers)
+        return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+    return result
+
+
+def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
+    """The signature with string annotations (PEP 563) evaluated in the handler's module."""
+    signature = inspect.signature(func)
+    annotations = [p.annotation for p in signature.parameters.values()]
+    if not any(isinstance(a, str) for a in (*annotations, signature.return_annotation)):
+        return signature  # already objects: get_type_hints would only cost start-up time
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:  # an unresolvable hint: let FastAPI report it its own way
+        return signature
+    params = [p.replace(annotation=hints.get(p.name, p.annotation))
+              for p in signature.parameters.values()]
+    return signature.replace(
+        parameters=params, return_annotation=hints.get("return", signature.return_annotation)
+    )
+
+
+def _as_seen_by_fastapi(param: inspect.Parameter, catchall: str | None) -> inspect.Parameter:
+    if param.name == catchall:
+        return param.replace(annotation=str)  # its {name:path} convertor gives a string
+    if param.name == "request" and param.annotation is inspect.Parameter.empty:
+        return param.replace(annotation=Request)  # not a query parameter named "request"
+    return param
+
+
+def endpoint_for(
+    func: Callable[..., Any], catchall: str | None
+) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The callable FastAPI registers for a handler, and the route options it implies.
+
+    One thin function, made here once, calls the user's function: it turns a catch-all's
+    string into a list of segments and a `(body, status[, headers])` or `None` return into a
+    response, whatever the handler's annotation says (SPEC 2). Its signature is what FastAPI
+    inspects: the handler's own, with an unannotated `request` as the Request, a catch-all
+    typed `str` and a tuple return type dropped. A precise return type stays FastAPI's
+    response model; `-> None` means 204.
+    """
+    options: dict[str, Any] = dict(getattr(func, ROUTE_OPTIONS, {}))
+    signature = _resolved_signature(func)
+    returns = signature.return_annotation
+    if returns is None or returns is type(None):
+        options.setdefault("status_code", 204)
+        options.setdefault("response_model", None)
+        returns = None
+    elif _is_tuple(returns):
+        returns = inspect.Signature.empty
+    seen = signature.replace(
+        parameters=[_as_seen_by_fastapi(p, catchall) for p in signature.parameters.values()],
+        return_annotation=returns,
+    )
+    endpoint: Any  # a function that also gets a __signature__
+    if inspect.iscoroutinefunction(func):
+
+        async def endpoint(**kwargs: Any) -> Any:
+            if catchall is not None:
+                kwargs[catchall] = _segments(kwargs[catchall])
+            result = await func(**kwargs)
+            return to_response(result) if result is None or type(result) is tuple else result
+
+    else:
+
+        def endpoint(**kwargs: Any) -> Any:
+            if catchall is not None:
+                kwargs[catchall] = _segments(kwargs[catchall])
+            result = func(**kwargs)
+            return to_response(result) if result is None or type(result) is tuple else result
+
+    functools.update_wrapper(endpoint, func)
+    endpoint.__signature__ = seen  # what FastAPI inspects, once, at registration
+    return endpoint, options
+
+
+def _segments(value: str) -> list[str]:
+    return value.split("/") if value else []
+
+
+def _is_tuple(annotation: Any) -> bool:
+    return annotation is tuple or typing.get_origin(annotation) is tuple
