@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
 from . import __version__
 from .config import Config, load_config
-from .console import block, echo, size
+from .console import ScanProgress, StepPrinter, block, echo, size
 from .errors import BuildFailed, CacheError, FastAPIRouteError, NoBuildError
 from .pipeline import cache as cache_io
-from .pipeline import freshness
+from .pipeline import freshness, store
 from .pipeline.build import build as run_build
 from .project import Project, find_project
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RUN_HOST = "0.0.0.0"  # what `run` binds when neither --host nor server.host says
 
 
 class Context:
@@ -38,21 +43,76 @@ class Context:
         return self.project.root / self.config.build.cache_dir
 
 
-def project_options(func: F) -> F:
-    """--project PATH / --app NAME on every command that works on a project."""
+@dataclass
+class Selection:
+    """The project the user named (ctx.obj): --project PATH or --app NAME, or neither."""
 
-    @click.option(
-        "--project", "project_path", type=click.Path(path_type=Path), default=None,
-        help="Project folder (holding routes/ and config.py). Default: the current folder.",
-    )
-    @click.option("--app", default=None, help="An installed app, by distribution or package name.")
+    path: Path | None = None
+    app: str | None = None
+
+
+def _select(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None and param.name is not None:
+        setattr(ctx.ensure_object(Selection), param.name, value)
+
+
+# Declared once, on the root group, which parses them for every command; eager, so that
+# `--help` already knows the project whose custom commands it lists.
+PROJECT_OPTIONS = (
+    click.Option(
+        ["--project", "path"], type=click.Path(path_type=Path), metavar="PATH",
+        expose_value=False, is_eager=True, callback=_select,
+        help="Project folder (holding routes/ and config.py). Default: the current folder, "
+        "else the one installed app.",
+    ),
+    click.Option(
+        ["--app"], metavar="NAME", expose_value=False, is_eager=True, callback=_select,
+        help="An installed app, by distribution or package name.",
+    ),
+)
+_PROJECT_FLAGS = ("--project", "--app")
+
+
+def _project_options_first(args: list[str]) -> list[str]:
+    """`args` with each --project/--app and its value moved to the front, where the root group
+    parses them: written before or after the command's name, they mean the same."""
+    front: list[str] = []
+    rest: list[str] = []
+    tokens = iter(args)
+    for arg in tokens:
+        if arg == "--":  # what follows is arguments, not options
+            rest += [arg, *tokens]
+        elif arg in _PROJECT_FLAGS:
+            value = next(tokens, None)
+            if value is None:  # moved to the front, it would take the command's name
+                raise click.BadOptionUsage(arg, f"Option '{arg}' requires an argument.")
+            front += [arg, value]
+        elif arg.partition("=")[0] in _PROJECT_FLAGS:
+            front.append(arg)
+        else:
+            rest.append(arg)
+    return front + rest
+
+
+def pass_project(func: Callable[Concatenate[Context, P], R]) -> Callable[P, R]:
+    """Calls the command with the project --project/--app named, or the search found."""
+
     @functools.wraps(func)
-    def wrapper(*args: Any, project_path: Path | None, app: str | None, **kwargs: Any) -> Any:
-        # Given before the command (`fastapi-route --project X status`) they apply too.
-        outer = click.get_current_context().find_root().obj or (None, None)
-        return func(Context(project_path or outer[0], app or outer[1]), *args, **kwargs)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        selection = click.get_current_context().find_object(Selection) or Selection()
+        return func(Context(selection.path, selection.app), *args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
+
+
+class ProjectCommand(click.Command):
+    """A command whose help lists --project and --app too (the root group parses them)."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        records = [r for o in PROJECT_OPTIONS if (r := o.get_help_record(ctx)) is not None]
+        with formatter.section("Project options (before or after the command's name)"):
+            formatter.write_dl(records)
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
@@ -60,6 +120,8 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 def expand(command: str, config: Config) -> str:
     """Substitute `{server.port}`, `{app_name}`, ... from the settings."""
+    # A placeholder stands for what `run` would use: an unset host is the address it binds.
+    config = replace(config, server=replace(config.server, host=config.server.host or RUN_HOST))
 
     def value(match: re.Match[str]) -> str:
         current: Any = config
@@ -76,69 +138,69 @@ def expand(command: str, config: Config) -> str:
 
 
 def _custom_command(name: str, command: str) -> click.Command:
-    @click.command(name=name, help=f"Custom command from config.py: {command}")
-    @project_options
+    @click.command(name=name, cls=ProjectCommand, help=f"Custom command from config.py: {command}")
+    @pass_project
     def custom(ctx: Context) -> None:
-        if name not in ctx.config.commands:
-            raise FastAPIRouteError(
-                f"{ctx.project.root / 'config.py'} defines no command {name!r}",
-                "see `fastapi-route --help --project PATH` for its commands",
-            )
-        line = expand(ctx.config.commands[name], ctx.config)
+        line = expand(command, ctx.config)
         echo(f"$ {line}", bold=True)
         sys.exit(subprocess.call(line, shell=True, cwd=ctx.project.root))
 
     return custom
 
 
+@contextlib.contextmanager
+def _usage_errors_exit_1() -> Iterator[None]:
+    """Every failure exits 1 (click gives a usage error 2), with click's message."""
+    try:
+        yield
+    except click.UsageError as exc:
+        exc.exit_code = 1  # type: ignore[misc]
+        raise
+
+
 class FastAPIRouteGroup(click.Group):
     """Turns every user mistake into a message and exit code 1, never a traceback; adds the
     project's `commands` from config.py as subcommands."""
 
-    _project_args: tuple[Path | None, str | None] = (None, None)
-
-    def _custom(self) -> dict[str, str]:
-        try:
-            config = load_config(find_project(*self._project_args).root)
-        except FastAPIRouteError:
-            return {}  # no project here (or a broken one): only the built-in commands
-        return {k: v for k, v in config.commands.items() if k not in self.commands}
+    command_class = ProjectCommand
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Custom commands come from the project that --project/--app names, if any."""
-        path: Path | None = None
-        app: str | None = None
-        for i, arg in enumerate(args):
-            for flag in ("--project", "--app"):
-                value = None
-                if arg == flag and i + 1 < len(args):
-                    value = args[i + 1]
-                elif arg.startswith(flag + "="):
-                    value = arg.split("=", 1)[1]
-                if value is not None:
-                    if flag == "--project":
-                        path = Path(value)
-                    else:
-                        app = value
-        self._project_args = (path, app)
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, _project_options_first(args))
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _usage_errors_exit_1():  # `fastapi-route --bogus` fails here, before invoke
+            return super().make_context(info_name, args, parent, **extra)
+
+    def _custom(self, ctx: click.Context) -> dict[str, str]:
+        """The commands of the chosen project's config.py (read once per invocation)."""
+        key = "fastapi_route.custom_commands"
+        if key not in ctx.meta:
+            selection = ctx.find_object(Selection) or Selection()
+            try:
+                project = find_project(selection.path, selection.app)
+                ctx.meta[key] = dict(load_config(project.root).commands)
+            except FastAPIRouteError:
+                ctx.meta[key] = {}  # no project here (or a broken one): the built-in commands
+        commands: dict[str, str] = ctx.meta[key]
+        return commands
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*super().list_commands(ctx), *sorted(self._custom())]
+        return [*super().list_commands(ctx), *sorted(self._custom(ctx))]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = super().get_command(ctx, cmd_name)
         if found is not None:
             return found
-        custom = self._custom()
+        custom = self._custom(ctx)
         return _custom_command(cmd_name, custom[cmd_name]) if cmd_name in custom else None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except click.UsageError as exc:
-            exc.exit_code = 1  # type: ignore[misc]  # every failure is exit 1, a bad flag too
-            raise
+            with _usage_errors_exit_1():
+                return super().invoke(ctx)
         except BuildFailed as exc:
             echo(str(exc), err=True, fg="red")
             sys.exit(1)
@@ -147,15 +209,18 @@ class FastAPIRouteGroup(click.Group):
             sys.exit(1)
 
 
-@click.group(cls=FastAPIRouteGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=FastAPIRouteGroup, params=list(PROJECT_OPTIONS),  # a copy: click appends to it
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="fastapi-route")
-@click.option("--project", "project_path", type=click.Path(path_type=Path), default=None,
-              help="Project folder for the command (also accepted after it).")
-@click.option("--app", default=None, help="Installed app for the command (also after it).")
-@click.pass_context
-def main(ctx: click.Context, project_path: Path | None, app: str | None) -> None:
-    """File-based routing for FastAPI, with a build step."""
-    ctx.obj = (project_path, app)
+def main() -> None:
+    """File-based routing for FastAPI, with a build step.
+
+    --project PATH or --app NAME, before or after the command's name, chooses the project;
+    without them it is the current folder (or the folder its pyproject.toml names), else the
+    one installed app.
+    """
 
 
 @main.command()
@@ -164,7 +229,7 @@ def main(ctx: click.Context, project_path: Path | None, app: str | None) -> None
     "--compression", type=click.IntRange(1, 9), default=None,
     help="zlib level 1-9 (default: build.compression_level in config.py, else 6).",
 )
-@project_options
+@pass_project
 def build(ctx: Context, force: bool, compression: int | None) -> None:
     """Scan, validate, compress and save the route table to the cache."""
     if ctx.project.installed:
@@ -176,30 +241,28 @@ def build(ctx: Context, force: bool, compression: int | None) -> None:
         compression_level=compression
     )
     echo(f"Building {ctx.project.name} ({ctx.project.root})", bold=True)
-    result = run_build(ctx.project.root, config, force=force)
+    step = StepPrinter(total=5)  # the configuration, then build()'s four steps as they end
+    step("Loaded configuration",
+         "config.py" if (ctx.project.root / "config.py").is_file() else "defaults")
+    progress = ScanProgress(sys.stdout)
+    try:
+        result = run_build(ctx.project.root, config, force=force, on_step=step,
+                           on_file=progress)
+    finally:
+        progress.close()  # a scan that failed half-way leaves no bar open
     table, manifest = result.table, result.manifest
     for warning in table.warnings:
         echo(warning.render(), fg="yellow")
-    steps = [
-        ("Loaded configuration", "config.py" if (ctx.project.root / "config.py").is_file()
-         else "defaults"),
-        ("Scanned routes", f"{len(table.route_files)} route files in {config.route_dir}/"),
-        ("Validated", f"{len(table.warnings)} warnings" if table.warnings else "no problems"),
-        ("Compressed", f"zlib level {manifest['compression_level']}"),
-        ("Saved", f"{config.build.cache_dir}/"),
-    ]
-    for number, (step, detail) in enumerate(steps, 1):
-        echo(f"  [{number}/{len(steps)}] {step:<22}{detail}")
     echo()
     block(
         "BUILD SUMMARY",
         [
-            ("Total routes", manifest["total_routes"]),
-            ("Static routes", manifest["static_routes"]),
-            ("Dynamic routes", manifest["dynamic_routes"]),
+            ("Total routes", manifest.total_routes),
+            ("Static routes", manifest.static_routes),
+            ("Dynamic routes", manifest.dynamic_routes),
             ("Cache size", size(_cache_size(result.cache_path))),
-            ("Compression ratio", f"{manifest['compression_ratio']}x "
-             f"({size(manifest['original_size'])} -> {size(manifest['compressed_size'])})"),
+            ("Compression ratio", f"{manifest.compression_ratio}x "
+             f"({size(manifest.original_size)} -> {size(manifest.compressed_size)})"),
             ("Build time", f"{result.seconds:.3f} s"),
             ("Cache path", result.cache_path),
         ],
@@ -208,22 +271,25 @@ def build(ctx: Context, force: bool, compression: int | None) -> None:
 
 
 def _cache_size(path: Path) -> int:
-    return sum((path / name).stat().st_size for name in cache_io.OUR_FILES
+    return sum((path / name).stat().st_size for name in store.OUR_FILES
                if (path / name).is_file())
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@project_options
+@pass_project
 def status(ctx: Context, as_json: bool) -> None:
     """Show the build cache; exit 1 when there is no valid build."""
+    if not as_json:
+        _say_project(ctx.project)
     try:
         cache = cache_io.load(ctx.cache_path, ctx.config.route_dir)
     except CacheError as exc:
         state = "Not built" if isinstance(exc, NoBuildError) else "Invalid"
         if as_json:
             click.echo(json.dumps({"status": state, "valid": False, "error": exc.message,
-                                   "cache_path": str(ctx.cache_path)}, indent=2))
+                                   "cache_path": str(ctx.cache_path), **_where(ctx.project)},
+                                  indent=2))
         else:
             block("BUILD STATUS", [("Status", state), ("Cache path", ctx.cache_path)])
             echo(f"Error: {exc}", err=True, fg="red")
@@ -232,23 +298,24 @@ def status(ctx: Context, as_json: bool) -> None:
     manifest = cache.manifest
     if as_json:
         click.echo(json.dumps(
-            {**manifest, "status": "Built", "valid": True, "cache_path": str(ctx.cache_path),
-             "cache_size": _cache_size(ctx.cache_path), "stale": stale.stale,
-             "stale_reason": stale.describe()},
+            {**manifest.to_dict(), "status": "Built", "valid": True,
+             "cache_path": str(ctx.cache_path), "cache_size": _cache_size(ctx.cache_path),
+             "stale": stale.stale,
+             "stale_reason": stale.describe(), **_where(ctx.project)},
             indent=2, sort_keys=True))
         return
     block(
         "BUILD STATUS",
         [
             ("Status", "Built"),
-            ("Created", manifest.get("created_at")),
-            ("Total routes", manifest.get("total_routes")),
-            ("Static routes", manifest.get("static_routes")),
-            ("Dynamic routes", manifest.get("dynamic_routes")),
+            ("Created", manifest.created_at),
+            ("Total routes", manifest.total_routes),
+            ("Static routes", manifest.static_routes),
+            ("Dynamic routes", manifest.dynamic_routes),
             ("Cache size", size(_cache_size(ctx.cache_path))),
-            ("Compression", f"level {manifest.get('compression_level')}, "
-             f"ratio {manifest.get('compression_ratio')}x"),
-            ("Version", manifest.get("fastapi_route_version")),
+            ("Compression", f"level {manifest.compression_level}, "
+             f"ratio {manifest.compression_ratio}x"),
+            ("Version", manifest.fastapi_route_version),
             ("Cache path", ctx.cache_path),
             ("Stale", f"yes - {stale.describe()}" if stale.stale else "no"),
         ],
@@ -258,7 +325,7 @@ def status(ctx: Context, as_json: bool) -> None:
 
 
 @main.command()
-@project_options
+@pass_project
 def clean(ctx: Context) -> None:
     """Delete the cache folder."""
     if ctx.project.installed:
@@ -269,7 +336,7 @@ def clean(ctx: Context) -> None:
     if not ctx.cache_path.exists():
         echo(f"Nothing to clean: {ctx.cache_path} does not exist.")
         return
-    kept = cache_io.remove(ctx.cache_path)
+    kept = store.remove(ctx.cache_path)
     if kept:
         echo(f"Removed the build files; kept {', '.join(kept)} in {ctx.cache_path} "
              "(not written by fastapi-route).", fg="yellow")
@@ -277,46 +344,35 @@ def clean(ctx: Context) -> None:
         echo(f"Removed {ctx.cache_path}.", fg="green")
 
 
+def _where(project: Project) -> dict[str, str]:
+    return {"project": str(project.root), "found_by": project.found_by}
+
+
+def _say_project(project: Project) -> None:
+    """Which project was chosen, and how: with an installed app, a stray routes/ or config.py
+    in the working folder would otherwise take over unnoticed."""
+    how = f" ({project.found_by})" if project.found_by else ""
+    echo(f"Project: {project.root}{how}")
+
+
 def _stopped(signum: int, frame: object) -> None:
     sys.exit(0)
 
 
-# uvicorn settings that run and dev decide themselves.
-RESERVED_SERVER_OPTIONS = ("app", "factory", "reload", "reload_dirs", "reload_includes",
-                           "reload_excludes", "reload_delay", "workers", "host", "port")
-
-
 def _serve(
     ctx: Context, *, factory: str, host: str, port: int | None, workers: int,
-    log_level: str, app: Any = None, **uvicorn_options: Any,
+    log_level: str, app: Any = None, strict: bool = False, lazy: bool | None = None,
+    **uvicorn_options: Any,
 ) -> None:
     """Start uvicorn: an app object for one process, else the env-configured factory (which
     every worker or reload process imports)."""
-    import inspect
-    import os
-
     import uvicorn
 
-    from .asgi import ENV_APP, ENV_PROJECT
+    from .asgi import export
     from .runtime.protocol import NoDelayHTTPProtocol
 
-    server = ctx.config.server
-    accepted = set(inspect.signature(uvicorn.Config).parameters)
-    unknown = sorted(set(server.options) - accepted)
-    reserved = sorted(set(server.options) & set(RESERVED_SERVER_OPTIONS))
-    if unknown or reserved:
-        raise FastAPIRouteError(
-            "config.py: server option(s) "
-            + ", ".join(unknown + reserved)
-            + (" are not uvicorn settings" if unknown else " are set by fastapi-route itself"),
-            "host, port and workers are server keys of their own; dev reloads, run does not; "
-            "other keys are uvicorn's (see `uvicorn --help`)",
-        )
-    if ctx.project.installed and ctx.project.package:
-        os.environ[ENV_APP] = ctx.project.package
-        os.environ.pop(ENV_PROJECT, None)
-    else:
-        os.environ[ENV_PROJECT] = str(ctx.project.root)
+    server = ctx.config.server  # its uvicorn options were checked when config.py was loaded
+    export(ctx.project, strict=strict, lazy=lazy)  # what the factory reads in each process
     target: Any = app if app is not None and workers == 1 else factory
     settings: dict[str, Any] = {
         "host": host, "port": port or server.port, "log_level": log_level.lower(),
@@ -339,19 +395,13 @@ def _serve(
 @click.option("--strict", is_flag=True, help="Refuse a cache whose route files changed.")
 @click.option("--lazy", is_flag=True, default=None,
               help="Import each route on its first request (default: lazy in config.py).")
-@project_options
+@pass_project
 def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
         strict: bool, lazy: bool | None) -> None:
     """Production server from the build cache (verified before a port is bound)."""
-    import os
-
-    from .asgi import ENV_LAZY, ENV_STRICT
     from .runtime.app import create_app, load_routes
 
-    if strict:
-        os.environ[ENV_STRICT] = "1"
-    if lazy:
-        os.environ[ENV_LAZY] = "1"
+    _say_project(ctx.project)
     workers = workers or ctx.config.server.workers
     # The cache is verified before a port is bound, so a broken build fails with exit 1.
     # One process serves the app built here (which, unless lazy, has imported every handler);
@@ -364,17 +414,18 @@ def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
         load_routes(ctx.project, ctx.config, "cache", strict)
     _serve(
         ctx, factory="fastapi_route.asgi:create_from_env",
-        host=host or ctx.config.server.host or "0.0.0.0", port=port, workers=workers,
-        log_level=ctx.config.logging.production_level, app=app,
+        host=host or ctx.config.server.host or RUN_HOST, port=port, workers=workers,
+        log_level=ctx.config.logging.production_level, app=app, strict=strict, lazy=lazy,
     )
 
 
 @main.command()
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1, or server.host).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
-@project_options
+@pass_project
 def dev(ctx: Context, host: str | None, port: int | None) -> None:
     """Development server: scans instead of reading the cache, reloads on changes."""
+    _say_project(ctx.project)
     _serve(
         ctx, factory="fastapi_route.asgi:create_dev_app",
         host=host or ctx.config.server.host or "127.0.0.1", port=port, workers=1,
@@ -397,7 +448,7 @@ def _dev_excludes(ctx: Context) -> list[str]:
 
 
 @main.command()
-@project_options
+@pass_project
 def routes(ctx: Context) -> None:
     """The route table in precedence order: method, URL, file:line."""
     from .pipeline.build import compile_table
@@ -431,8 +482,23 @@ build = {{"compression_level": 6}}
 @main.command()
 @click.argument("name", required=False)
 def init(name: str | None) -> None:
-    """Create a project: routes/index.py, config.py, public/, .gitignore."""
-    target = Path(name) if name else Path.cwd()
+    """Create a project: routes/index.py, config.py, public/, .gitignore.
+
+    In the folder NAME (or --project PATH); default: the current folder.
+    """
+    selection = click.get_current_context().find_object(Selection) or Selection()
+    if selection.app is not None:
+        raise FastAPIRouteError(
+            f"init creates a project folder; --app {selection.app} names an installed app",
+            "fastapi-route init NAME, or fastapi-route init --project PATH",
+        )
+    if name is not None and selection.path is not None:
+        raise FastAPIRouteError(
+            f"init was given both a NAME ({name}) and --project ({selection.path})",
+            "name the new folder once: fastapi-route init NAME, or --project PATH",
+        )
+    folder = name if name is not None else selection.path
+    target = Path(folder) if folder is not None else Path.cwd()
     existing = [p for p in ("routes", "config.py") if (target / p).exists()]
     if existing:
         raise FastAPIRouteError(
@@ -449,5 +515,5 @@ def init(name: str | None) -> None:
     if not gitignore.exists():
         gitignore.write_text(".cache/\n__pycache__/\n", encoding="utf-8")
     echo(f"Created a project in {target.resolve()}", fg="green")
-    cd = f"cd {name} && " if name else ""
+    cd = f"cd {folder} && " if folder is not None else ""
     echo(f"Next: {cd}fastapi-route dev")

@@ -2,8 +2,11 @@
 
 config.py is a settings file (like gunicorn.conf.py): it is executed in a namespace of its own,
 never imported as a module, and its public module-level names are the settings. That way
-`port = int(os.environ.get("PORT", 8000))` works, and a module or function it defines for its
-own use is not mistaken for a setting.
+`server = {"port": int(os.environ.get("PORT", 8000))}` works, and a module or function it
+defines for its own use is not mistaken for a setting.
+
+Every check happens here, when the file is loaded, so `build` (and the wheel's build hook)
+refuses what `run` would refuse: uvicorn settings included.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import functools
+import inspect
 import traceback
 import types
 from collections.abc import Callable, Mapping
@@ -22,6 +27,11 @@ from .conventions import CONFIG_FILE
 from .errors import ConfigError, Problem, render_problems
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# The CLI's own commands: a `commands` entry by one of these names could never run.
+BUILTIN_COMMANDS = ("init", "dev", "build", "run", "status", "clean", "routes")
+# uvicorn settings that `run` and `dev` decide themselves (host, port and workers are server
+# keys of their own); any `reload...` key too.
+RESERVED_SERVER_OPTIONS = ("app", "factory")
 
 
 @dataclass(frozen=True)
@@ -70,10 +80,6 @@ class Config:
 
     def with_build(self, **changes: Any) -> Config:
         return dataclasses.replace(self, build=dataclasses.replace(self.build, **changes))
-
-    def with_server(self, **changes: Any) -> Config:
-        given = {k: v for k, v in changes.items() if v is not None}
-        return dataclasses.replace(self, server=dataclasses.replace(self.server, **given))
 
 
 # --- value checkers: each returns the converted value or raises ValueError("must be ...") ---
@@ -183,6 +189,39 @@ SECTION_TYPES: dict[str, type[Any]] = {
     "logging": LoggingConfig,
     "build": BuildConfig,
 }
+
+
+@functools.cache
+def _uvicorn_settings() -> frozenset[str] | None:
+    """The keyword arguments uvicorn.Config takes; None when any would do or uvicorn is absent.
+
+    Imported here, not at module level: only a config.py with extra server keys pays for it,
+    so a plain `build` stays fast. fastapi-route depends on uvicorn, but a build hook's isolated
+    environment could lack it or hold a broken one, and then the check is skipped.
+    """
+    try:
+        import uvicorn
+
+        parameters = inspect.signature(uvicorn.Config).parameters.values()
+    except Exception:  # whatever stops the import: the check is only a help, skip it
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters)
+
+
+def _server_option_problem(key: str) -> tuple[str, str] | None:
+    """(message, hint) when `server[key]` cannot go to uvicorn as is."""
+    if key in RESERVED_SERVER_OPTIONS or key.startswith("reload"):
+        return ("is set by fastapi-route itself",
+                "remove it: fastapi-route passes the app, and dev reloads on changes while run "
+                "does not")
+    accepted = _uvicorn_settings()
+    if accepted is not None and key not in accepted:
+        return ("is not a uvicorn setting",
+                "host, port and workers are server keys of their own; the others go to "
+                "uvicorn.Config as they are (see `uvicorn --help`)")
+    return None
 
 
 def _bindings(source: str) -> tuple[dict[str, int], set[str]]:
@@ -298,6 +337,13 @@ def _check(
                 settings[name] = SIMPLE_KEYS[name](value)
             except ValueError as exc:
                 bad(name, name, f"{exc}, got {value!r}", f"set {name} to a valid value")
+                continue
+            if name == "commands":
+                for command in settings[name]:
+                    if command in BUILTIN_COMMANDS:
+                        bad(f"commands.{command}", name, "is a built-in command",
+                            "give it another name; the built-in commands are "
+                            + ", ".join(BUILTIN_COMMANDS))
         elif name in SECTIONS:
             section = SECTIONS[name]
             if not isinstance(value, dict):
@@ -314,6 +360,9 @@ def _check(
                         bad(full, name, f"{exc}, got {item!r}", f"fix {name}[{key!r}]")
                 elif section.open and isinstance(key, str):
                     extra[key] = item
+                    problem = _server_option_problem(key)
+                    if problem is not None:
+                        bad(full, name, *problem)
                 else:
                     bad(full, name, "is not a known setting",
                         f"known keys of {name}: " + ", ".join(section.keys))

@@ -33,6 +33,9 @@ class Project:
     root: Path  # absolute
     package: str | None = None  # the import name of root when root is a Python package
     installed: bool = False  # found through an installed distribution
+    # How the search found it ("--project", "the current folder", ...): with an installed app
+    # a stray routes/ in the working folder would otherwise take over unnoticed.
+    found_by: str = ""
 
     @property
     def name(self) -> str:
@@ -71,7 +74,7 @@ def project_from_pyproject(folder: Path) -> Path | None:
     return None
 
 
-def from_path(path: Path) -> Project:
+def from_path(path: Path, found_by: str = "--project") -> Project:
     folder = path.resolve()
     if not folder.is_dir():
         raise ProjectNotFound(f"{path} is not a folder", "pass --project PATH to a project folder")
@@ -83,10 +86,11 @@ def from_path(path: Path) -> Project:
                 "run `fastapi-route init` to start a project, or pass --project PATH",
             )
         folder = named.resolve()
-    return Project(folder, _package_name(folder))
+        found_by = f"{found_by}, through its pyproject.toml"
+    return Project(folder, _package_name(folder), found_by=found_by)
 
 
-def from_package(package: str) -> Project:
+def from_package(package: str, found_by: str = "") -> Project:
     """An importable package whose folder is the project (an installed app wheel)."""
     try:
         spec = importlib.util.find_spec(package)
@@ -98,7 +102,8 @@ def from_package(package: str) -> Project:
             f"no installed package named {package!r}",
             "install the app's wheel, or pass --project PATH for a source tree",
         )
-    return Project(Path(locations[0]).resolve(), package, installed=True)
+    return Project(Path(locations[0]).resolve(), package, installed=True,
+                   found_by=found_by or f"installed app {package}")
 
 
 def installed_apps() -> dict[str, str]:
@@ -118,18 +123,20 @@ def installed_apps() -> dict[str, str]:
 
 
 def find_project(path: Path | None = None, app: str | None = None) -> Project:
-    """--project PATH, else --app NAME, else the current directory, else the one installed app."""
+    """--project PATH, else --app NAME, else the current folder (or the folder its
+    pyproject.toml names), else the one installed app. `found_by` records which."""
     if path is not None:
         return from_path(path)
     if app is not None:
         apps = installed_apps()
-        return from_package(apps.get(app, app))
+        return from_package(apps.get(app, app), f"--app {app}")
     cwd = Path.cwd()
     if looks_like_project(cwd) or project_from_pyproject(cwd):
-        return from_path(cwd)
+        return from_path(cwd, "the current folder")
     apps = installed_apps()
     if len(apps) == 1:
-        return from_package(next(iter(apps.values())))
+        ((dist, package),) = apps.items()
+        return from_package(package, f"installed app {package}, distribution {dist}")
     if apps:
         listing = ", ".join(sorted(apps))
         raise ProjectNotFound(

@@ -6,9 +6,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
-import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -236,23 +237,87 @@ def test_six_concurrent_builds_and_status_never_sees_half_a_cache(project):
     assert code == 0, out
 
 
+# A real `build` process that stops itself (SIGSTOP) right before or right after it renames
+# `file` into the cache: the test then SIGKILLs it at exactly that point.
+STOPPING_BUILD = """
+import os, signal, sys
+from fastapi_route.cli import main
+when, file, root = sys.argv[1:]
+real_replace = os.replace
+
+def replace(src, dst, *args, **kwargs):
+    ours = os.path.basename(os.fspath(dst)) == file
+    if ours and when == "before":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    real_replace(src, dst, *args, **kwargs)
+    if ours and when == "after":
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+os.replace = replace
+main(["build", "--project", root])
+"""
+
+
+def _status(root: Path) -> dict[str, object]:
+    result = CliRunner().invoke(main, ["status", "--json", "--project", str(root)])
+    return json.loads(result.stdout)
+
+
 @pytest.mark.slow
-def test_killed_build_leaves_old_cache_and_next_build_cleans_up(project):
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP and SIGKILL are POSIX")
+@pytest.mark.parametrize(("when", "file", "tree_changes", "left"), [
+    ("before", "manifest.json", False, "old"),  # the new manifest is a temp file still
+    ("after", "manifest.json", False, "new"),
+    ("before", "routes.dat", True, "none"),  # new data, so the old manifest was retracted
+    ("after", "routes.dat", True, "none"),  # new data, no manifest yet
+])
+def test_killed_build_leaves_old_cache_and_next_build_cleans_up(
+    project, monkeypatch, when, file, tree_changes, left,
+):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)  # a rebuild must write other bytes
     root = project(TREE)
+    cache = root / ".cache"
     assert _run(root, "build").wait() == 0
-    before = (root / ".cache" / "manifest.json").read_bytes()
-    (root / ".cache" / ".routes.dat.dead.tmp").write_bytes(b"half")  # as if killed mid-write
-    proc = _run(root, "build")
-    time.sleep(0.05)
+    before = (cache / "manifest.json").read_bytes()
+    old = _status(root)
+    assert old["status"] == "Built" and old["total_routes"] == 5, old
+    if tree_changes:
+        (root / "routes" / "extra").mkdir()
+        (root / "routes" / "extra" / "route.py").write_text("def GET(request):\n    return {}\n")
+
+    log = root.parent / "stopping-build.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", STOPPING_BUILD, when, file, str(root)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    _, stopped = os.waitpid(proc.pid, os.WUNTRACED)  # returns once the build stopped itself
+    assert os.WIFSTOPPED(stopped), (stopped, log.read_text())
+    temps = sorted(p.name for p in cache.glob(".*.tmp"))
+    if when == "before":  # the temp file being renamed in, complete
+        assert len(temps) == 1 and temps[0].startswith(f".{file}."), temps
     proc.kill()
-    proc.wait()
-    # Whatever moment it died at, what is there loads.
-    code, _ = cli(root, "status")
-    assert code == 0
+    assert proc.wait() == -signal.SIGKILL
+
+    # What a reader sees now: the old build (byte for byte), the new one, or - when the data
+    # had changed - no build. Never a half-written or mismatched pair.
+    now = _status(root)
+    if left == "old":
+        assert now["status"] == "Built" and (cache / "manifest.json").read_bytes() == before
+    elif left == "new":
+        assert now["status"] == "Built" and (cache / "manifest.json").read_bytes() != before
+        built_at = [datetime.fromisoformat(str(s["created_at"])) for s in (old, now)]
+        assert built_at[1] > built_at[0], built_at
+        assert now["routes_sha256"] == old["routes_sha256"], now
+    else:
+        assert now["status"] == "Not built", now
+        assert not (cache / "manifest.json").exists()
+    assert sorted(p.name for p in cache.glob(".*.tmp")) == temps
+
+    (cache / ".routes.dat.dead.tmp").write_bytes(b"half")  # and one more writer died mid-way
     assert _run(root, "build").wait() == 0
-    assert not list((root / ".cache").glob(".*.tmp"))
-    assert (root / ".cache" / "manifest.json").read_bytes() != b"" and before
-    assert os.path.getsize(root / ".cache" / "routes.dat") > 0
+    assert sorted(p.name for p in cache.iterdir()) == [".gitignore", "manifest.json", "routes.dat"]
+    after = _status(root)
+    assert after["status"] == "Built" and after["stale"] is False, after
+    assert after["total_routes"] == (6 if tree_changes else 5)
 
 
 def test_unreadable_config_is_a_message(project):
@@ -293,8 +358,9 @@ def test_run_hands_uvicorn_each_setting_once(project, monkeypatch, workers):
     assert seen["factory"] is (workers > 1)
 
 
-def test_run_refuses_server_options_it_sets_itself(project):
+def test_server_options_it_sets_itself_fail_the_build_and_run(project):
     root = project({**TREE, "config.py": 'server = {"factory": True}\n'})
-    assert cli(root, "build")[0] == 0
-    code, out = cli(root, "run")
-    assert code == 1 and "factory" in out and "Traceback" not in out
+    for command in ("build", "run"):
+        code, out = cli(root, command)
+        assert code == 1 and "INVALID_CONFIG config.py:1 'server.factory'" in out, out
+        assert "Traceback" not in out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -486,18 +488,64 @@ def test_with_build_overrides_only_what_is_given(tmp_path, make_tree):
     assert dataclasses.replace(changed, build=config.build) == config
 
 
-def test_with_server_ignores_none_and_keeps_options(tmp_path, make_tree):
+def test_server_keeps_uvicorn_options_beside_its_own_keys(tmp_path, make_tree):
     root = make_tree(
         tmp_path,
         {"config.py": 'server = {"host": "10.0.0.1", "port": 9000, "proxy_headers": True}\n'},
     )
-    config = load_config(root)
-    flags = config.with_server(host=None, port=7000, workers=None)
-    assert flags.server.host == "10.0.0.1"
-    assert flags.server.port == 7000
-    assert flags.server.workers == 1
-    assert dict(flags.server.options) == {"proxy_headers": True}
-    assert config.server.port == 9000
-    both = config.with_server(host="127.0.0.1", workers=3)
-    assert (both.server.host, both.server.port, both.server.workers) == ("127.0.0.1", 9000, 3)
-    assert flags.app_name == config.app_name
+    server = load_config(root).server
+    assert (server.host, server.port, server.workers) == ("10.0.0.1", 9000, 1)
+    assert dict(server.options) == {"proxy_headers": True}
+
+
+# --------------------------------------------------------------------------- uvicorn options
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("prot", "is not a uvicorn setting"),
+        ("app", "is set by fastapi-route itself"),
+        ("factory", "is set by fastapi-route itself"),
+        ("reload", "is set by fastapi-route itself"),
+        ("reload_dirs", "is set by fastapi-route itself"),
+        ("reload_includes", "is set by fastapi-route itself"),
+    ],
+)
+def test_server_options_are_checked_when_config_is_loaded(tmp_path, make_tree, key, message):
+    root = make_tree(tmp_path, {"config.py": f'debug = True\n\nserver = {{"{key}": 1}}\n'})
+    text = config_error(root)
+    assert f"INVALID_CONFIG config.py:3 'server.{key}' {message}" in text
+    assert "hint:" in text
+
+
+@pytest.fixture
+def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As in a build hook's environment without uvicorn: importing it fails."""
+    from fastapi_route.config import _uvicorn_settings
+
+    _uvicorn_settings.cache_clear()
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # `import uvicorn` raises ImportError
+    yield
+    _uvicorn_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("no_uvicorn")
+def test_without_uvicorn_only_the_reserved_server_options_are_refused(tmp_path, make_tree):
+    root = make_tree(tmp_path, {"config.py": 'server = {"prot": 1}\n'})
+    assert dict(load_config(root).server.options) == {"prot": 1}
+    root = make_tree(tmp_path, {"config.py": 'server = {"factory": True}\n'})
+    assert "'server.factory' is set by fastapi-route itself" in config_error(root)
+
+
+def test_commands_may_not_take_a_built_in_name(tmp_path, make_tree):
+    root = make_tree(tmp_path, {"config.py": """
+        app_name = "x"
+        commands = {
+            "deploy": "echo ok",
+            "run": "echo mine",
+        }
+    """})
+    text = config_error(root)
+    assert "INVALID_CONFIG config.py:2 'commands.run' is a built-in command" in text
+    assert "deploy" not in text.splitlines()[0]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..config import Config
 from ..errors import BuildFailed, Problem, errors_only
 from ..table import Route
-from . import cache as cache_io
-from .scan import scan
+from . import codec, store
+from .manifest import Manifest
+from .scan import FileCallback, scan
 from .validate import validate
 
 
@@ -24,38 +25,55 @@ class Table:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def compile_table(root: Path, config: Config) -> Table:
+# Called as each build step ends, with its name and a one-line detail, so that the CLI can
+# print the steps as they happen rather than once the build is over.
+StepCallback = Callable[[str, str], None]
+
+
+def _unreported(step: str, detail: str) -> None:
+    pass
+
+
+def compile_table(
+    root: Path, config: Config, *, on_step: StepCallback = _unreported,
+    on_file: FileCallback | None = None,
+) -> Table:
     """Scan and validate; raise BuildFailed with every problem when there is an error."""
-    scanned = scan(root, config)
+    scanned = scan(root, config, on_file=on_file)
+    on_step("Scanned routes", f"{len(scanned.files)} route files in {config.route_dir}/")
     routes, problems = validate(scanned, config)
     if errors_only(problems):
         raise BuildFailed(problems)
+    on_step("Validated", f"{len(problems)} warnings" if problems else "no problems")
     return Table(routes, sorted(f.file for f in scanned.files), problems)
 
 
 @dataclass
 class BuildResult:
     table: Table
-    manifest: dict[str, Any]
+    manifest: Manifest
     cache_path: Path
     seconds: float
 
 
 def build(
-    root: Path, config: Config, *, force: bool = False, into: Path | None = None
+    root: Path, config: Config, *, force: bool = False, into: Path | None = None,
+    on_step: StepCallback = _unreported, on_file: FileCallback | None = None,
 ) -> BuildResult:
     """Compile the table and save the cache into `into` (default: the project's cache_dir).
 
     Nothing is touched until validation passes, so a failed build keeps the previous cache.
     """
     started = time.perf_counter()
-    table = compile_table(root, config)
+    table = compile_table(root, config, on_step=on_step, on_file=on_file)
     level = config.build.compression_level
-    data, original_size = cache_io.encode(table.routes, level)
-    manifest = cache_io.make_manifest(
+    data, original_size = codec.encode(table.routes, level)
+    on_step("Compressed", f"zlib level {level}")
+    manifest = Manifest.of_build(
         table.routes, table.route_files, data, original_size, level,
         cache_dir=config.build.cache_dir, route_dir=config.route_dir,
     )
     target = into if into is not None else root / config.build.cache_dir
-    path = cache_io.save(target, data, manifest, force=force)
+    path = store.save(target, data, manifest.to_json(), force=force)
+    on_step("Saved", f"{config.build.cache_dir}/" if into is None else str(path))
     return BuildResult(table, manifest, path, time.perf_counter() - started)

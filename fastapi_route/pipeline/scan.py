@@ -11,6 +11,7 @@ import fnmatch
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,14 +212,21 @@ def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile
     return RouteFile(rel, folders, tuple(definitions), tuple(lowercase))
 
 
-def scan(root: Path, config: Config) -> Scan:
+# Called after each route file is read with (files read, files found), so that a caller can
+# show the progress of a long scan.
+FileCallback = Callable[[int, int], None]
+
+
+def scan(root: Path, config: Config, *, on_file: FileCallback | None = None) -> Scan:
     """Walk the route dir and read every route file. Never imports or runs them."""
     result = Scan(config.route_dir)
     files, result.problems = walk_route_files(root, config)
-    for rel, folders in files:
+    for done, (rel, folders) in enumerate(files, 1):
         read = read_route_file(root / rel, rel, folders)
         if isinstance(read, Problem):
             result.problems.append(read)
         else:
             result.files.append(read)
+        if on_file is not None:
+            on_file(done, len(files))
     return result
