@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from conftest import write_tree
+from fastapi.testclient import TestClient
 
+from fastapi_route.config import load_config
 from fastapi_route.conventions import (
-    HTTP_METHODS,
-    ROUTE_FILES,
     Segment,
     SegmentError,
     SegmentKind,
@@ -20,11 +21,48 @@ from fastapi_route.conventions import (
     url_path,
     url_piece,
 )
+from fastapi_route.pipeline.build import compile_table
+from fastapi_route.project import Project
+from fastapi_route.runtime.app import create_app
+
+SEVEN = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
-def test_route_files_and_methods():
-    assert set(ROUTE_FILES) == {"route.py", "index.py"}
-    assert set(HTTP_METHODS) == {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+def _handler(name: str, returns: str = "") -> str:
+    says = returns or name
+    return (f"def {name}(request):\n"
+            f"    return JSONResponse({{'by': '{says}'}}, headers={{'x-by': '{says}'}})\n\n")
+
+
+def test_route_files_and_methods(tmp_path):
+    """Which files serve (route.py, index.py; not a helper such as routes.py or view.py), and
+    which names are handlers (the seven upper-case methods; not `get`)."""
+    head = "from fastapi_route import JSONResponse\n"
+    root = write_tree(tmp_path, {
+        "routes/every/route.py": head + "".join(_handler(m) for m in SEVEN),
+        "routes/listing/index.py": head + "from .view import NAME\n" + _handler("GET", "index"),
+        "routes/listing/view.py": head + "NAME = 'a helper'\n" + _handler("GET"),
+        "routes/helpers/routes.py": head + _handler("GET"),
+        "routes/helpers/view.py": head + _handler("GET"),
+        "routes/lower/route.py": head + _handler("get"),
+    })
+    table = compile_table(root, load_config(root))
+    assert sorted((r.method, r.path, r.file) for r in table.routes) == sorted(
+        [(m, "/every", "routes/every/route.py") for m in SEVEN]
+        + [("GET", "/listing", "routes/listing/index.py")]
+    )
+    assert [(w.code, w.file) for w in table.warnings] == [("NO_HANDLER", "routes/lower/route.py")]
+    assert "found get, write GET" in table.warnings[0].hint
+
+    with TestClient(create_app(Project(root), source="scan")) as client:
+        for method in SEVEN:  # each answered by its own function, HEAD and OPTIONS included
+            response = client.request(method, "/every")
+            assert (response.status_code, response.headers["x-by"]) == (200, method), method
+            assert response.content == (b"" if method == "HEAD" else
+                                        f'{{"by":"{method}"}}'.encode())
+        assert client.get("/listing").json() == {"by": "index"}
+        for url in ("/helpers", "/helpers/routes", "/helpers/view", "/listing/view", "/lower"):
+            assert client.get(url).status_code == 404, url
 
 
 # --------------------------------------------------------------------------- parse_segment
