@@ -1,4 +1,4 @@
-"""Sessions: tests on every supported Python, lint, typecheck (and e2e, bench, demo).
+"""Sessions: tests on every supported Python, lint, typecheck, minimum (and e2e, bench, demo).
 
 A Python that is not installed on this machine is skipped, not failed, so the same
 command works on a laptop with one interpreter and on CI with four.
@@ -10,7 +10,7 @@ import nox
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "minimum"]
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_existing_virtualenvs = True
 
@@ -26,6 +26,20 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     selection = [] if session.python == FULL_SUITE else ["-m", "not slow"]
     session.run("pytest", *(session.posargs or selection))
+
+
+# `tests` gets the newest releases; this pins the oldest that `dependencies` allows, on the oldest
+# Python we support, so a floor there is a tested promise rather than a guess.
+MINIMUM_CONSTRAINTS = "tests/constraints-minimum.txt"
+
+
+@nox.session(python=PYTHONS[0])
+def minimum(session: nox.Session) -> None:
+    """The fast suite against the floors of `dependencies` (FastAPI, Starlette, uvicorn, ...)."""
+    # A constraints file, not requirements, so pip still resolves from pyproject.toml; `==` pins
+    # also downgrade a reused virtualenv that an earlier run filled with newer releases.
+    session.install("-c", MINIMUM_CONSTRAINTS, "-e", ".[test]")
+    session.run("pytest", *(session.posargs or ["-m", "not slow"]))
 
 
 @nox.session(python="3.11")
