@@ -67,8 +67,8 @@ def walk_route_files(
 ) -> tuple[list[tuple[str, tuple[str, ...]]], list[Problem]]:
     """Every route file as (path relative to root, folder names below the route dir), sorted.
 
-    This is the structure the cache fingerprint covers; `run` repeats only this walk (no parse)
-    to tell whether the cache is stale.
+    `run` repeats only this walk (no parse) and compares it with the manifest's route_files to
+    tell whether the cache is stale; `status` also parses and compares the fingerprint.
     """
     base = root / config.route_dir
     found: list[tuple[str, tuple[str, ...]]] = []
