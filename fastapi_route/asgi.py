@@ -1,23 +1,41 @@
 """ASGI entry points for any server, configured by environment variables.
 
-    FASTAPI_ROUTE_PROJECT=/srv/api gunicorn -k uvicorn.workers.UvicornWorker fastapi_route.asgi:app
+    FASTAPI_ROUTE_PROJECT=/srv/api uvicorn fastapi_route.asgi:app
     FASTAPI_ROUTE_APP=my_api hypercorn fastapi_route.asgi:app
 
-FASTAPI_ROUTE_PROJECT names a project folder, FASTAPI_ROUTE_APP an installed app's package; with
-neither, the current folder or the one installed app. The app is served from its build cache
-(FASTAPI_ROUTE_STRICT=1 refuses a stale one; FASTAPI_ROUTE_LAZY=1 imports routes on first
-use). `fastapi-route run --workers N` and `dev` start
-uvicorn on the factories below, so every worker process builds the same app.
+`app` is a real module-level object, so servers that evaluate the name in this module's
+namespace (hypercorn) find it as well as those that use getattr (uvicorn, gunicorn, granian).
+It builds the FastAPI app on its first call of any kind (the server's lifespan startup, or the
+first request under a server without lifespan), once per process, then hands every call to it,
+lifespan events included. A build failure under lifespan is reported as
+`lifespan.startup.failed`, so the server exits with the message; without lifespan every
+request answers 500 and the message is logged.
+
+The variables (written by export(), read by project_from_env() and create_from_env()):
+
+    FASTAPI_ROUTE_PROJECT   a project folder (holding routes/ and config.py)
+    FASTAPI_ROUTE_APP       an installed app's package name, used when FASTAPI_ROUTE_PROJECT is
+                            unset; with neither, the current folder, else the one installed app
+    FASTAPI_ROUTE_STRICT    1: refuse a cache whose route files changed since the build;
+                            0 or unset: serve it and log a warning
+    FASTAPI_ROUTE_LAZY      1: import each route on its first request; 0: all at start-up;
+                            unset: config.py's `lazy`
+
+`fastapi-route run --workers N` and `dev` export them and start uvicorn on the factories
+create_from_env() and create_dev_app(), so every worker or reload process serves the same
+project with the same flags.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import FastAPIRouteError
 from .project import Project, find_project, from_package
@@ -27,7 +45,35 @@ ENV_APP = "FASTAPI_ROUTE_APP"
 ENV_STRICT = "FASTAPI_ROUTE_STRICT"
 ENV_LAZY = "FASTAPI_ROUTE_LAZY"
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
 log = logging.getLogger("fastapi_route")
+
+
+# --- the environment contract: export() writes what the readers below read --------------------
+
+
+def export(project: Project, *, strict: bool = False, lazy: bool | None = None) -> None:
+    """Name `project` and the flags in os.environ, for the processes uvicorn starts (workers, the
+    reloader's children): each one rebuilds the app from these alone. Every variable is set or
+    removed, so a value left in the user's shell cannot leak into the workers."""
+    if project.installed and project.package:
+        # By name: the worker finds the package wherever it is installed.
+        _put(ENV_APP, project.package)
+        _put(ENV_PROJECT, None)
+    else:
+        _put(ENV_PROJECT, str(project.root))
+        _put(ENV_APP, None)
+    _put(ENV_STRICT, "1" if strict else None)
+    _put(ENV_LAZY, None if lazy is None else "1" if lazy else "0")
+
+
+def _put(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def project_from_env() -> Project:
@@ -38,18 +84,38 @@ def project_from_env() -> Project:
     return find_project(Path(path) if path else None)
 
 
+def strict_from_env() -> bool:
+    return _flag(ENV_STRICT) is True
+
+
+def lazy_from_env() -> bool | None:
+    """None when unset: config.py decides."""
+    return _flag(ENV_LAZY)
+
+
+def _flag(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise FastAPIRouteError(
+        f"{name}={os.environ[name]!r} is not a yes/no value", f"set {name} to 1 or 0"
+    )
+
+
+# --- factories (uvicorn --factory, from `run --workers N` and `dev`) ----------------------------
+
+
 def create_from_env() -> FastAPI:
     """The production app, from the cache."""
     from .runtime.app import create_app
 
     return create_app(
-        project_from_env(), source="cache", strict=_flag(ENV_STRICT),
-        lazy=True if _flag(ENV_LAZY) else None,
+        project_from_env(), source="cache", strict=strict_from_env(), lazy=lazy_from_env()
     )
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")
 
 
 def create_dev_app() -> FastAPI:
@@ -69,9 +135,73 @@ def create_dev_app() -> FastAPI:
         return error_app(wrapped)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":
-        app = create_from_env()
-        globals()["app"] = app
-        return app
-    raise AttributeError(name)
+# --- the module-level app -----------------------------------------------------------------------
+
+
+class DeferredApp:
+    """An ASGI app that builds the real one with `factory` on its first call, once, and then
+    forwards every call (lifespan, http, websocket) to it.
+
+    Building on the call rather than at import lets a server import this module before the
+    environment names a project, and keeps a failed build a message instead of an import
+    traceback. The build is synchronous, so within one event loop no two calls can interleave
+    during it; the lock covers servers that run several loops in threads of one process.
+    """
+
+    def __init__(self, factory: Callable[[], ASGIApp] = create_from_env) -> None:
+        self.factory = factory
+        self._app: ASGIApp | None = None
+        self._failure: str | None = None  # the message of a failed build, kept: built once
+        self._lock = threading.Lock()
+
+    def build(self) -> ASGIApp | None:
+        """The real app, built now if this is the first call; None once a build has failed
+        (its message in `failure`)."""
+        if self._app is None and self._failure is None:
+            with self._lock:
+                if self._app is None and self._failure is None:
+                    self._build()
+        return self._app
+
+    @property
+    def failure(self) -> str | None:
+        return self._failure
+
+    def _build(self) -> None:
+        try:
+            self._app = self.factory()
+        except FastAPIRouteError as exc:
+            self._failure = str(exc)  # the user's mistake: the message says what to do
+        except Exception as exc:
+            # The project's own code failed (config.py, a route import): its traceback helps.
+            log.exception("the project failed to load")
+            self._failure = f"the project failed to load: {type(exc).__name__}: {exc}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.build()
+        if app is not None:
+            await app(scope, receive, send)
+            return
+        message = self._failure or "the app failed to load"
+        if scope["type"] == "lifespan":
+            # The server ends with this message (uvicorn and granian log it, hypercorn raises
+            # it); raising instead would make them log "lifespan unsupported" and carry on.
+            event = await receive()
+            if event["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": message})
+            return
+        log.error("%s", message)
+        if scope["type"] == "http":
+            # The message stays in the log: it names server paths a client has no use for.
+            body = b"Internal Server Error"
+            await send({
+                "type": "http.response.start", "status": 500,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())],
+            })
+            await send({"type": "http.response.body", "body": body})
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1011})  # 1011: internal error
+
+
+app = DeferredApp()

@@ -29,7 +29,8 @@ T = TypeVar("T")
 
 START_TIMEOUT = 30.0  # seconds for a server to answer its first request
 STOP_TIMEOUT = 10.0  # seconds for a graceful shutdown before SIGKILL
-OUR_ENV = ("FASTAPI_ROUTE_PROJECT", "FASTAPI_ROUTE_APP", "FASTAPI_ROUTE_STRICT")
+OUR_ENV = ("FASTAPI_ROUTE_PROJECT", "FASTAPI_ROUTE_APP", "FASTAPI_ROUTE_STRICT",
+           "FASTAPI_ROUTE_LAZY")
 
 
 def free_port() -> int:
