@@ -260,7 +260,7 @@ def build(ctx: Context, force: bool, compression: int | None) -> None:
             ("Total routes", manifest.total_routes),
             ("Static routes", manifest.static_routes),
             ("Dynamic routes", manifest.dynamic_routes),
-            ("Cache size", size(_cache_size(result.cache_path))),
+            ("Cache size", size(store.size(result.cache_path))),
             ("Compression ratio", f"{manifest.compression_ratio}x "
              f"({size(manifest.original_size)} -> {size(manifest.compressed_size)})"),
             ("Build time", f"{result.seconds:.3f} s"),
@@ -268,11 +268,6 @@ def build(ctx: Context, force: bool, compression: int | None) -> None:
         ],
     )
     echo("Build succeeded.", fg="green")
-
-
-def _cache_size(path: Path) -> int:
-    return sum((path / name).stat().st_size for name in store.OUR_FILES
-               if (path / name).is_file())
 
 
 @main.command()
@@ -299,7 +294,7 @@ def status(ctx: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(
             {**manifest.to_dict(), "status": "Built", "valid": True,
-             "cache_path": str(ctx.cache_path), "cache_size": _cache_size(ctx.cache_path),
+             "cache_path": str(ctx.cache_path), "cache_size": store.size(ctx.cache_path),
              "stale": stale.stale,
              "stale_reason": stale.describe(), **_where(ctx.project)},
             indent=2, sort_keys=True))
@@ -312,7 +307,7 @@ def status(ctx: Context, as_json: bool) -> None:
             ("Total routes", manifest.total_routes),
             ("Static routes", manifest.static_routes),
             ("Dynamic routes", manifest.dynamic_routes),
-            ("Cache size", size(_cache_size(ctx.cache_path))),
+            ("Cache size", size(store.size(ctx.cache_path))),
             ("Compression", f"level {manifest.compression_level}, "
              f"ratio {manifest.compression_ratio}x"),
             ("Version", manifest.fastapi_route_version),
@@ -450,14 +445,18 @@ def _dev_excludes(ctx: Context) -> list[str]:
 @main.command()
 @pass_project
 def routes(ctx: Context) -> None:
-    """The route table in precedence order: method, URL, file:line."""
+    """The route table in precedence order: method (WS: websocket), URL, file:line, and the
+    folders whose _layout.py applies, outermost first."""
     from .pipeline.build import compile_table
 
     table = compile_table(ctx.project.root, ctx.config)
     width = max((len(r.path) for r in table.routes), default=4)
-    echo(f"{'METHOD':<8}{'URL':<{width + 2}}FILE", bold=True)
-    for r in table.routes:
-        echo(f"{r.method:<8}{r.path:<{width + 2}}{r.file}:{r.line}")
+    files = [f"{r.file}:{r.line}" for r in table.routes]
+    file_width = max(map(len, files), default=4)
+    echo(f"{'METHOD':<8}{'URL':<{width + 2}}{'FILE':<{file_width + 2}}LAYOUTS", bold=True)
+    for r, file in zip(table.routes, files, strict=True):
+        layouts = ", ".join(layout.rsplit("/", 1)[0] + "/" for layout in r.layouts)
+        echo(f"{r.label:<8}{r.path:<{width + 2}}{file:<{file_width + 2}}{layouts}".rstrip())
     echo(f"{len(table.routes)} routes")
 
 

@@ -16,15 +16,23 @@ from typing import NamedTuple
 
 ROUTE_FILES = ("route.py", "index.py")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+WEBSOCKET = "WEBSOCKET"  # a route file's websocket handler: async def WEBSOCKET(websocket, ...)
+HANDLER_NAMES = (*HTTP_METHODS, WEBSOCKET)
+# What a folder's _layout.py may say about every route below it (SPEC 9), as APIRouter says it.
+LAYOUT_FILE = "_layout.py"
+LAYOUT_NAMES = ("dependencies", "tags", "responses", "deprecated", "include_in_schema",
+                "middleware")
 
 # Project files beside routes/ (SPEC section 1).
 CONFIG_FILE = "config.py"
 MIDDLEWARE_FILE = "middleware.py"
 NOT_FOUND_FILE = "not-found.py"
 DOCS_FILE = "docs.py"
+APP_FILE = "app.py"  # what one would pass to FastAPI(...)
+APP_NAMES = ("lifespan", "exception_handlers", "middleware", "configure")
 
-# Names a path parameter may not take: the handler's own `request` argument.
-RESERVED_PARAMS = frozenset({"request"})
+# Names a path parameter may not take: the handler's own `request` or `websocket` argument.
+RESERVED_PARAMS = frozenset({"request", "websocket"})
 
 _BRACKETED = re.compile(r"^\[(?P<body>.*)\]$")
 _GROUP = re.compile(r"^\((?P<name>.*)\)$")
@@ -95,7 +103,8 @@ def _check_param_name(name: str, folder: str) -> None:
     if keyword.iskeyword(name) or name in RESERVED_PARAMS:
         raise SegmentError(
             f"'{folder}': parameter name {name!r} cannot be a handler argument",
-            "rename the folder, e.g. [item_id]; Python keywords and 'request' are taken",
+            "rename the folder, e.g. [item_id]; Python keywords, 'request' and 'websocket' "
+            "are taken",
         )
 
 
@@ -231,6 +240,12 @@ def extend(shape: Shape, folder: str) -> Shape:
         )
     catchall = segment.name if segment.kind is SegmentKind.CATCHALL else None
     return Shape(url, (*shape.params, segment.name), catchall, segments)
+
+
+def layouts_above(folders: Sequence[str]) -> list[tuple[str, ...]]:
+    """The folders (below the route folder, outermost first) whose `_layout.py` applies to a
+    route file in `folders`: the route folder itself and every folder on the way down."""
+    return [tuple(folders[:depth]) for depth in range(len(folders) + 1)]
 
 
 def shape_of(folders: Sequence[str]) -> tuple[Shape | None, list[tuple[int, SegmentError]]]:

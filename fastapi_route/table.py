@@ -7,47 +7,58 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from .conventions import HTTP_METHODS, precedence_key
+from .conventions import HANDLER_NAMES, WEBSOCKET, precedence_key
 
-_METHODS = frozenset(HTTP_METHODS)
+_HANDLERS = frozenset(HANDLER_NAMES)
 
 
 class Route(NamedTuple):
-    """One method on one URL, served by the function `method` in `file`.
+    """One method (or the websocket) on one URL, served by the function `method` in `file`.
 
     A NamedTuple: `run` makes one per route from the cache, so creating it must be cheap.
     """
 
-    method: str
+    method: str  # GET ... OPTIONS, or WEBSOCKET
     path: str  # FastAPI template: /users/{user_id}, /docs/{slug:path}
     file: str  # posix, relative to the project root
     line: int
     params: tuple[str, ...] = ()  # path parameters in URL order, the catch-all last
     catchall: str | None = None
+    layouts: tuple[str, ...] = ()  # the _layout.py files that apply, outermost first
 
     @property
     def is_dynamic(self) -> bool:
         return bool(self.params)
 
+    @property
+    def is_websocket(self) -> bool:
+        return self.method == WEBSOCKET
+
+    @property
+    def label(self) -> str:
+        """The method as people read it in a route table: WS for the websocket."""
+        return "WS" if self.method == WEBSOCKET else self.method
+
     def to_record(self) -> tuple[Any, ...]:
         """Builtins only, so the cache can be read by an unpickler that admits no globals."""
-        return (self.method, self.path, self.file, self.line, list(self.params), self.catchall)
+        return (self.method, self.path, self.file, self.line, list(self.params), self.catchall,
+                list(self.layouts))
 
     @classmethod
     def from_record(cls, record: Any) -> Route:
         """A record from the cache, checked to be exactly what `to_record` writes."""
-        if type(record) in (tuple, list) and len(record) == 6:
-            method, path, file, line, params, catchall = record
+        if type(record) in (tuple, list) and len(record) == 7:
+            method, path, file, line, params, catchall, layouts = record
             if (
-                type(method) is str and method in _METHODS
+                type(method) is str and method in _HANDLERS
                 and type(path) is str and path[:1] == "/"
                 and type(file) is str and type(line) is int
-                and type(params) is list
+                and type(params) is list and type(layouts) is list
                 and (catchall is None or type(catchall) is str)
             ):
-                names = tuple(params)
-                if all(type(n) is str for n in names):
-                    return cls(method, path, file, line, names, catchall)
+                names, applied = tuple(params), tuple(layouts)
+                if all(type(n) is str for n in (*names, *applied)):
+                    return cls(method, path, file, line, names, catchall, applied)
         raise ValueError(f"malformed route record {record!r}")
 
 
@@ -64,7 +75,7 @@ def sort_routes(routes: Iterable[Route]) -> list[Route]:
     """Precedence order: static > [param] > [...catchall] at each segment, then method."""
     return sorted(
         routes,
-        key=lambda r: (precedence_key(r.path), HTTP_METHODS.index(r.method), r.file),
+        key=lambda r: (precedence_key(r.path), HANDLER_NAMES.index(r.method), r.file),
     )
 
 
@@ -83,5 +94,5 @@ class Statistics:
             total_routes=len(routes),
             static_routes=len(routes) - dynamic,
             dynamic_routes=dynamic,
-            methods={m: counts[m] for m in HTTP_METHODS if counts[m]},
+            methods={m: counts[m] for m in HANDLER_NAMES if counts[m]},
         )

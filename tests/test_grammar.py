@@ -126,7 +126,7 @@ def test_a_route_imports_under_the_name_the_grammar_gives(tmp_path: Path) -> Non
     })
     modules = ProjectModules(Project(tmp_path))
     module = modules.load("routes/(admin)/users/[user_id]/route.py")
-    assert module.__name__.endswith(".routes._group_admin.users._param_user_id._route_py")
+    assert module.__name__.endswith(".routes._group_admin.users._param_user_id.route")
     assert module.VALUE == 7
 
 

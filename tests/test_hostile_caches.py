@@ -39,6 +39,7 @@ from fastapi_route.config import load_config
 from fastapi_route.errors import CacheError, NoBuildError
 from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline import safepickle
+from fastapi_route.pipeline.manifest import FORMAT_VERSION
 from fastapi_route.pipeline.build import build
 from fastapi_route.table import Route
 
@@ -182,9 +183,9 @@ def payloads(marker: Path) -> dict[str, bytes]:
             with contextlib.suppress(pickle.PicklingError, AttributeError, TypeError):
                 found[f"{name}-reduce-p{protocol}"] = pickle.dumps(evil, protocol=protocol)
         # Deep inside a table that is otherwise well formed.
-        record = ["GET", "/", "routes/index.py", 1, [], evil]
+        record = ["GET", "/", "routes/index.py", 1, [], evil, []]
         found[f"{name}-nested-p4"] = pickle.dumps(
-            {"format_version": 1, "routes": [record]}, protocol=4
+            {"format_version": FORMAT_VERSION, "routes": [record]}, protocol=4
         )
     # Hand-written opcode forms that pickle.dumps never emits for these calls.
     found["os.system-GLOBAL-text"] = b"cos\nsystem\n(S" + _str0(f"touch '{m}'") + b"tR."
@@ -304,28 +305,31 @@ def test_cli_status_and_run_refuse_forged_pickles(
 
 
 def test_records_of_every_wrong_shape_are_refused(cache: Path) -> None:
-    good = ["GET", "/", "routes/index.py", 1, [], None]
+    good = ["GET", "/", "routes/index.py", 1, [], None, []]
+    v = FORMAT_VERSION
     shapes: list[object] = [
-        None, 1, "x", [], {}, {"format_version": 1}, {"format_version": 2, "routes": []},
-        {"format_version": 1, "routes": "x"}, {"format_version": 1, "routes": [None]},
-        {"format_version": 1, "routes": [good[:5]]}, {"format_version": 1, "routes": [good * 2]},
-        {"format_version": 1, "routes": [["get", *good[1:]]]},
-        {"format_version": 1, "routes": [["GET", "no-slash", *good[2:]]]},
-        {"format_version": 1, "routes": [["GET", "/", None, *good[3:]]]},
-        {"format_version": 1, "routes": [["GET", "/", "f", "1", [], None]]},
-        {"format_version": 1, "routes": [["GET", "/", "f", 1, [1], None]]},
-        {"format_version": 1, "routes": [["GET", "/", "f", 1, [], 5]]},
-        {"format_version": 1, "routes": [["GET", "/", "f", 1, ["x" * 5_000_000], 5]]},
+        None, 1, "x", [], {}, {"format_version": v}, {"format_version": v + 1, "routes": []},
+        {"format_version": v, "routes": "x"}, {"format_version": v, "routes": [None]},
+        {"format_version": v, "routes": [good[:5]]}, {"format_version": v, "routes": [good * 2]},
+        {"format_version": v, "routes": [["get", *good[1:]]]},
+        {"format_version": v, "routes": [["GET", "no-slash", *good[2:]]]},
+        {"format_version": v, "routes": [["GET", "/", None, *good[3:]]]},
+        {"format_version": v, "routes": [["GET", "/", "f", "1", [], None, []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, [1], None, []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, [], 5, []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, [], None, "x"]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, [], None, [1]]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, ["x" * 5_000_000], 5, []]]},
     ]
     for shape in shapes:
         forge(cache, pickle.dumps(shape, protocol=4), total_routes=1)
         refused(cache)
     # Extra keys are harmless data.
-    forge(cache, pickle.dumps({"format_version": 1, "routes": [good], "x": [[[[]]]]}, protocol=4),
+    forge(cache, pickle.dumps({"format_version": v, "routes": [good], "x": [[[[]]]]}, protocol=4),
           total_routes=1)
     assert [r.path for r in cache_io.load(cache).routes] == ["/"]
     # Claiming another count than the data holds.
-    forge(cache, pickle.dumps({"format_version": 1, "routes": [good]}, protocol=4),
+    forge(cache, pickle.dumps({"format_version": v, "routes": [good]}, protocol=4),
           total_routes=2)
     assert "counts 2 routes" in str(refused(cache))
 
@@ -340,7 +344,7 @@ EVIL_MODULE = (
 def forge_table(cache: Path, records: list[list[object]], **manifest_changes: object) -> None:
     """A well-formed table of the forger's choosing, listed in the manifest as built."""
     files = sorted({str(r[2]) for r in records})
-    forge(cache, pickle.dumps({"format_version": 1, "routes": records}, protocol=4),
+    forge(cache, pickle.dumps({"format_version": FORMAT_VERSION, "routes": records}, protocol=4),
           total_routes=len(records), **{"route_files": files, **manifest_changes})
 
 
@@ -360,7 +364,7 @@ def test_a_table_naming_a_file_outside_the_routes_runs_nothing(
         marker=str(marker)))
     for file in [str(base / "evil.py"), "../evil.py", "routes/../../evil.py",
                  "routes/evil/helper.py", "routes/evil/../../../evil.py"]:
-        forge_table(cache, [["GET", "/", file, 1, [], None]])
+        forge_table(cache, [["GET", "/", file, 1, [], None, []]])
         # Live: without the check, building the app imports the file and creates the marker.
         with monkeypatch.context() as m:
             m.setattr(cache_io, "_where_routes_are", lambda manifest, routes: None)
@@ -376,25 +380,25 @@ def test_a_table_naming_a_file_outside_the_routes_runs_nothing(
 @pytest.mark.parametrize(
     ("records", "changes", "expect"),
     [
-        ([["GET", "/admin", "routes/index.py", 1, [], None]], {}, "not the URL of"),
-        ([["GET", "/users/{user_id}", "routes/users/[user_id]/route.py", 1, [], None]], {},
+        ([["GET", "/admin", "routes/index.py", 1, [], None, []]], {}, "not the URL of"),
+        ([["GET", "/users/{user_id}", "routes/users/[user_id]/route.py", 1, [], None, []]], {},
          "not the URL of"),
-        ([["GET", "/docs/{slug:path}", "routes/docs/[...slug]/route.py", 1, ["slug"], None]],
+        ([["GET", "/docs/{slug:path}", "routes/docs/[...slug]/route.py", 1, ["slug"], None, []]],
          {}, "not the URL of"),
-        ([["GET", "/x", "routes/_private/x/route.py", 1, [], None]], {}, "would route"),
-        ([["GET", "/{id}/{id}", "routes/[id]/[id]/route.py", 1, ["id", "id"], None]], {},
+        ([["GET", "/x", "routes/_private/x/route.py", 1, [], None, []]], {}, "would route"),
+        ([["GET", "/{id}/{id}", "routes/[id]/[id]/route.py", 1, ["id", "id"], None, []]], {},
          "would route"),
-        ([["GET", "/{a:path}/b", "routes/[...a]/b/route.py", 1, ["a"], None]], {},
+        ([["GET", "/{a:path}/b", "routes/[...a]/b/route.py", 1, ["a"], None, []]], {},
          "would route"),
-        ([["GET", "/", "routes/index.py", 1, [], None]], {"route_dir": "../routes"},
+        ([["GET", "/", "routes/index.py", 1, [], None, []]], {"route_dir": "../routes"},
          "not a folder inside"),
-        ([["GET", "/", "/routes/index.py", 1, [], None]], {"route_dir": "/routes"},
+        ([["GET", "/", "/routes/index.py", 1, [], None, []]], {"route_dir": "/routes"},
          "not a folder inside"),
-        ([["GET", "/", "routes//index.py", 1, [], None]], {}, "not a route file"),
-        ([["GET", "/", "routes/./index.py", 1, [], None]], {}, "not a route file"),
-        ([["GET", "/", "routes\\index.py", 1, [], None]], {}, "not a route file"),
-        ([["GET", "/", "routes/index.py\x00", 1, [], None]], {}, "not a route file"),
-        ([["GET", "/", "routes/" + "a/" * 2000 + "route.py", 1, [], None]], {},
+        ([["GET", "/", "routes//index.py", 1, [], None, []]], {}, "not a route file"),
+        ([["GET", "/", "routes/./index.py", 1, [], None, []]], {}, "not a route file"),
+        ([["GET", "/", "routes\\index.py", 1, [], None, []]], {}, "not a route file"),
+        ([["GET", "/", "routes/index.py\x00", 1, [], None, []]], {}, "not a route file"),
+        ([["GET", "/", "routes/" + "a/" * 2000 + "route.py", 1, [], None, []]], {},
          "not a route file"),
     ],
 )
@@ -406,7 +410,7 @@ def test_tables_a_build_could_not_have_written_are_refused(
 
 
 def test_a_record_not_listed_in_route_files_is_refused(cache: Path) -> None:
-    forge_table(cache, [["GET", "/", "routes/index.py", 1, [], None]],
+    forge_table(cache, [["GET", "/", "routes/index.py", 1, [], None, []]],
                 route_files=["routes/other/route.py"])
     assert "not among the manifest's route_files" in str(refused(cache))
 
@@ -539,12 +543,12 @@ def test_odd_files_in_the_cache_never_hang_or_flood(
     "content",
     [
         b"", b"\xff\xfe{}", b"null", b"[]", b'"x"', b"{" * 100_000, b"[" * 100_000 + b"]" * 100_000,
-        b'{"format_version": 1, "routes_sha256": 5}',
-        b'{"format_version": 1, "routes_sha256": "x", "total_routes": "1"}',
-        b'{"format_version": 1, "routes_sha256": "x", "total_routes": true}',
-        b'{"format_version": 1, "routes_sha256": "x", "total_routes": 1, "route_files": 5}',
-        b'{"format_version": 1, "routes_sha256": "x", "total_routes": 1, "route_files": [[1]]}',
-        b'{"format_version": 1, "routes_sha256": "x", "total_routes": 1, "route_dir": []}',
+        b'{"format_version": 2, "routes_sha256": 5}',
+        b'{"format_version": 2, "routes_sha256": "x", "total_routes": "1"}',
+        b'{"format_version": 2, "routes_sha256": "x", "total_routes": true}',
+        b'{"format_version": 2, "routes_sha256": "x", "total_routes": 1, "route_files": 5}',
+        b'{"format_version": 2, "routes_sha256": "x", "total_routes": 1, "route_files": [[1]]}',
+        b'{"format_version": 2, "routes_sha256": "x", "total_routes": 1, "route_dir": []}',
     ],
 )
 def test_malformed_manifests_are_refused(cache: Path, content: bytes) -> None:
@@ -713,7 +717,7 @@ def test_a_whole_cache_from_another_project_is_stale(tmp_path: Path) -> None:
     assert "Traceback" not in strict.stdout
 
 
-@pytest.mark.parametrize("version", [0, 2, 99, "1", None, 1.0001, [1], {"v": 1}])
+@pytest.mark.parametrize("version", [0, 1, 3, 99, "2", None, 2.0001, [2], {"v": 2}])
 def test_manifests_from_another_format_version(cache: Path, tmp_path: Path, version) -> None:
     manifest = manifest_of(cache)
     manifest["format_version"] = version
@@ -721,7 +725,7 @@ def test_manifests_from_another_format_version(cache: Path, tmp_path: Path, vers
     (cache / "manifest.json").write_text(json.dumps(manifest))
     message = str(refused(cache))
     assert "format" in message and "9.9.9" in message, message
-    if version == 2:
+    if version == 1:  # the format of fastapi-route 0.3
         cli_refuses(cache.parent, tmp_path, "9.9.9")
 
 

@@ -22,6 +22,7 @@ class Table:
 
     routes: list[Route]
     route_files: list[str]
+    layout_files: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
 
@@ -45,7 +46,8 @@ def compile_table(
     if errors_only(problems):
         raise BuildFailed(problems)
     on_step("Validated", f"{len(problems)} warnings" if problems else "no problems")
-    return Table(routes, sorted(f.file for f in scanned.files), problems)
+    return Table(routes, sorted(f.file for f in scanned.files),
+                 sorted(layout.file for layout in scanned.layouts), problems)
 
 
 @dataclass
@@ -72,6 +74,7 @@ def build(
     manifest = Manifest.of_build(
         table.routes, table.route_files, data, original_size, level,
         cache_dir=config.build.cache_dir, route_dir=config.route_dir,
+        layout_files=table.layout_files,
     )
     target = into if into is not None else root / config.build.cache_dir
     path = store.save(target, data, manifest.to_json(), force=force)

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..conventions import ROOT, ROUTE_FILES, SegmentError, Shape, extend
+from ..conventions import (
+    LAYOUT_FILE,
+    ROOT,
+    ROUTE_FILES,
+    SegmentError,
+    Shape,
+    extend,
+    layouts_above,
+)
 from ..errors import CacheError, NoBuildError
 from ..table import Route
 from . import codec
@@ -99,24 +107,34 @@ def _where_routes_are(manifest: Manifest, routes: Sequence[Route]) -> str | None
     if base is None:
         return f"route_dir is not a folder inside the project: {manifest.route_dir!r}"
     listed = set(manifest.route_files)
+    layouts = set(manifest.layout_files)
     shapes = _Shapes()
-    expected: dict[str, tuple[str, tuple[str, ...], str | None] | None] = {}
+    Meaning = tuple[str, tuple[str, ...], "str | None", tuple[str, ...]]
+    expected: dict[str, Meaning | None] = {}
     for r in routes:
         if r.file not in expected:
             parts = _inside(r.file)
             if (parts is None or len(parts) <= len(base) or len(parts) > MAX_DEPTH
                     or parts[: len(base)] != base or parts[-1] not in ROUTE_FILES):
                 return f"not a route file inside {manifest.route_dir}/: {r.file!r}"
-            shape = shapes.of(parts[len(base) : -1])
+            folders = parts[len(base) : -1]
+            shape = shapes.of(folders)
+            # The layouts a build finds above the file: importing one runs it, so a record
+            # may name no other file.
+            above = ("/".join((*base, *f, LAYOUT_FILE)) for f in layouts_above(folders))
             expected[r.file] = None if shape is None else (
-                shape.path, shape.params, shape.catchall
+                shape.path, shape.params, shape.catchall,
+                tuple(layout for layout in above if layout in layouts),
             )
-        if expected[r.file] is None:
+        meaning = expected[r.file]
+        if meaning is None:
             return f"not in a folder a build would route: {r.file!r}"
         if r.file not in listed:
             return f"not among the manifest's route_files: {r.file!r}"
-        if (r.path, r.params, r.catchall) != expected[r.file]:
+        if (r.path, r.params, r.catchall) != meaning[:3]:
             return f"not the URL of its file: {r.method} {r.path!r} in {r.file!r}"
+        if r.layouts != meaning[3]:
+            return f"not the layouts above its file: {list(r.layouts)!r} for {r.file!r}"
     return None
 
 

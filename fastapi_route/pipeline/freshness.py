@@ -10,7 +10,7 @@ from ..errors import Problem
 from ..table import methods_by
 from .cache import Cache
 from .manifest import fingerprint
-from .scan import read_route_file, walk_route_files
+from .scan import read_route_file, walk
 
 
 @dataclass
@@ -33,18 +33,18 @@ class Staleness:
 
 
 def check(root: Path, config: Config, cache: Cache, *, methods: bool = True) -> Staleness:
-    """Route files added, removed or renamed since the build; with `methods`, also handlers
-    added or removed in a file (this parses each file, so `run` leaves it out)."""
+    """Route files and layouts added, removed or renamed since the build; with `methods`, also
+    handlers added or removed in a file (this parses each file, so `run` leaves it out)."""
     result = Staleness()  # a cache of another route_dir is refused by cache.load
-    files, _ = walk_route_files(root, config)
-    now = {rel for rel, _ in files}
-    built = set(cache.manifest.route_files)
+    found = walk(root, config)
+    now = {rel for rel, _ in (*found.route_files, *found.layout_files)}
+    built = {*cache.manifest.route_files, *cache.manifest.layout_files}
     result.added = sorted(now - built)
     result.removed = sorted(built - now)
     if not methods:
         return result
     handlers: dict[str, set[str]] = {}
-    for rel, folders in files:
+    for rel, folders in found.route_files:
         read = read_route_file(root / rel, rel, folders)
         if not isinstance(read, Problem):  # one that no longer parses: the build reports it
             handlers[rel] = set(read.handlers())

@@ -18,7 +18,8 @@ from typing import Any
 from .. import __version__
 from ..table import Route, Statistics, methods_by
 
-FORMAT_VERSION = 1  # of routes.dat and this manifest; a reader refuses any other
+FORMAT_VERSION = 2  # of routes.dat and this manifest; a reader refuses any other
+# 2: records name the layouts that apply, the manifest lists layout_files (0.4.0)
 
 
 def created_at() -> str:
@@ -75,11 +76,13 @@ class Manifest:
     cache_dir: str  # as config.py set it when built: shown by `status`, for people and tools
     route_dir: str  # the loader refuses records outside it, and a project with another one
     route_files: tuple[str, ...]  # `run`'s stale check: the walk's files against these
+    layout_files: tuple[str, ...]  # the same for layouts; the loader's check of each record
 
     @classmethod
     def of_build(
         cls, routes: Sequence[Route], route_files: Sequence[str], data: bytes,
         original_size: int, level: int, *, cache_dir: str, route_dir: str,
+        layout_files: Sequence[str] = (),
     ) -> Manifest:
         stats = Statistics.of(routes)
         return cls(
@@ -94,15 +97,17 @@ class Manifest:
             compressed_size=len(data),
             compression_ratio=round(original_size / len(data), 2) if data else 0.0,
             routes_sha256=hashlib.sha256(data).hexdigest(),
-            fingerprint=fingerprint(methods_by(routes, "file"), route_files),
+            fingerprint=fingerprint(methods_by(routes, "file"), [*route_files, *layout_files]),
             cache_dir=cache_dir,
             route_dir=route_dir,
             route_files=tuple(route_files),
+            layout_files=tuple(layout_files),
         )
 
     def to_dict(self) -> dict[str, Any]:
         fields = dataclasses.asdict(self)
         fields["route_files"] = list(self.route_files)
+        fields["layout_files"] = list(self.layout_files)
         return fields
 
     def to_json(self) -> bytes:
@@ -117,12 +122,13 @@ class Manifest:
             "compression_level": _is_int, "original_size": _is_int,
             "compressed_size": _is_int, "compression_ratio": _is_number,
             "routes_sha256": _str, "fingerprint": _str, "cache_dir": _str, "route_dir": _str,
-            "route_files": _is_str_list,
+            "route_files": _is_str_list, "layout_files": _is_str_list,
         }
         wrong = [name for name, ok in checks.items() if name not in data or not ok(data[name])]
         if wrong:
             raise ValueError(f"a missing or invalid {', '.join(wrong)}")
         values = {name: data[name] for name in checks}
         values["route_files"] = tuple(values["route_files"])
+        values["layout_files"] = tuple(values["layout_files"])
         values["compression_ratio"] = float(values["compression_ratio"])
         return cls(**values)

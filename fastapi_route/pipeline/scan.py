@@ -1,4 +1,5 @@
-"""Walk routes/ and read each route file with `ast`: facts only, no user code runs.
+"""Walk routes/ and read each route file, layout and app.py with `ast`: facts only, no user
+code runs.
 
 The walk follows symlinked folders but remembers the folders above it, so a link back up the
 tree is reported as CIRCULAR_GROUP instead of looping. Facts go to `validate`, which decides.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
-from ..conventions import HTTP_METHODS, ROUTE_FILES, is_skipped_dir
+from ..conventions import APP_FILE, HANDLER_NAMES, LAYOUT_FILE, ROUTE_FILES, is_skipped_dir
 from ..errors import Problem
 
 
@@ -28,6 +29,7 @@ class Definition:
     line: int
     is_function: bool
     params: tuple[str, ...] = ()  # every named parameter, positional or keyword
+    is_async: bool = False
     positional_only: tuple[str, ...] = ()  # before `/`: FastAPI passes arguments by name
     variadic: tuple[str, ...] = ()  # `*args` / `**kwargs`, written as such
 
@@ -48,10 +50,42 @@ class RouteFile:
         return found
 
 
+@dataclass(frozen=True)
+class Binding:
+    """A name a module binds at its top level (inside `if`/`try`/`with` blocks too)."""
+
+    name: str
+    line: int
+    kind: str  # "function", "class", "import" or "value"
+    is_async: bool = False
+    positional: int = 0  # a function's parameters that can be passed by position
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What a `_layout.py` or `app.py` declares: its top-level names, in file order."""
+
+    file: str  # posix, relative to the project root
+    folders: tuple[str, ...]  # folder names from the route dir down to it (layouts)
+    bindings: tuple[Binding, ...] = ()
+
+
 @dataclass
 class Scan:
     route_dir: str
     files: list[RouteFile] = field(default_factory=list)
+    layouts: list[Declarations] = field(default_factory=list)  # outer folders first
+    app: Declarations | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Walk:
+    """The files the route folder holds, each as (path relative to root, folder names below
+    the route folder), sorted."""
+
+    route_files: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    layout_files: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -62,17 +96,15 @@ def _selected(rel_to_routes: str, config: Config) -> bool:
     return not any(fnmatch.fnmatchcase(rel_to_routes, p) for p in config.build.exclude_patterns)
 
 
-def walk_route_files(
-    root: Path, config: Config
-) -> tuple[list[tuple[str, tuple[str, ...]]], list[Problem]]:
-    """Every route file as (path relative to root, folder names below the route dir), sorted.
+def walk(root: Path, config: Config) -> Walk:
+    """Every route file (as include/exclude patterns select them) and every layout.
 
     `run` repeats only this walk (no parse) and compares it with the manifest's route_files to
     tell whether the cache is stale; `status` also parses and compares the fingerprint.
     """
     base = root / config.route_dir
-    found: list[tuple[str, tuple[str, ...]]] = []
-    problems: list[Problem] = []
+    result = Walk()
+    found, layouts, problems = result.route_files, result.layout_files, result.problems
     if not base.is_dir():
         problems.append(
             Problem(
@@ -80,7 +112,7 @@ def walk_route_files(
                 "create it (fastapi-route init makes one) or set route_dir in config.py",
             )
         )
-        return found, problems
+        return result
     route_dir = Path(config.route_dir).as_posix()
 
     def rel(*names: str) -> str:  # string joins: `run` walks the tree at every start
@@ -127,9 +159,12 @@ def walk_route_files(
                 rel_to_routes = "/".join((*parts, entry.name))
                 if _selected(rel_to_routes, config):
                     found.append((rel(*parts, entry.name), parts))
+            elif is_file and entry.name == LAYOUT_FILE:
+                layouts.append((rel(*parts, entry.name), parts))
         stack.extend(reversed(subfolders))
     found.sort()
-    return found, problems
+    layouts.sort(key=lambda layout: (len(layout[1]), layout[0]))
+    return result
 
 
 def _definition(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Definition:
@@ -142,9 +177,34 @@ def _definition(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Definition:
     return Definition(
         node.name, node.lineno, True,
         tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)),
+        isinstance(node, ast.AsyncFunctionDef),
         tuple(a.arg for a in args.posonlyargs),
         tuple(variadic),
     )
+
+
+def _bindings(statements: list[ast.stmt]) -> list[Binding]:
+    """Every top-level binding, looking inside `if`, `try`, `with` and `for` blocks."""
+    found: list[Binding] = []
+    for node in statements:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            found.append(Binding(node.name, node.lineno, "function",
+                                 isinstance(node, ast.AsyncFunctionDef),
+                                 len(args.posonlyargs) + len(args.args)))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.extend(Binding(name, node.lineno, "import") for name in _bound_names(node))
+        elif isinstance(node, ast.ClassDef):
+            found.append(Binding(node.name, node.lineno, "class"))
+        else:
+            found.extend(Binding(name, node.lineno, "value") for name in _bound_names(node))
+            for block in ("body", "orelse", "finalbody"):
+                inner = getattr(node, block, None)
+                if isinstance(inner, list):
+                    found.extend(_bindings(inner))
+            for handler in getattr(node, "handlers", []):
+                found.extend(_bindings(handler.body))
+    return found
 
 
 def _bound_names(node: ast.stmt) -> list[str]:
@@ -177,8 +237,8 @@ def _crashes_the_parser(source: bytes) -> bool:
     return result.returncode < 0  # killed by a signal; a SyntaxError is reported below
 
 
-def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile | Problem:
-    """Parse one route file; a file Python cannot parse becomes a SYNTAX_ERROR problem."""
+def _parse(path: Path, rel: str) -> ast.Module | Problem:
+    """Parse one file; a file Python cannot parse becomes a SYNTAX_ERROR problem."""
     try:
         source = path.read_bytes()
         if (UNGUARDED_PARSER_LIMIT is not None and len(source) > UNGUARDED_PARSER_LIMIT
@@ -197,19 +257,37 @@ def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile
     except (ValueError, OSError) as exc:  # null bytes, unreadable file
         return Problem(rel, 1, "SYNTAX_ERROR", f"cannot read this file as Python: {exc}",
                        "save it as UTF-8 Python source")
+    return tree
+
+
+def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile | Problem:
+    """Parse one route file: its handlers, as facts."""
+    tree = _parse(path, rel)
+    if isinstance(tree, Problem):
+        return tree
     definitions: list[Definition] = []
     lowercase: list[str] = []
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if node.name in HTTP_METHODS:
+            if node.name in HANDLER_NAMES:
                 definitions.append(_definition(node))
-            elif node.name.upper() in HTTP_METHODS:
+            elif node.name.upper() in HANDLER_NAMES:
                 lowercase.append(node.name)
             continue
         for name in _bound_names(node):
-            if name in HTTP_METHODS:
+            if name in HANDLER_NAMES:
                 definitions.append(Definition(name, node.lineno, False))
     return RouteFile(rel, folders, tuple(definitions), tuple(lowercase))
+
+
+def read_declarations(
+    path: Path, rel: str, folders: tuple[str, ...] = ()
+) -> Declarations | Problem:
+    """Parse a `_layout.py` or `app.py`: the names it binds, as facts."""
+    tree = _parse(path, rel)
+    if isinstance(tree, Problem):
+        return tree
+    return Declarations(rel, folders, tuple(_bindings(tree.body)))
 
 
 # Called after each route file is read with (files read, files found), so that a caller can
@@ -218,15 +296,29 @@ FileCallback = Callable[[int, int], None]
 
 
 def scan(root: Path, config: Config, *, on_file: FileCallback | None = None) -> Scan:
-    """Walk the route dir and read every route file. Never imports or runs them."""
+    """Walk the route dir and read every route file and layout, and app.py. Never imports or
+    runs them."""
     result = Scan(config.route_dir)
-    files, result.problems = walk_route_files(root, config)
-    for done, (rel, folders) in enumerate(files, 1):
+    found = walk(root, config)
+    result.problems = found.problems
+    for done, (rel, folders) in enumerate(found.route_files, 1):
         read = read_route_file(root / rel, rel, folders)
         if isinstance(read, Problem):
             result.problems.append(read)
         else:
             result.files.append(read)
         if on_file is not None:
-            on_file(done, len(files))
+            on_file(done, len(found.route_files))
+    for rel, folders in found.layout_files:
+        layout = read_declarations(root / rel, rel, folders)
+        if isinstance(layout, Problem):
+            result.problems.append(layout)
+        else:
+            result.layouts.append(layout)
+    if (root / APP_FILE).is_file():
+        app = read_declarations(root / APP_FILE, APP_FILE)
+        if isinstance(app, Problem):
+            result.problems.append(app)
+        else:
+            result.app = app
     return result

@@ -133,6 +133,15 @@ def _save(cache: Path, data: bytes, manifest: bytes, force: bool) -> Path:
     return cache
 
 
+def size(cache: Path) -> int:
+    """Bytes of the cache's files as they are now (another build may be replacing them)."""
+    total = 0
+    for name in OUR_FILES:
+        with contextlib.suppress(OSError):
+            total += (cache / name).stat().st_size
+    return total
+
+
 def remove(cache: Path, *, lock: bool = True) -> list[str]:
     """Delete the cache folder; files we did not write are kept (and named) instead."""
     try:

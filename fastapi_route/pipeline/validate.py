@@ -7,8 +7,10 @@ from dataclasses import dataclass, replace
 
 from ..config import Config
 from ..conventions import (
+    WEBSOCKET,
     SegmentKind,
     Shape,
+    layouts_above,
     path_pieces,
     piece_rank,
     precedence_key,
@@ -17,6 +19,7 @@ from ..conventions import (
 )
 from ..errors import Problem
 from ..table import Route, sort_routes
+from .declarations import check_app, check_layout
 from .scan import RouteFile, Scan
 
 
@@ -111,11 +114,20 @@ def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
                     f"name every parameter of {d.name} explicitly",
                 )
             )
-        if require_request and "request" not in d.params:
+        if d.name == WEBSOCKET and not d.is_async:
             problems.append(
                 Problem(
-                    rel, d.line, "INVALID_HANDLER", f"{d.name} has no 'request' parameter",
-                    f"write def {d.name}(request, ...), or set build = "
+                    rel, d.line, "INVALID_HANDLER",
+                    "WEBSOCKET is a plain def, but a websocket handler awaits every message",
+                    "write async def WEBSOCKET(websocket, ...): ...",
+                )
+            )
+        first = "websocket" if d.name == WEBSOCKET else "request"
+        if require_request and first not in d.params:
+            problems.append(
+                Problem(
+                    rel, d.line, "INVALID_HANDLER", f"{d.name} has no '{first}' parameter",
+                    f"write def {d.name}({first}, ...), or set build = "
                     "{'require_request': False} in config.py",
                 )
             )
@@ -244,11 +256,17 @@ def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
     conflicts, sibling_pairs = _dynamic_conflicts(placed)
     problems.extend(conflicts)
     problems.extend(_route_collisions(placed, sibling_pairs))
+    for layout in scan.layouts:
+        problems.extend(check_layout(layout))
+    if scan.app is not None:
+        problems.extend(check_app(scan.app))
 
+    by_folder = {layout.folders: layout.file for layout in scan.layouts}
     routes: list[Route] = []
     for p in placed:
+        applied = tuple(by_folder[f] for f in layouts_above(p.file.folders) if f in by_folder)
         for method, line in p.file.handlers().items():
             routes.append(Route(method, p.path, p.file.file, line, p.shape.params,
-                                p.shape.catchall))
+                                p.shape.catchall, applied))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}
     return sort_routes(routes), sorted(shown)

@@ -18,6 +18,7 @@ from ..project import Project, find_project
 from ..table import Route
 from . import dispatch as dispatcher
 from . import extras
+from .appfile import AppFile
 from .lazy import register_lazy
 from .modules import ProjectModules
 from .register import register
@@ -72,6 +73,8 @@ def create_app(
     lazy = config.lazy if lazy is None else lazy
     routes = load_routes(found, config, source, strict)
     docs = config.docs_enabled
+    modules = ProjectModules(found)
+    app_file = AppFile.load(found, modules)
     app = FastAPI(
         title=config.app_name,
         version=config.version,
@@ -80,14 +83,19 @@ def create_app(
         openapi_url=config.openapi_url if docs else None,
         docs_url="/docs" if docs and not (found.root / DOCS_FILE).is_file() else None,
         redoc_url="/redoc" if docs else None,
+        lifespan=app_file.lifespan,
+        exception_handlers=dict(app_file.exception_handlers),
+        # Outermost first: CORS, app.py's list, then middleware.py's function.
+        middleware=[*extras.cors(config), *app_file.middleware,
+                    *extras.project_middleware(found, modules)],
     )
-    modules = ProjectModules(found)
     # Project pages first: a root catch-all route must not shadow a custom /docs.
     extras.install(app, found, config, routes, modules)
     if lazy:
         register_lazy(app, routes, modules)
     else:
         register(app, routes, modules)
+    app_file.finish(app)
     # Read by lazy routes (a swap invalidates the dispatcher's views); None: Starlette routes.
     app.state.dispatcher = dispatcher.install(app.router) if dispatch else None
     return app

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 try:  # the path a route matches against (root_path removed); register and extras use it too
@@ -120,8 +120,9 @@ class RouteIndex:
 
 
 def _indexable(route: BaseRoute) -> bool:
-    """Plain path routes (Route, APIRoute, our lazy routes); not mounts or hosts."""
-    return isinstance(route, Route) or getattr(route, "indexable", False)
+    """Plain path routes (Route, APIRoute, websocket routes, our lazy routes); not mounts or
+    hosts."""
+    return isinstance(route, (Route, WebSocketRoute)) or getattr(route, "indexable", False)
 
 
 def _toggled(path: str) -> str | None:
@@ -175,7 +176,7 @@ class Dispatcher:
         return view
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.routing_loop(scope, receive, send)
             return
         view = self.view(get_route_path(scope))

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket
 
 # Attribute set by the @route decorator: extra keyword arguments for add_api_route.
 ROUTE_OPTIONS = "__fastapi_route_options__"
@@ -65,12 +66,24 @@ def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
     )
 
 
+# An unannotated `request` or `websocket` is the connection, not a query parameter.
+_CONNECTIONS: dict[str, type[Any]] = {"request": Request, "websocket": WebSocket}
+
+
 def _as_seen_by_fastapi(param: inspect.Parameter, catchall: str | None) -> inspect.Parameter:
     if param.name == catchall:
         return param.replace(annotation=str)  # its {name:path} convertor gives a string
-    if param.name == "request" and param.annotation is inspect.Parameter.empty:
-        return param.replace(annotation=Request)  # not a query parameter named "request"
+    if param.name in _CONNECTIONS and param.annotation is inspect.Parameter.empty:
+        return param.replace(annotation=_CONNECTIONS[param.name])
     return param
+
+
+def _seen(func: Callable[..., Any], catchall: str | None, returns: Any) -> inspect.Signature:
+    signature = _resolved_signature(func)
+    return signature.replace(
+        parameters=[_as_seen_by_fastapi(p, catchall) for p in signature.parameters.values()],
+        return_annotation=returns,
+    )
 
 
 def endpoint_for(
@@ -86,18 +99,14 @@ def endpoint_for(
     response model; `-> None` means 204.
     """
     options: dict[str, Any] = dict(getattr(func, ROUTE_OPTIONS, {}))
-    signature = _resolved_signature(func)
-    returns = signature.return_annotation
+    returns = _resolved_signature(func).return_annotation
     if returns is None or returns is type(None):
         options.setdefault("status_code", 204)
         options.setdefault("response_model", None)
         returns = None
     elif _is_tuple(returns):
         returns = inspect.Signature.empty
-    seen = signature.replace(
-        parameters=[_as_seen_by_fastapi(p, catchall) for p in signature.parameters.values()],
-        return_annotation=returns,
-    )
+    seen = _seen(func, catchall, returns)
     endpoint: Any  # a function that also gets a __signature__
     if inspect.iscoroutinefunction(func):
 
@@ -117,6 +126,23 @@ def endpoint_for(
 
     functools.update_wrapper(endpoint, func)
     endpoint.__signature__ = seen  # what FastAPI inspects, once, at registration
+    return endpoint, options
+
+
+def websocket_endpoint_for(
+    func: Callable[..., Any], catchall: str | None
+) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The same for an `async def WEBSOCKET(websocket, ...)`: FastAPI's websocket routing sees
+    the handler's signature, with an unannotated `websocket` as the WebSocket."""
+    options: dict[str, Any] = dict(getattr(func, ROUTE_OPTIONS, {}))
+
+    async def endpoint(**kwargs: Any) -> None:
+        if catchall is not None:
+            kwargs[catchall] = _segments(kwargs[catchall])
+        await func(**kwargs)
+
+    functools.update_wrapper(endpoint, func)
+    endpoint.__signature__ = _seen(func, catchall, None)  # type: ignore[attr-defined]
     return endpoint, options
 
 

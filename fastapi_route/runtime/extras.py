@@ -1,4 +1,5 @@
-"""The project files around routes/: middleware.py, not-found.py, docs.py, public/."""
+"""The project files around routes/: middleware.py, not-found.py, docs.py, public/, and
+config.py's CORS."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from ..config import Config
 from ..conventions import DOCS_FILE, MIDDLEWARE_FILE, NOT_FOUND_FILE
@@ -120,7 +125,8 @@ def make_fallback(
     """The router's default: a public/ file for GET/HEAD, else the 404 (custom or JSON)."""
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":
+            await WebSocketClose()(scope, receive, send)  # a 403 at the handshake
             return
         response: Response
         if static is not None and scope["method"] in ("GET", "HEAD"):
@@ -128,10 +134,11 @@ def make_fallback(
             if found is not None:
                 await FileResponse(found)(scope, receive, send)
                 return
-        if not_found is not None:
-            response = await call_page(not_found, Request(scope, receive), context, 404)
-        else:
-            response = JSONResponse({"detail": "Not Found"}, status_code=404)
+        if not_found is None:
+            # As FastAPI's own router does: the app's exception handlers (the default one, or
+            # an app.py override) answer it.
+            raise HTTPException(status_code=404)
+        response = await call_page(not_found, Request(scope, receive), context, 404)
         await response(scope, receive, send)
 
     return fallback
@@ -141,7 +148,7 @@ def install(
     app: FastAPI, project: Project, config: Config, routes: Sequence[Route],
     modules: ProjectModules,
 ) -> None:
-    """Add middleware, custom pages and static files that the project folder holds."""
+    """Add the custom pages and static files that the project folder holds."""
     root = project.root
     context = RouteContext(routes, config)
 
@@ -160,22 +167,31 @@ def install(
     static = StaticFiles(public) if public.is_dir() else None
     app.router.default = make_fallback(static, not_found, context)
 
-    if (root / MIDDLEWARE_FILE).is_file():
-        middleware = _function(modules, MIDDLEWARE_FILE, "middleware")
-        if not inspect.iscoroutinefunction(middleware):
-            raise FastAPIRouteError(
-                f"{MIDDLEWARE_FILE}: middleware must be an async function",
-                "write async def middleware(request, call_next): ...",
-            )
-        app.middleware("http")(middleware)
 
-    if config.cors_enabled:
-        from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(config.cors_origins),
-            allow_credentials=config.cors_allow_credentials,
-            allow_methods=list(config.cors_allow_methods),
-            allow_headers=list(config.cors_allow_headers),
+def cors(config: Config) -> list[Middleware]:
+    """config.py's CORS settings, outermost of all middleware (a preflight is answered first)."""
+    if not config.cors_enabled:
+        return []
+    from starlette.middleware.cors import CORSMiddleware
+
+    return [Middleware(
+        CORSMiddleware,
+        allow_origins=list(config.cors_origins),
+        allow_credentials=config.cors_allow_credentials,
+        allow_methods=list(config.cors_allow_methods),
+        allow_headers=list(config.cors_allow_headers),
+    )]
+
+
+def project_middleware(project: Project, modules: ProjectModules) -> list[Middleware]:
+    """middleware.py's function, as FastAPI's `@app.middleware("http")` would add it."""
+    if not (project.root / MIDDLEWARE_FILE).is_file():
+        return []
+    middleware = _function(modules, MIDDLEWARE_FILE, "middleware")
+    if not inspect.iscoroutinefunction(middleware):
+        raise FastAPIRouteError(
+            f"{MIDDLEWARE_FILE}: middleware must be an async function",
+            "write async def middleware(request, call_next): ...",
         )
+    return [Middleware(BaseHTTPMiddleware, dispatch=middleware)]

@@ -12,55 +12,54 @@ from starlette.datastructures import URLPath
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
-from ..table import Route, methods_by
+from ..table import Route
 from .dispatch import get_route_path
 from .modules import ProjectModules
-from .register import FileRoute, add_route, handler_of
+from .register import Registrar
 
 log = logging.getLogger("fastapi_route")
 
 
 class LazyRoute(BaseRoute):
-    """Stands in for a FileRoute until a request reaches its path.
+    """Stands in for a route until a request (or a websocket) reaches its path.
 
     Startup then costs one regex per route. The first request whose path matches imports the
     handler, builds the real route exactly as eager mode would, and puts it in this route's
     place in the router, so from then on the app is the eager app. A handler that fails to
-    import answers 500 (and is logged); the other routes are unaffected.
+    import answers 500 (a websocket: closed, 1011), and is logged; the other routes are
+    unaffected.
     """
 
     indexable = True  # a plain path route to the dispatcher's trie
 
-    def __init__(
-        self, app: FastAPI, r: Route, modules: ProjectModules, methods: set[str], position: int
-    ) -> None:
+    def __init__(self, app: FastAPI, registrar: Registrar, r: Route, position: int) -> None:
         self.app_ref = app
+        self.registrar = registrar
         self.record = r
-        self.modules = modules
-        self.path_methods = methods
+        self.scope_type = "websocket" if r.is_websocket else "http"
         self.position = position  # where it stands in the router's list, to swap it out
         self.path = r.path
-        self.name = f"{r.method} {r.path}"
+        self.name = f"{r.label} {r.path}"
         # The text before the first parameter: a static route is matched by string equality
         # and a dynamic one compiles its regex only once a path starts with this prefix.
         self.prefix = r.path.split("{", 1)[0]
         self.pattern: re.Pattern[str] | None = None
-        self.real: FileRoute | None = None
+        self.real: BaseRoute | None = None
         self.error: Exception | None = None
 
-    def materialize(self) -> FileRoute | None:
+    def materialize(self) -> BaseRoute | None:
         if self.real is None and self.error is None:
             try:
-                func = handler_of(self.modules, self.record)
                 routes = self.app_ref.router.routes
                 # Made by the app's own router (its defaults apply), which appends it: take it
                 # back off the end before anything else runs (no await in between).
-                self.real = add_route(self.app_ref.router, self.record, func, self.path_methods)
+                self.real = self.registrar.add(self.record)
                 routes.pop()
             except Exception as exc:
                 self.error = exc
-                log.error("%s %s cannot be served: %s", self.record.method, self.path, exc,
+                log.error("%s %s cannot be served: %s", self.record.label, self.path, exc,
                           exc_info=exc)
                 return None
             routes = self.app_ref.router.routes
@@ -83,7 +82,7 @@ class LazyRoute(BaseRoute):
         return self.pattern.match(path) is not None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or not self._path_matches(get_route_path(scope)):
+        if scope["type"] != self.scope_type or not self._path_matches(get_route_path(scope)):
             return Match.NONE, {}
         real = self.materialize()
         if real is None:
@@ -92,10 +91,12 @@ class LazyRoute(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         real = self.materialize()
-        if real is None:
+        if real is not None:
+            await real.handle(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await WebSocketClose(code=1011)(scope, receive, send)  # 1011: internal error
+        else:
             await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
-            return
-        await real.handle(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         real = self.materialize()
@@ -113,10 +114,10 @@ def materialize_all(app: FastAPI) -> None:
 def register_lazy(app: FastAPI, routes: Sequence[Route], modules: ProjectModules) -> None:
     """Add a LazyRoute per route, in the table's precedence order; OpenAPI is built on its
     first request, once every route is real."""
-    methods = methods_by(routes, "path")
+    registrar = Registrar(app, routes, modules)
     start = len(app.router.routes)
     app.router.routes.extend(
-        LazyRoute(app, r, modules, methods[r.path], start + i) for i, r in enumerate(routes)
+        LazyRoute(app, registrar, r, start + i) for i, r in enumerate(routes)
     )
     eager_openapi = app.openapi
 

@@ -23,7 +23,7 @@ import sys
 import types
 from pathlib import Path, PurePosixPath
 
-from ..conventions import SegmentError, SegmentKind, parse_segment
+from ..conventions import ROUTE_FILES, SegmentError, SegmentKind, parse_segment
 from ..errors import FastAPIRouteError
 from ..project import Project
 
@@ -31,10 +31,15 @@ _MANGLED = {SegmentKind.PARAM: "_param_", SegmentKind.CATCHALL: "_catchall_",
             SegmentKind.GROUP: "_group_"}
 
 
+# A folder `a/route/` beside the route file `a/route.py` must not claim the file's module name.
+_FILE_STEMS = frozenset(name.removesuffix(".py") for name in ROUTE_FILES)
+
+
 def module_part(folder: str) -> str:
-    """A folder name as one dotted-name part: identifiers as they are, `[id]`, `[...slug]`
-    and `(group)` by what the grammar reads in them, anything else as hex."""
-    if folder.isidentifier():
+    """A folder name as one dotted-name part: identifiers as they are (but for `route` and
+    `index`), `[id]`, `[...slug]` and `(group)` by what the grammar reads in them, anything
+    else as hex."""
+    if folder.isidentifier() and folder not in _FILE_STEMS:
         return folder
     try:
         segment = parse_segment(folder)
@@ -112,15 +117,16 @@ class ProjectModules:
         return _execute(spec)
 
     def module_name(self, rel_file: str) -> str:
-        """`routes/users/[id]/route.py` -> `<base>.routes.users._param_id._route_py`.
+        """`routes/users/[id]/route.py` -> `<base>.routes.users._param_id.route`.
 
-        Files get a `_<stem>_py` name so that a file `a/route.py` and a folder `a/route/`
-        never claim one module name (a folder starting with `_` is never a route folder).
+        A file whose name Python can import gets the very name a relative import of it
+        would (`from ...app import x` in a route file reaches `<base>.app`), so each file is
+        one module however it is reached; `not-found.py` and the like get a mangled one.
         """
         posix = PurePosixPath(rel_file)
         parts = [module_part(p) for p in posix.parent.parts]
         stem = posix.stem if posix.stem.isidentifier() else module_part(posix.stem)
-        return ".".join([self.base, *parts, f"_{stem}_py"])
+        return ".".join([self.base, *parts, stem])
 
     def _ensure_packages(self, rel_file: str) -> None:
         """The packages on the way to a file: real ones (with __init__.py) import normally,
@@ -132,7 +138,7 @@ class ProjectModules:
             name = f"{name}.{module_part(part)}"
             if name in sys.modules:
                 continue
-            if part.isidentifier() and (folder / "__init__.py").is_file():
+            if module_part(part) == part and (folder / "__init__.py").is_file():
                 importlib.import_module(name)
             else:
                 self._register(name, folder, None)

@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
+from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
 from ..table import Route, methods_by
-from .endpoints import endpoint_for
+from .endpoints import endpoint_for, websocket_endpoint_for
+from .layouts import Composed, Layouts
 from .modules import ProjectModules
+from .openapi import describe, operation_ids
 
 
 class FileRoute(APIRoute):
@@ -49,40 +52,72 @@ def handler_of(modules: ProjectModules, r: Route) -> Callable[..., Any]:
     func = getattr(module, r.method, None)
     if not callable(func):
         raise FastAPIRouteError(
-            f"{r.file}:{r.line} {r.method} is not callable after import",
+            f"{r.file}:{r.line} {r.label} is not callable after import",
             "the cache may be stale: run 'fastapi-route build'",
         )
     return func  # type: ignore[no-any-return]
 
 
-def add_route(
-    router: APIRouter, r: Route, func: Callable[..., Any], methods: set[str]
-) -> FileRoute:
-    """FastAPI's own add_api_route (router defaults, dependency graph), as a FileRoute
-    appended to `router.routes`; `methods` are all those of the route's path."""
-    try:
-        endpoint, options = endpoint_for(func, r.catchall)
-        options.setdefault("name", f"{r.method} {r.path}")
-        router.add_api_route(
-            r.path, endpoint, methods=[r.method], route_class_override=FileRoute, **options
+class Registrar:
+    """Adds routes of one table to an app: what every route needs from the whole table (the
+    methods of its path, its operation id) and its layouts, worked out once."""
+
+    def __init__(self, app: FastAPI, routes: Sequence[Route], modules: ProjectModules) -> None:
+        self.router = app.router
+        self.modules = modules
+        self.methods = methods_by(routes, "path")
+        self.operation_ids = operation_ids(routes)
+        self.layouts = Layouts(modules)
+
+    def add(self, r: Route) -> BaseRoute:
+        """Import the handler, build its route with FastAPI's own `add_api_route` (or
+        `add_api_websocket_route`) and return it; the router appends it to its routes."""
+        func = handler_of(self.modules, r)
+        layout = self.layouts.compose(r.layouts)
+        try:
+            endpoint = (self._add_websocket if r.is_websocket else self._add_http)(
+                r, func, layout
+            )
+        except Exception as exc:  # FastAPI's verdict on a signature, a Depends, an option
+            raise FastAPIRouteError(
+                f"{r.file}:{r.line} {r.label} {r.path} cannot be registered with FastAPI: "
+                f"{type(exc).__name__}: {exc}",
+                "fix the handler's parameters, their types, or its @route(...) options",
+            ) from exc
+        added = self.router.routes[-1]  # the add_api_* methods append the route they made
+        if getattr(added, "endpoint", None) is not endpoint:
+            raise RuntimeError("FastAPI did not append the route it made")
+        if isinstance(added, FileRoute):
+            methods = self.methods[r.path]
+            added.answers_head = r.method == "GET" and "HEAD" not in methods
+            http = methods - {WEBSOCKET}
+            added.allow = ", ".join(sorted(http | {"HEAD"} if "GET" in http else http))
+            added.app = layout.wrap(added.app)
+        return added
+
+    def _add_websocket(self, r: Route, func: Callable[..., Any], layout: Composed) -> Any:
+        endpoint, own = websocket_endpoint_for(func, r.catchall)
+        self.router.add_api_websocket_route(
+            r.path, endpoint, name=f"websocket {r.path}", **layout.websocket_options(own)
         )
-    except Exception as exc:  # FastAPI's verdict on a signature, a Depends, an option
-        raise FastAPIRouteError(
-            f"{r.file}:{r.line} {r.method} {r.path} cannot be registered with FastAPI: "
-            f"{type(exc).__name__}: {exc}",
-            "fix the handler's parameters, their types, or its @route(...) options",
-        ) from exc
-    added = router.routes[-1]  # add_api_route appends the route it made
-    if not isinstance(added, FileRoute) or added.endpoint is not endpoint:
-        raise RuntimeError("FastAPI's add_api_route did not append the route it made")
-    added.answers_head = r.method == "GET" and "HEAD" not in methods
-    allow = methods | {"HEAD"} if "GET" in methods else methods
-    added.allow = ", ".join(sorted(allow))
-    return added
+        return endpoint
+
+    def _add_http(self, r: Route, func: Callable[..., Any], layout: Composed) -> Any:
+        endpoint, own = endpoint_for(func, r.catchall)
+        summary, description = describe(func, r)
+        endpoint.__doc__ = description  # FastAPI's description when @route gives none
+        own.setdefault("summary", summary)
+        own.setdefault("operation_id", self.operation_ids[r])
+        own.setdefault("name", own["operation_id"])  # for url_for
+        self.router.add_api_route(
+            r.path, endpoint, methods=[r.method], route_class_override=FileRoute,
+            **layout.route_options(own),
+        )
+        return endpoint
 
 
 def register(app: FastAPI, routes: Sequence[Route], modules: ProjectModules) -> None:
     """Import every handler and add its route, in the table's precedence order."""
-    methods = methods_by(routes, "path")
+    registrar = Registrar(app, routes, modules)
     for r in routes:
-        add_route(app.router, r, handler_of(modules, r), methods[r.path])
+        registrar.add(r)

@@ -1,0 +1,66 @@
+"""`app.py`: what one would pass to `FastAPI(...)`, and a hook for everything else (SPEC 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from ..conventions import APP_FILE
+from ..errors import FastAPIRouteError
+from ..project import Project
+from .modules import ProjectModules
+
+
+@dataclass(frozen=True)
+class AppFile:
+    """app.py's settings; all empty without an app.py."""
+
+    lifespan: Any = None  # FastAPI's own: @asynccontextmanager async def lifespan(app)
+    exception_handlers: Mapping[Any, Callable[..., Any]] = field(default_factory=dict)
+    middleware: Sequence[Middleware] = ()  # the first is outermost
+    configure: Callable[[FastAPI], Any] | None = None  # called once every route is registered
+
+    @classmethod
+    def load(cls, project: Project, modules: ProjectModules) -> AppFile:
+        """Import app.py (once, as the module a route's `from ...app import x` reaches)."""
+        if not (project.root / APP_FILE).is_file():
+            return cls()
+        module = modules.load(APP_FILE)
+
+        def wrong(name: str, should: str) -> FastAPIRouteError:
+            return FastAPIRouteError(
+                f"{APP_FILE}: {name} must be {should}, got {getattr(module, name)!r}",
+                f"fix {name} in {APP_FILE} (it takes what FastAPI(...) takes)",
+            )
+
+        lifespan = getattr(module, "lifespan", None)
+        if lifespan is not None and not callable(lifespan):
+            raise wrong("lifespan", "an async context manager function of (app)")
+        handlers = getattr(module, "exception_handlers", {})
+        if not isinstance(handlers, Mapping) or not all(callable(h) for h in handlers.values()):
+            raise wrong("exception_handlers", "a dict of exception class or status code to handler")
+        middleware = getattr(module, "middleware", ())
+        if not isinstance(middleware, Sequence) or not all(
+            isinstance(m, Middleware) for m in middleware
+        ):
+            raise wrong("middleware", "a list of starlette.middleware.Middleware(...)")
+        configure = getattr(module, "configure", None)
+        if configure is not None and not callable(configure):
+            raise wrong("configure", "a function of (app)")
+        return cls(lifespan, dict(handlers), list(middleware), configure)
+
+    def finish(self, app: FastAPI) -> None:
+        """Run `configure(app)`; what it adds is served."""
+        if self.configure is None:
+            return
+        try:
+            self.configure(app)
+        except Exception as exc:
+            raise FastAPIRouteError(
+                f"{APP_FILE}: configure(app) raised {type(exc).__name__}: {exc}",
+                "fix configure in app.py (its traceback is in the server log)",
+            ) from exc

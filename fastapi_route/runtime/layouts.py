@@ -1,0 +1,129 @@
+"""`_layout.py` files at run time: their settings, composed for each route (SPEC 9).
+
+A layout says for a folder what an `APIRouter` says for its routes. FastAPI's `include_router`
+folds router options into each route (dependencies first, tags concatenated, responses
+merged), so layouts are folded the same way into the options of `add_api_route`: no router
+objects, and FastAPI does everything else itself. FastAPI has no router middleware, so a
+layout's `middleware` wraps the matched route's own ASGI app, inside the app's exception
+handling.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp
+
+from ..errors import FastAPIRouteError
+from .modules import ProjectModules
+
+MiddlewareFunction = Callable[..., Any]  # async def middleware(request, call_next)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """What the layouts above a route say, outermost first; empty without layouts."""
+
+    dependencies: tuple[Any, ...] = ()
+    tags: tuple[Any, ...] = ()
+    responses: Mapping[Any, Any] | None = None
+    deprecated: bool | None = None  # None: no layout says
+    include_in_schema: bool = True
+    middleware: tuple[MiddlewareFunction, ...] = ()
+
+    def route_options(self, own: dict[str, Any]) -> dict[str, Any]:
+        """The route's own options (from `@route`) with the layouts' folded in, as FastAPI
+        folds a router's into its routes: the route's last, or winning."""
+        options = dict(own)
+        if self.dependencies:
+            options["dependencies"] = [*self.dependencies, *(own.get("dependencies") or ())]
+        if self.tags:
+            tags = [*self.tags, *(own.get("tags") or ())]
+            options["tags"] = list(dict.fromkeys(tags))  # no repeats, first place kept
+        if self.responses:
+            options["responses"] = {**self.responses, **(own.get("responses") or {})}
+        if self.deprecated is not None:
+            options.setdefault("deprecated", self.deprecated)
+        if not self.include_in_schema:
+            options["include_in_schema"] = False
+        return options
+
+    def websocket_options(self, own: dict[str, Any]) -> dict[str, Any]:
+        """A websocket route takes dependencies only (as FastAPI's websocket routes)."""
+        options = {"dependencies": own["dependencies"]} if own.get("dependencies") else {}
+        if self.dependencies:
+            options["dependencies"] = [*self.dependencies, *options.get("dependencies", ())]
+        return options
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """`app` inside the layouts' middleware, the outermost layout's outside."""
+        for middleware in reversed(self.middleware):
+            app = BaseHTTPMiddleware(app, dispatch=middleware)
+        return app
+
+
+NONE = Composed()
+
+
+class Layouts:
+    """Loads each layout once and composes each chain of layouts once."""
+
+    def __init__(self, modules: ProjectModules) -> None:
+        self.modules = modules
+        self._composed: dict[tuple[str, ...], Composed] = {(): NONE}
+
+    def compose(self, files: tuple[str, ...]) -> Composed:
+        composed = self._composed.get(files)
+        if composed is None:
+            composed = self._composed[files] = _fold(self._read(f) for f in files)
+        return composed
+
+    def _read(self, file: str) -> Composed:
+        module = self.modules.load(file)
+
+        def wrong(name: str, should: str) -> FastAPIRouteError:
+            return FastAPIRouteError(
+                f"{file}: {name} must be {should}, got {getattr(module, name)!r}",
+                f"fix {name} in {file} (layouts take what APIRouter(...) takes)",
+            )
+
+        dependencies = getattr(module, "dependencies", ())
+        if not isinstance(dependencies, Sequence) or isinstance(dependencies, str):
+            raise wrong("dependencies", "a list of Depends(...)")
+        tags = getattr(module, "tags", ())
+        if not isinstance(tags, Sequence) or isinstance(tags, str):
+            raise wrong("tags", "a list of tag names")
+        responses = getattr(module, "responses", None)
+        if responses is not None and not isinstance(responses, Mapping):
+            raise wrong("responses", "a dict of status code to response description")
+        deprecated = getattr(module, "deprecated", None)
+        if deprecated is not None and not isinstance(deprecated, bool):
+            raise wrong("deprecated", "True or False")
+        include = getattr(module, "include_in_schema", True)
+        if not isinstance(include, bool):
+            raise wrong("include_in_schema", "True or False")
+        middleware = getattr(module, "middleware", None)
+        if middleware is not None and not inspect.iscoroutinefunction(middleware):
+            raise wrong("middleware", "an async function of (request, call_next)")
+        return Composed(tuple(dependencies), tuple(tags), responses, deprecated, include,
+                        (middleware,) if middleware is not None else ())
+
+
+def _fold(layouts: Any) -> Composed:
+    """Outer to inner: lists concatenate, responses merge (inner wins), the innermost
+    `deprecated` wins, and `include_in_schema = False` anywhere hides the route."""
+    result = NONE
+    for layout in layouts:
+        result = Composed(
+            (*result.dependencies, *layout.dependencies),
+            tuple(dict.fromkeys((*result.tags, *layout.tags))),
+            {**(result.responses or {}), **(layout.responses or {})} or None,
+            layout.deprecated if layout.deprecated is not None else result.deprecated,
+            result.include_in_schema and layout.include_in_schema,
+            (*result.middleware, *layout.middleware),
+        )
+    return result

@@ -1,0 +1,53 @@
+"""OpenAPI that reads as if written by hand (SPEC 9): operation ids and summaries.
+
+FastAPI's defaults come from the route's name and path (`read_item_items__item_id__get`,
+summary "Read Item"); a file router's endpoint names are all GET or POST, which would give
+ids like `GET__items__item_id__items__item_id__get`, and client generators turn ids into
+method names. So each operation gets an id from its method and URL words, unique in the app.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..conventions import path_pieces
+from ..table import Route
+
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def _words(route: Route) -> str:
+    words = [route.method.lower()]
+    for piece in path_pieces(route.path):
+        words.append(piece.strip("{}").split(":", 1)[0])  # {id:int} -> id
+    text = _NOT_WORD.sub("_", "_".join(words).lower()).strip("_")
+    return text if len(words) > 1 else f"{text}_root"  # GET / -> get_root
+
+
+def operation_ids(routes: Iterable[Route]) -> dict[Route, str]:
+    """`get_users_user_id`, `post_items`, ... for each HTTP route; two routes whose words
+    agree (`/a-b` and `/a_b`) get `_2`, `_3` in table order, so ids stay unique."""
+    ids: dict[Route, str] = {}
+    taken: set[str] = set()
+    for r in routes:
+        if r.is_websocket:
+            continue  # OpenAPI does not describe websockets
+        base = candidate = _words(r)
+        n = 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate)
+        ids[r] = candidate
+    return ids
+
+
+def describe(func: Callable[..., Any], route: Route) -> tuple[str, str]:
+    """The summary (the docstring's first line, else `GET /users/{user_id}`) and the
+    description (the rest of the docstring)."""
+    doc = inspect.getdoc(func) or ""
+    first, _, rest = doc.partition("\n")
+    return first.strip() or f"{route.method} {route.path}", rest.strip()
