@@ -36,6 +36,7 @@ from packaging_helpers import (
     wheel_names,
 )
 from servers import Server
+from websockets.sync.client import connect as ws_connect
 
 from fastapi_route.cli import main
 
@@ -50,6 +51,10 @@ SAMPLE_ROUTES = [
     "routes/users/[user_id]/posts/route.py",
     "routes/files/[...path]/route.py",
     "routes/(auth)/login/route.py",
+    "routes/(admin)/_layout.py",
+    "routes/(admin)/admin/stats/route.py",
+    "routes/ws/route.py",
+    "app.py",
 ]
 PROBLEM_LINE = re.compile(r"^([A-Z_]+ \S+:\d+) ", re.MULTILINE)
 
@@ -120,6 +125,16 @@ def test_build_install_and_run_the_sample_app_from_an_empty_folder(
             assert me["me"] is True
             assert get_json(server, "/files/a/b") == {"segments": ["a", "b"], "depth": 2}
             assert server.get("/users/abc")[0] == 422
+            # The (admin) layout guards its group; app.py's lifespan filled the state it reads.
+            assert server.request("GET", "/admin/stats",
+                                  headers={"X-Admin-Token": "wrong"})[0] == 403
+            status, _, body = server.request("GET", "/admin/stats",
+                                             headers={"X-Admin-Token": "admin-secret"})
+            assert status == 200 and json.loads(body)["uptime_seconds"] >= 0
+            # A websocket route, with a real client.
+            with ws_connect(f"ws://127.0.0.1:{server.port}/ws?name=ada") as ws:
+                ws.send("hello")
+                assert ws.recv(timeout=10) == "ada: hello"
 
         assert files_under(installed) == before  # nothing written into site-packages
 

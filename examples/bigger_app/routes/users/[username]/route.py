@@ -1,0 +1,9 @@
+from fastapi import Request
+
+from fastapi_route import route
+
+
+@route(tags=["users"])
+async def GET(request: Request, username: str):
+    """Read one user."""
+    return {"username": username}

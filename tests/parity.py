@@ -1,0 +1,144 @@
+"""What an OpenAPI document means, so that a FastAPI app and its file-tree port can be compared.
+
+SPEC 9 promises that a ported tree loses no OpenAPI detail, while naming operations its own way
+(operationId from the method and the URL words; summary and description from the docstring).
+`openapi_meaning` keeps what a client of the API relies on and drops what legitimately differs:
+
+- paths, with a trailing slash removed (`/items/` and `/items` are one path);
+- per operation: its parameters (name, location, required, schema type), its responses
+  (status code -> description, media types and their schema type), its tags in order,
+  `deprecated`, and its request body (required, media types, schema type);
+- the component schemas, but for FastAPI's `Body_<operationId>` ones, named after operationIds;
+- not `operationId`, `summary`, `description` (checked on their own: see
+  `expected_operation_id`), nor `info` (the app's title and version).
+
+Usage, with two `/openapi.json` documents:
+
+    assert_same_meaning(original_client.get("/openapi.json").json(),
+                        ported_client.get("/openapi.json").json())
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["assert_same_meaning", "expected_operation_id", "normal_path", "openapi_meaning"]
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def normal_path(path: str) -> str:
+    """A path template without its trailing slash (`/` stays `/`)."""
+    return path.rstrip("/") or "/"
+
+
+def expected_operation_id(method: str, path: str) -> str:
+    """SPEC 9's operationId: lower snake case of the method and the URL's words.
+
+    `("GET", "/users/{user_id}")` -> `get_users_user_id`; a `{name:path}` convertor is dropped.
+    """
+    template = re.sub(r"\{(\w+)(?::\w+)?\}", r"\1", path)
+    words = re.findall(r"[a-z0-9]+", template.lower())
+    return "_".join([method.lower(), *words])
+
+
+def schema_type(schema: dict[str, Any] | None) -> str:
+    """A short description of a JSON schema's type: `string`, `integer`, `ref:Item`,
+    `array[string]`, `integer|null`, or `any` for the empty schema."""
+    if not schema:
+        return "any"
+    if "$ref" in schema:
+        return "ref:" + str(schema["$ref"]).rsplit("/", 1)[-1]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            return "|".join(sorted(schema_type(s) for s in schema[key]))
+    kind = schema.get("type", "any")
+    if isinstance(kind, list):
+        return "|".join(sorted(kind))
+    if kind == "array":
+        return f"array[{schema_type(schema.get('items'))}]"
+    return str(kind)
+
+
+def _content(content: dict[str, Any] | None) -> dict[str, str]:
+    return {media: schema_type(body.get("schema")) for media, body in (content or {}).items()}
+
+
+def _operation(operation: dict[str, Any]) -> dict[str, Any]:
+    parameters = sorted(
+        (p["name"], p["in"], bool(p.get("required", False)), schema_type(p.get("schema")))
+        for p in operation.get("parameters", [])
+    )
+    responses = {
+        str(code): {
+            "description": response.get("description"),
+            "content": _content(response.get("content")),
+        }
+        for code, response in operation.get("responses", {}).items()
+    }
+    body = operation.get("requestBody")
+    return {
+        "parameters": parameters,
+        "responses": responses,
+        "tags": list(operation.get("tags", [])),
+        "deprecated": bool(operation.get("deprecated", False)),
+        "requestBody": None if body is None else {
+            "required": bool(body.get("required", False)),
+            "content": _content(body.get("content")),
+        },
+    }
+
+
+def openapi_meaning(schema: dict[str, Any]) -> dict[str, Any]:
+    """`{"paths": {path: {method: operation meaning}}, "schemas": {name: schema}}`."""
+    paths: dict[str, dict[str, Any]] = {}
+    for path, item in schema.get("paths", {}).items():
+        key = normal_path(path)
+        if key in paths:
+            raise AssertionError(f"{path!r} and another path both normalise to {key!r}")
+        paths[key] = {
+            method: _operation(operation)
+            for method, operation in item.items()
+            if method in HTTP_METHODS
+        }
+    schemas = {
+        name: body
+        for name, body in schema.get("components", {}).get("schemas", {}).items()
+        if not name.startswith("Body_")
+    }
+    return {"paths": paths, "schemas": schemas}
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def assert_same_meaning(original: dict[str, Any], ported: dict[str, Any]) -> None:
+    """Fail, naming the first path, operation or schema that differs, unless both documents
+    mean the same (see the module's docstring for what that covers)."""
+    want, got = openapi_meaning(original), openapi_meaning(ported)
+    missing = sorted(set(want["paths"]) - set(got["paths"]))
+    extra = sorted(set(got["paths"]) - set(want["paths"]))
+    if missing or extra:
+        raise AssertionError(f"paths differ: missing {missing}, extra {extra}")
+    for path, operations in want["paths"].items():
+        if set(operations) != set(got["paths"][path]):
+            raise AssertionError(
+                f"{path}: methods {sorted(operations)} != {sorted(got['paths'][path])}"
+            )
+        for method, meaning in operations.items():
+            ported_meaning = got["paths"][path][method]
+            for aspect in meaning:
+                if meaning[aspect] != ported_meaning[aspect]:
+                    raise AssertionError(
+                        f"{method.upper()} {path}: {aspect} differ\n"
+                        f"original: {_show(meaning[aspect])}\n"
+                        f"ported:   {_show(ported_meaning[aspect])}"
+                    )
+    if want["schemas"] != got["schemas"]:
+        names = sorted(set(want["schemas"]) ^ set(got["schemas"])) or sorted(
+            n for n in want["schemas"] if want["schemas"][n] != got["schemas"][n]
+        )
+        raise AssertionError(f"component schemas differ: {names}")
