@@ -1,9 +1,11 @@
 """End to end: app.py's lifespan runs in every worker before it serves, and its shutdown half
 runs on SIGTERM, under `run`, `run --workers 2`, `dev` and other servers through
-`fastapi_route.asgi:app`. Observed from outside: the lifespan appends to a file."""
+`fastapi_route.asgi:app`. Observed from outside: the lifespan appends to a file. Each server
+also holds a websocket conversation with a real client."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sysconfig
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import write_tree
 from servers import Server, poll, run_cli
+from websockets.sync.client import connect
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +45,16 @@ PROJECT = {
         def GET(request):
             return {"pid": state["pid"]}
     """,
+    "routes/echo/[room]/route.py": """
+        from ....app import state
+
+        async def WEBSOCKET(websocket, room: str, shout: bool = False):
+            await websocket.accept()
+            text = await websocket.receive_text()
+            reply = f"{room} {state['pid']}: {text}"
+            await websocket.send_text(reply.upper() if shout else reply)
+            await websocket.close()
+    """,
 }
 
 
@@ -58,9 +71,14 @@ def _serve_and_stop(server: Server, log: Path, workers: int) -> list[tuple[str, 
     server.wait_ready("/")
     started = poll(lambda: _events(log), lambda ev: len({p for e, p in ev if e == "start"})
                    >= workers, server=server)
+    pids = {p for _, p in started}
     status, _, body = server.get("/")
     assert status == 200, body
-    assert int(body.decode().split(":")[1].strip(" }")) in {p for _, p in started}
+    assert json.loads(body)["pid"] in pids
+    with connect(f"ws://127.0.0.1:{server.port}/echo/lobby?shout=true") as ws:
+        ws.send("hi")
+        room, pid, text = ws.recv(timeout=10).split()
+        assert (room, text) == ("LOBBY", "HI") and int(pid.rstrip(":")) in pids
     server.proc.send_signal(signal.SIGTERM)
     server.wait_exit(timeout=30)
     return _events(log)
@@ -99,7 +117,9 @@ def test_dev_runs_the_lifespan(project, tmp_path):
 @pytest.mark.parametrize("command", [
     ("gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "2", "-b", "127.0.0.1:{port}"),
     ("hypercorn", "-w", "2", "-b", "127.0.0.1:{port}"),
-], ids=["gunicorn", "hypercorn"])
+    ("granian", "--interface", "asgi", "--workers", "2", "--host", "127.0.0.1", "--port",
+     "{port}"),
+], ids=["gunicorn", "hypercorn", "granian"])
 def test_other_servers_run_the_lifespan_in_every_worker(project, tmp_path, command):
     root, env = project
     script = Path(sysconfig.get_path("scripts")) / command[0]
