@@ -37,11 +37,12 @@ def normal_path(path: str) -> str:
 def expected_operation_id(method: str, path: str) -> str:
     """SPEC 9's operationId: lower snake case of the method and the URL's words.
 
-    `("GET", "/users/{user_id}")` -> `get_users_user_id`; a `{name:path}` convertor is dropped.
+    `("GET", "/users/{user_id}")` -> `get_users_user_id`; a `{name:path}` convertor is dropped;
+    the root is `get_root`.
     """
     template = re.sub(r"\{(\w+)(?::\w+)?\}", r"\1", path)
     words = re.findall(r"[a-z0-9]+", template.lower())
-    return "_".join([method.lower(), *words])
+    return "_".join([method.lower(), *(words or ["root"])])
 
 
 def schema_type(schema: dict[str, Any] | None) -> str:

@@ -39,8 +39,8 @@ from fastapi_route.config import load_config
 from fastapi_route.errors import CacheError, NoBuildError
 from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline import safepickle
-from fastapi_route.pipeline.manifest import FORMAT_VERSION
 from fastapi_route.pipeline.build import build
+from fastapi_route.pipeline.manifest import FORMAT_VERSION
 from fastapi_route.table import Route
 
 OTHER_TREE = {
