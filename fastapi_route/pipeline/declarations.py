@@ -45,15 +45,36 @@ def check_layout(layout: Declarations) -> list[Problem]:
     return problems
 
 
+# What each app.py setting may be bound by, when a build can tell (an import: it cannot).
+_APP_KINDS = {
+    "lifespan": ("function", "value"),
+    "exception_handlers": ("value",),
+    "middleware": ("value",),
+    "configure": ("function", "value"),
+}
+_APP_SHAPES = {
+    "lifespan": "an @asynccontextmanager function of (app)",
+    "exception_handlers": "a dict of exception class or status code to handler",
+    "middleware": "a list of Middleware(...) (a middleware function goes in middleware.py)",
+    "configure": "a plain function of (app)",
+}
+
+
 def check_app(app: Declarations) -> list[Problem]:
     """app.py also holds the app's own state (`ml_models = {}`, which a lifespan fills and
     routes import), so only a name that looks like a misspelt setting is refused."""
     problems: list[Problem] = []
     for b in app.bindings:
-        if b.name == "configure" and b.kind == "function" and b.positional != 1:
-            problems.append(Problem(app.file, b.line, "INVALID_APP",
-                                    "configure must take one parameter, the FastAPI app",
-                                    "write def configure(app): ..."))
+        if b.name in _APP_KINDS and b.kind != "import":
+            wrong_kind = b.kind not in _APP_KINDS[b.name]
+            # configure runs once, synchronously, when the app is built: not a coroutine.
+            bad_configure = b.name == "configure" and b.kind == "function" and (
+                b.is_async or b.positional != 1)
+            if wrong_kind or bad_configure:
+                problems.append(Problem(
+                    app.file, b.line, "INVALID_APP", f"{b.name} must be {_APP_SHAPES[b.name]}",
+                    "write def configure(app): ..." if b.name == "configure" else _APP_HINT,
+                ))
         elif b.name not in APP_NAMES and b.kind in ("value", "function"):
             # A function can only be meant as one of the function settings.
             settings = APP_NAMES if b.kind == "value" else ("lifespan", "configure")

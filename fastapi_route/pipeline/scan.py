@@ -32,6 +32,7 @@ class Definition:
     is_async: bool = False
     positional_only: tuple[str, ...] = ()  # before `/`: FastAPI passes arguments by name
     variadic: tuple[str, ...] = ()  # `*args` / `**kwargs`, written as such
+    operation_id: str | None = None  # given as a literal: @route(operation_id="...")
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,25 @@ def _definition(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Definition:
         isinstance(node, ast.AsyncFunctionDef),
         tuple(a.arg for a in args.posonlyargs),
         tuple(variadic),
+        _literal_operation_id(node),
     )
+
+
+def _literal_operation_id(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The `operation_id` of a `@route(...)` decorator, when it is written as a string."""
+    for decorator in node.decorator_list:
+        if not isinstance(decorator, ast.Call):
+            continue
+        func = decorator.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name != "route":
+            continue
+        for keyword in decorator.keywords:
+            value = keyword.value
+            if (keyword.arg == "operation_id" and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)):
+                return value.value
+    return None
 
 
 def _bindings(statements: list[ast.stmt]) -> list[Binding]:

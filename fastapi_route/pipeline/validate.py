@@ -18,6 +18,7 @@ from ..conventions import (
     shape_of,
 )
 from ..errors import Problem
+from ..naming import operation_ids
 from ..table import Route, sort_routes
 from .declarations import check_app, check_layout
 from .scan import RouteFile, Scan
@@ -241,6 +242,29 @@ def _route_collisions(
     return problems
 
 
+def _operation_id_collisions(files: list[RouteFile], routes: list[Route]) -> list[Problem]:
+    """An `@route(operation_id=...)` that another route already has: OpenAPI ids are unique,
+    and client generators turn them into method names. `routes` in precedence order."""
+    chosen = {(f.file, d.name): d for f in files for d in f.definitions if d.operation_id}
+    owners: dict[str, Route] = {}
+    for r, generated in operation_ids(routes).items():
+        if (r.file, r.method) not in chosen:
+            owners.setdefault(generated, r)
+    problems: list[Problem] = []
+    for r in routes:
+        d = chosen.get((r.file, r.method))
+        if d is None or d.operation_id is None or r.is_websocket:
+            continue
+        other = owners.setdefault(d.operation_id, r)
+        if other is not r:
+            problems.append(Problem(
+                r.file, d.line, "DUPLICATE_OPERATION_ID",
+                f"operation_id {d.operation_id!r} is also the id of {other.label} "
+                f"{other.path} ({other.file})", "choose another operation_id",
+            ))
+    return problems
+
+
 def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
     """Check the scanned tree; return the route table (precedence order) and every problem."""
     problems = list(scan.problems)
@@ -268,5 +292,7 @@ def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
         for method, line in p.file.handlers().items():
             routes.append(Route(method, p.path, p.file.file, line, p.shape.params,
                                 p.shape.catchall, applied))
+    routes = sort_routes(routes)
+    problems.extend(_operation_id_collisions(scan.files, routes))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}
-    return sort_routes(routes), sorted(shown)
+    return routes, sorted(shown)

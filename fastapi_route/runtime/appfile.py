@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,8 +50,10 @@ class AppFile:
         ):
             raise wrong("middleware", "a list of starlette.middleware.Middleware(...)")
         configure = getattr(module, "configure", None)
-        if configure is not None and not callable(configure):
-            raise wrong("configure", "a function of (app)")
+        if configure is not None and (
+            not callable(configure) or inspect.iscoroutinefunction(configure)
+        ):
+            raise wrong("configure", "a plain function of (app)")
         return cls(lifespan, dict(handlers), list(middleware), configure)
 
     def finish(self, app: FastAPI) -> None:

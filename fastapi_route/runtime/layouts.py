@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import params
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
@@ -92,7 +93,8 @@ class Layouts:
             )
 
         dependencies = getattr(module, "dependencies", ())
-        if not isinstance(dependencies, Sequence) or isinstance(dependencies, str):
+        if (not isinstance(dependencies, Sequence) or isinstance(dependencies, str)
+                or not all(isinstance(d, params.Depends) for d in dependencies)):
             raise wrong("dependencies", "a list of Depends(...)")
         tags = getattr(module, "tags", ())
         if not isinstance(tags, Sequence) or isinstance(tags, str):

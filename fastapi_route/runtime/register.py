@@ -17,11 +17,11 @@ from starlette.types import Receive, Scope, Send
 
 from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
+from ..naming import describe, operation_ids
 from ..table import Route, methods_by
 from .endpoints import endpoint_for, websocket_endpoint_for
 from .layouts import Composed, Layouts
 from .modules import ProjectModules
-from .openapi import describe, operation_ids
 
 
 class FileRoute(APIRoute):

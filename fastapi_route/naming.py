@@ -1,5 +1,8 @@
 """OpenAPI that reads as if written by hand (SPEC 9): operation ids and summaries.
 
+Pure functions of the route table, so that `build` can refuse an `@route(operation_id=...)`
+that collides with another route's id, and eager and lazy apps name every route alike.
+
 FastAPI's defaults come from the route's name and path (`read_item_items__item_id__get`,
 summary "Read Item"); a file router's endpoint names are all GET or POST, which would give
 ids like `GET__items__item_id__items__item_id__get`, and client generators turn ids into
@@ -13,10 +16,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..conventions import path_pieces
-from ..table import Route
+from .conventions import path_pieces
+from .table import Route
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
+_CONVERTOR = re.compile(r"{(\w+):\w+}")
 
 
 def _words(route: Route) -> str:
@@ -50,4 +54,9 @@ def describe(func: Callable[..., Any], route: Route) -> tuple[str, str]:
     description (the rest of the docstring)."""
     doc = inspect.getdoc(func) or ""
     first, _, rest = doc.partition("\n")
-    return first.strip() or f"{route.method} {route.path}", rest.strip()
+    return first.strip() or f"{route.method} {openapi_path(route.path)}", rest.strip()
+
+
+def openapi_path(path: str) -> str:
+    """The path as the OpenAPI document writes it: `/docs/{slug}`, not `{slug:path}`."""
+    return _CONVERTOR.sub(r"{\1}", path)
