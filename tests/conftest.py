@@ -1,10 +1,12 @@
-"""Shared helpers: write real project trees into tmp_path."""
+"""Shared helpers: write real project trees into tmp_path, and serve them in every mode."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +51,25 @@ def project(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
         return write_tree(tmp_path / "app", files)
 
     return make
+
+
+def app_in_mode(root: Path, mode: str, **options: Any) -> Any:
+    """The project's app as a mode serves it: `eager` and `lazy` scan the tree; `cache`
+    (eager) and `cache-lazy` build first, then serve from the cache."""
+    from fastapi_route.config import load_config
+    from fastapi_route.pipeline.build import build
+    from fastapi_route.project import Project
+    from fastapi_route.runtime.app import create_app
+
+    cached = mode.startswith("cache")
+    if cached:
+        build(root, load_config(root))
+    return create_app(Project(root), source="cache" if cached else "scan",
+                      lazy=mode.endswith("lazy"), **options)
+
+
+def copy_example(example: Path, into: Path) -> Path:
+    """A copy of an example project (the repository's copy is never built into)."""
+    target = into / example.name
+    shutil.copytree(example, target, ignore=shutil.ignore_patterns("__pycache__", ".cache"))
+    return target

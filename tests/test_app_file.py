@@ -15,27 +15,18 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import write_tree
-from fastapi import FastAPI
+from conftest import app_in_mode, write_tree
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from fastapi_route.config import load_config
 from fastapi_route.errors import FastAPIRouteError
-from fastapi_route.pipeline.build import build
-from fastapi_route.project import Project
 from fastapi_route.runtime.app import create_app
 
 MODES = ["eager", "lazy", "cache", "cache-lazy"]
 
 
-def app_for(root: Path, mode: str, **options: bool) -> FastAPI:
-    if mode.startswith("cache"):
-        build(root, load_config(root))
-    return create_app(Project(root), source="cache" if mode.startswith("cache") else "scan",
-                      lazy=mode.endswith("lazy"), **options)
 
 
 def loaded(path: Path) -> types.ModuleType:
@@ -84,7 +75,7 @@ LIFESPAN_TREE = {
 @pytest.mark.parametrize("mode", MODES)
 def test_lifespan_runs_at_start_and_stop(tmp_path, mode):
     root = write_tree(tmp_path / "app", LIFESPAN_TREE)
-    app = app_for(root, mode)
+    app = app_in_mode(root, mode)
     app_module = loaded(root / "app.py")
     assert app_module.events == []  # nothing runs before the server starts
     with TestClient(app) as client:
@@ -99,7 +90,7 @@ def test_lifespan_runs_at_start_and_stop(tmp_path, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_a_routes_import_of_app_py_is_the_module_the_runtime_loaded(tmp_path, mode):
     root = write_tree(tmp_path / "app", LIFESPAN_TREE)
-    app = app_for(root, mode)
+    app = app_in_mode(root, mode)
     with TestClient(app) as client:
         client.get("/")
         client.get("/deep/y")
@@ -165,7 +156,7 @@ HANDLERS_TREE = {
 
 @pytest.mark.parametrize("mode", MODES)
 def test_exception_handlers_for_a_class_and_for_status_codes(tmp_path, mode):
-    client = TestClient(app_for(write_tree(tmp_path / "app", HANDLERS_TREE), mode))
+    client = TestClient(app_in_mode(write_tree(tmp_path / "app", HANDLERS_TREE), mode))
     tea = client.get("/tea")
     assert (tea.status_code, tea.json()) == (418, {"teapot": "earl grey"})
     # A status code handler answers for the route's HTTPException and for an unmatched path.
@@ -233,7 +224,7 @@ MIDDLEWARE_TREE = {
 
 @pytest.mark.parametrize("mode", MODES)
 def test_app_middleware_first_is_outermost_all_outside_middleware_py(tmp_path, mode):
-    client = TestClient(app_for(write_tree(tmp_path / "app", MIDDLEWARE_TREE), mode))
+    client = TestClient(app_in_mode(write_tree(tmp_path / "app", MIDDLEWARE_TREE), mode))
     response = client.get("/")
     assert response.json() == {"trail": ["first", "second", "middleware.py", "layout"]}
     # On the way out, the innermost adds its header first.
@@ -255,7 +246,7 @@ def test_app_middleware_such_as_gzip_applies(tmp_path):
         "routes/index.py": "def GET(request):\n    return {'text': 'x' * 1000}\n",
     })
     for mode in ("eager", "lazy"):
-        response = TestClient(app_for(root, mode)).get("/", headers={"accept-encoding": "gzip"})
+        response = TestClient(app_in_mode(root, mode)).get("/", headers={"accept-encoding": "gzip"})
         assert response.headers["content-encoding"] == "gzip"
         assert response.json() == {"text": "x" * 1000}
 
@@ -307,7 +298,7 @@ def test_configure_runs_once_after_every_route_and_what_it_adds_is_served(
     tmp_path, mode, dispatch
 ):
     root = write_tree(tmp_path / "app", CONFIGURE_TREE)
-    app = app_for(root, mode, dispatch=dispatch)
+    app = app_in_mode(root, mode, dispatch=dispatch)
     app_module = loaded(root / "app.py")
     assert len(app_module.calls) == 1
     seen = set(app_module.calls[0])
@@ -348,7 +339,7 @@ def test_a_wrong_app_py_value_stops_create_app_naming_app_py(tmp_path, mode, cas
         "routes/index.py": "def GET(request):\n    return {}\n",
     })
     with pytest.raises(FastAPIRouteError) as info:
-        app_for(root, mode)
+        app_in_mode(root, mode)
     assert "app.py" in str(info.value)
 
 
@@ -362,7 +353,7 @@ def test_configure_raising_is_an_error_naming_app_py(tmp_path, mode):
         "routes/index.py": "def GET(request):\n    return {}\n",
     })
     with pytest.raises(FastAPIRouteError) as info:
-        app_for(root, mode)
+        app_in_mode(root, mode)
     message = str(info.value)
     assert "app.py" in message and "no database" in message
     assert isinstance(info.value.__cause__, RuntimeError)
@@ -375,13 +366,13 @@ def test_an_app_py_that_raises_on_import_names_app_py(tmp_path):
     })
     for mode in ("eager", "lazy"):
         with pytest.raises(FastAPIRouteError) as info:
-            app_for(root, mode)
+            app_in_mode(root, mode)
         assert "app.py" in str(info.value)
 
 
 def test_no_app_py_is_fine(tmp_path):
     root = write_tree(tmp_path / "app", {"routes/index.py": "def GET(request):\n    return {}\n"})
-    with TestClient(app_for(root, "eager")) as client:
+    with TestClient(app_in_mode(root, "eager")) as client:
         assert client.get("/").json() == {}
 
 

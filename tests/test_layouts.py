@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tree
+from conftest import app_in_mode, write_tree
 from fastapi import FastAPI
 from limits import time_limit
 from starlette.websockets import WebSocketDisconnect
@@ -23,24 +23,15 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from fastapi_route.config import load_config
 from fastapi_route.errors import FastAPIRouteError
-from fastapi_route.pipeline.build import build
-from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
 
 MODES = ["eager", "lazy", "cache"]  # scan + import all; scan + import on use; built cache
 
 
-def app_for(root: Path, mode: str) -> FastAPI:
-    if mode == "cache":
-        build(root, load_config(root))
-    return create_app(Project(root), source="cache" if mode == "cache" else "scan",
-                      lazy=mode == "lazy")
 
 
 def client_for(root: Path, mode: str) -> TestClient:
-    return TestClient(app_for(root, mode))
+    return TestClient(app_in_mode(root, mode))
 
 
 def operation(spec: dict[str, Any], path: str, method: str = "get") -> dict[str, Any]:
@@ -548,7 +539,7 @@ def test_a_layout_with_a_wrong_value_stops_create_app_naming_the_file(tmp_path, 
         "routes/users/route.py": "def GET(request):\n    return []\n",
     })
     with pytest.raises(FastAPIRouteError) as info:
-        app_for(root, mode)
+        app_in_mode(root, mode)
     message = str(info.value)
     assert "routes/users/_layout.py" in message
     assert name in message
@@ -562,7 +553,7 @@ def test_a_layout_with_a_wrong_value_fails_its_routes_only_in_lazy_mode(tmp_path
         "routes/users/_layout.py": 'tags = "users"\n',
         "routes/users/route.py": "def GET(request):\n    return []\n",
     })
-    client = TestClient(app_for(root, "lazy"), raise_server_exceptions=False)
+    client = TestClient(app_in_mode(root, "lazy"), raise_server_exceptions=False)
     assert client.get("/users").status_code == 500
     assert client.get("/").json() == {"ok": True}
 
@@ -671,5 +662,5 @@ def test_dependencies_that_are_not_depends_are_blamed_on_the_layout(tmp_path, mo
         "routes/users/route.py": "def GET(request):\n    return []\n",
     })
     with pytest.raises(FastAPIRouteError) as info:
-        app_for(root, mode)
+        app_in_mode(root, mode)
     assert "routes/users/_layout.py" in str(info.value)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tree
+from conftest import app_in_mode, write_tree
 from fastapi import FastAPI
 
 with warnings.catch_warnings():
@@ -24,9 +23,7 @@ with warnings.catch_warnings():
 
 from fastapi_route.config import load_config
 from fastapi_route.errors import BuildFailed
-from fastapi_route.pipeline.build import build, compile_table
-from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
+from fastapi_route.pipeline.build import compile_table
 
 MODES = ["eager", "lazy", "cache", "cache-lazy"]
 
@@ -106,11 +103,6 @@ TREE = {
 }
 
 
-def app_for(root: Path, mode: str) -> FastAPI:
-    if mode.startswith("cache"):
-        build(root, load_config(root))
-    return create_app(Project(root), source="cache" if mode.startswith("cache") else "scan",
-                      lazy=mode.endswith("lazy"))
 
 
 def spec_of(app: FastAPI) -> dict[str, Any]:
@@ -126,7 +118,7 @@ def operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 @pytest.fixture(params=MODES)
 def spec(request, tmp_path) -> dict[str, Any]:
-    return spec_of(app_for(write_tree(tmp_path / "app", TREE), request.param))
+    return spec_of(app_in_mode(write_tree(tmp_path / "app", TREE), request.param))
 
 
 def test_operation_ids_from_method_and_url_words(spec):
@@ -185,13 +177,13 @@ def test_websockets_are_not_operations(spec):
 
 def test_the_document_is_identical_in_every_mode(tmp_path):
     root = write_tree(tmp_path / "app", TREE)
-    documents = [spec_of(app_for(root, mode)) for mode in MODES]
+    documents = [spec_of(app_in_mode(root, mode)) for mode in MODES]
     assert all(document == documents[0] for document in documents)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_url_for_by_operation_id_inside_a_handler(tmp_path, mode):
-    client = TestClient(app_for(write_tree(tmp_path / "app", TREE), mode))
+    client = TestClient(app_in_mode(write_tree(tmp_path / "app", TREE), mode))
     assert client.get("/users/5").json() == {"user_id": 5,
                                              "self": "http://testserver/users/5"}
     assert client.get("/links").json() == {
@@ -244,7 +236,7 @@ def test_an_explicit_operation_id_not_taken_is_kept(tmp_path, mode):
                 return []
         """,
     })
-    document = TestClient(app_for(root, mode)).get("/openapi.json").json()
+    document = TestClient(app_in_mode(root, mode)).get("/openapi.json").json()
     counts = Counter(op["operationId"] for op in operations(document).values())
     assert operations(document)[("get", "/people")]["operationId"] == "list_people"
     assert max(counts.values()) == 1, counts

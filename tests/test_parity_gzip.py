@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tree
+from conftest import app_in_mode, write_tree
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from starlette.middleware import Middleware
@@ -31,21 +31,12 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from fastapi_route.config import load_config
-from fastapi_route.pipeline.build import build
-from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gzip"
-MODES = ["eager", "lazy", "cache"]  # scan + import all; scan + import on use; built cache, lazy
+MODES = ["eager", "lazy", "cache-lazy"]  # see conftest.app_in_mode
 LARGE = "x" * 4000
 
 
-def port_app(root: Path, mode: str) -> FastAPI:
-    if mode == "cache":
-        build(root, load_config(root))
-    return create_app(Project(root), source="cache" if mode == "cache" else "scan",
-                      lazy=mode != "eager")
 
 
 def original_gzip_app() -> FastAPI:
@@ -68,7 +59,7 @@ def port(request: pytest.FixtureRequest, tmp_path: Path) -> FastAPI:
     root = Path(shutil.copytree(
         EXAMPLE, tmp_path / "gzip", ignore=shutil.ignore_patterns("__pycache__", ".cache")
     ))
-    return port_app(root, request.param)
+    return app_in_mode(root, request.param)
 
 
 def raw_get(client: TestClient, path: str, accept: str | None) -> tuple[int, dict[str, str], bytes]:
@@ -162,7 +153,7 @@ def test_minimum_size_is_the_one_app_py_gives(tmp_path, mode):
 
     expected = encodings(original)
     assert expected == [None, None, "gzip", "gzip"]
-    assert encodings(port_app(root, mode)) == expected
+    assert encodings(app_in_mode(root, mode)) == expected
 
 
 # --- the tutorial's other two middleware, on trees written here ---------------------------
@@ -218,7 +209,7 @@ def test_trusted_host(mode, tmp_path):
 
     expected = conversation(original)
     assert [status for status, _, _ in expected] == [200, 200, 400, 400]
-    assert conversation(port_app(root, mode)) == expected
+    assert conversation(app_in_mode(root, mode)) == expected
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -240,7 +231,7 @@ def test_https_redirect(mode, tmp_path):
     assert expected[0][:2] == (307, "https://example.com/")
     assert expected[1][:2] == (307, "https://example.com/nowhere?a=1")
     assert expected[2] == (200, None, '{"message":"Hello World"}')
-    assert conversation(port_app(root, mode)) == expected
+    assert conversation(app_in_mode(root, mode)) == expected
 
 
 # --- an app.py middleware list: first is outermost, all outside middleware.py ---------------
@@ -317,4 +308,4 @@ def test_an_app_py_middleware_list_is_first_outermost_and_outside_middleware_py(
     assert expected == ({"trail": ["first in", "second in", "middleware.py in"]},
                         ["middleware.py", "second", "first"])
     for mode in MODES:
-        assert seen(port_app(root, mode)) == expected, mode
+        assert seen(app_in_mode(root, mode)) == expected, mode

@@ -9,7 +9,6 @@ after the client closes, and the port's route must read the very dict its lifesp
 
 from __future__ import annotations
 
-import shutil
 import sys
 import types
 import warnings
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tree
+from conftest import app_in_mode, copy_example, write_tree
 from fastapi import FastAPI, Request
 from parity import assert_same_meaning, expected_operation_id
 
@@ -27,26 +26,13 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from fastapi_route.config import load_config
-from fastapi_route.pipeline.build import build
-from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lifespan"
-MODES = ["eager", "lazy", "cache"]  # scan + import all; scan + import on use; built cache, lazy
+MODES = ["eager", "lazy", "cache-lazy"]  # see conftest.app_in_mode
 
 
-def port_app(root: Path, mode: str) -> FastAPI:
-    if mode == "cache":
-        build(root, load_config(root))
-    return create_app(Project(root), source="cache" if mode == "cache" else "scan",
-                      lazy=mode != "eager")
 
 
-def copy_example(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(
-        EXAMPLE, tmp_path / "lifespan", ignore=shutil.ignore_patterns("__pycache__", ".cache")
-    ))
 
 
 def loaded_modules(path: Path) -> list[types.ModuleType]:
@@ -94,8 +80,8 @@ def original() -> tuple[FastAPI, dict[str, Callable[[float], float]]]:
 @pytest.fixture(params=MODES)
 def port(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[FastAPI, types.ModuleType]:
     """The port's app and the module its app.py was loaded as."""
-    root = copy_example(tmp_path)
-    app = port_app(root, request.param)
+    root = copy_example(EXAMPLE, tmp_path)
+    app = app_in_mode(root, request.param)
     return app, the_module(root / "app.py")
 
 
@@ -233,7 +219,7 @@ def test_events_order_and_lifespan_state(mode, tmp_path):
     assert expected == ["startup", "client open", "request", "{'greeting': 'hello'}",
                         "client closing", "shutdown"]
     root = write_tree(tmp_path / "log", LOG_TREE)
-    app = port_app(root, mode)
+    app = app_in_mode(root, mode)
     assert event_log(app, the_module(root / "app.py").events) == expected
 
 
@@ -267,7 +253,7 @@ def test_a_failing_startup_fails_as_in_fastapi(mode, tmp_path):
         """,
         "routes/index.py": "def GET(request):\n    return {}\n",
     })
-    app = port_app(root, mode)
+    app = app_in_mode(root, mode)
     with pytest.raises(RuntimeError, match="no model file") as caught, TestClient(app):
         pass  # pragma: no cover
     assert type(caught.value).__name__ == "ModelMissing"

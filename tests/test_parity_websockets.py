@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import shutil
 import textwrap
 import warnings
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from conftest import write_tree
+from conftest import app_in_mode, copy_example, write_tree
 from fastapi import (
     APIRouter,
     Cookie,
@@ -41,13 +40,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from fastapi_route.config import load_config
-from fastapi_route.pipeline.build import build
-from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "websockets"
-MODES = ["eager", "lazy", "cache"]  # scan + import all; scan + import on use; built cache, lazy
+MODES = ["eager", "lazy", "cache-lazy"]  # see conftest.app_in_mode
 LIMIT = 5.0  # seconds for any one conversation: a hang fails the test instead of stalling it
 
 try:  # Starlette >= 0.37: a handshake refused with an HTTP response (websocket denial)
@@ -56,17 +51,8 @@ except ImportError:  # pragma: no cover - the oldest Starlette we support has no
     WebSocketDenialResponse = None  # type: ignore[assignment,misc]
 
 
-def port_app(root: Path, mode: str) -> FastAPI:
-    if mode == "cache":
-        build(root, load_config(root))
-    return create_app(Project(root), source="cache" if mode == "cache" else "scan",
-                      lazy=mode != "eager")
 
 
-def copy_example(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(
-        EXAMPLE, tmp_path / "websockets", ignore=shutil.ignore_patterns("__pycache__", ".cache")
-    ))
 
 
 # --- the tutorial, as FastAPI has it ---------------------------------------------------------
@@ -112,7 +98,7 @@ def original_app() -> FastAPI:
 
 @pytest.fixture(params=MODES)
 def port(request: pytest.FixtureRequest, tmp_path: Path) -> FastAPI:
-    return port_app(copy_example(tmp_path), request.param)
+    return app_in_mode(copy_example(EXAMPLE, tmp_path), request.param)
 
 
 # --- conversations ----------------------------------------------------------------------------
@@ -269,7 +255,7 @@ BUSY_TREE = {
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("url", ["/", "/anything/else", "/file.txt", "/chat/more", "/nope"])
 def test_a_catch_all_or_a_404_page_never_takes_a_websocket(tmp_path, mode, url):
-    app = port_app(write_tree(tmp_path / "busy", BUSY_TREE), mode)
+    app = app_in_mode(write_tree(tmp_path / "busy", BUSY_TREE), mode)
     assert refusal(app, url) == "refused"
     # ... while the websocket that exists still works, through middleware.py.
     client = TestClient(app)
@@ -386,7 +372,7 @@ def test_a_layouts_dependencies_guard_the_websockets_below_it(tmp_path, mode):
         "open",  # outside the group: no key asked
         "open",
     ]
-    app = port_app(write_tree(tmp_path / "guarded", GUARDED_TREE), mode)
+    app = app_in_mode(write_tree(tmp_path / "guarded", GUARDED_TREE), mode)
     assert guarded_conversations(app) == expected
 
 
@@ -477,7 +463,7 @@ def test_a_chat_room_in_a_helper_module_is_shared_by_every_connection(tmp_path, 
             "from ....chat import room\n\n" + textwrap.dedent(CHAT_HANDLER)
         ),
     })
-    assert chat_transcript(port_app(root, mode)) == expected
+    assert chat_transcript(app_in_mode(root, mode)) == expected
 
 
 # --- OpenAPI: websockets are not operations ---------------------------------------------------
@@ -509,7 +495,7 @@ def test_a_real_client_against_fastapi_route_run(tmp_path, lazy):
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    root = copy_example(tmp_path)
+    root = copy_example(EXAMPLE, tmp_path)
     built = run_cli(["build", "--project", str(root)], cwd=tmp_path)
     assert built.returncode == 0, built.stdout
     args = ["fastapi_route", "run", "--project", str(root), "--host", "127.0.0.1",

@@ -10,12 +10,11 @@ FastAPI answers it; `routes` lists the websocket as WS and the statistics count 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_tree
+from conftest import app_in_mode, write_tree
 from fastapi import FastAPI, WebSocket
 from limits import time_limit
 from starlette.applications import Starlette
@@ -30,8 +29,6 @@ from fastapi_route.cli import main
 from fastapi_route.config import load_config
 from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline.build import build
-from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
 
 MODES = ["eager", "lazy", "cache", "cache-lazy"]
 LIMIT = 10.0  # seconds for any one conversation: a hang fails the test instead of stalling it
@@ -93,16 +90,11 @@ TREE = {
 }
 
 
-def app_for(root: Path, mode: str) -> FastAPI:
-    if mode.startswith("cache"):
-        build(root, load_config(root))
-    return create_app(Project(root), source="cache" if mode.startswith("cache") else "scan",
-                      lazy=mode.endswith("lazy"))
 
 
 @pytest.fixture(params=MODES)
 def client(request, tmp_path) -> TestClient:
-    return TestClient(app_for(write_tree(tmp_path / "app", TREE), request.param))
+    return TestClient(app_in_mode(write_tree(tmp_path / "app", TREE), request.param))
 
 
 def test_path_query_cookie_and_depends(client):
@@ -198,7 +190,7 @@ def test_a_catch_all_route_a_404_page_and_public_files_never_take_a_websocket(tm
         "not-found.py": "def handler(request, context):\n    return {'missing': True}\n",
         "public/file.txt": "static\n",
     })
-    app = app_for(root, mode)
+    app = app_in_mode(root, mode)
     for url in ("/anything/else", "/file.txt", "/"):
         assert handshake(app, url) == ("refused", 1000)
     with time_limit(LIMIT), TestClient(app).websocket_connect("/only-ws") as websocket:
@@ -256,7 +248,7 @@ STATS_TREE = {
 @pytest.mark.parametrize("mode", MODES)
 def test_statistics_count_websockets(tmp_path, mode):
     root = write_tree(tmp_path / "app", STATS_TREE)
-    client = TestClient(app_for(root, mode))
+    client = TestClient(app_in_mode(root, mode))
     body = client.get("/nowhere").json()
     stats = body["statistics"]
     assert stats["total_routes"] == 6
@@ -287,7 +279,7 @@ def test_a_websocket_whose_file_fails_to_import_in_lazy_mode_closes_without_a_ha
                 await websocket.accept()
         """,
     })
-    app = app_for(root, "lazy")
+    app = app_in_mode(root, "lazy")
     assert handshake(app, "/broken") == ("refused", 1011)
     with time_limit(LIMIT), TestClient(app).websocket_connect("/only-ws") as websocket:
         assert websocket.receive_text() == "only"
