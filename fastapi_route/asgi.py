@@ -18,12 +18,15 @@ The variables (written by export(), read by project_from_env() and create_from_e
                             unset; with neither, the current folder, else the one installed app
     FASTAPI_ROUTE_STRICT    1: refuse a cache whose route files changed since the build;
                             0 or unset: serve it and log a warning
-    FASTAPI_ROUTE_LAZY      1: import each route on its first request; 0: all at start-up;
-                            unset: config.py's `lazy`
+    FASTAPI_ROUTE_SCHEDULE  when routes are registered with FastAPI: warm (import everything
+                            at start, register on first use or by a warm-up), eager (all
+                            at start), lazy (import on first use); unset: config.py's `lazy`
+                            says lazy, else warm
+    FASTAPI_ROUTE_SUPERVISOR  set by `run` to its own pid: a worker that finds a route FastAPI
+                            rejects asks it to stop the server (runtime/failure.py)
 
-`fastapi-route run --workers N` and `dev` export them and start uvicorn on the factories
-create_from_env() and create_dev_app(), so every worker or reload process serves the same
-project with the same flags.
+`fastapi-route run --workers N` exports them and starts uvicorn on the factory
+create_from_env(), so every worker serves the same project with the same flags.
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ from .project import Project, find_project, from_package
 ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
 ENV_APP = "FASTAPI_ROUTE_APP"
 ENV_STRICT = "FASTAPI_ROUTE_STRICT"
-ENV_LAZY = "FASTAPI_ROUTE_LAZY"
+ENV_SCHEDULE = "FASTAPI_ROUTE_SCHEDULE"
+ENV_SUPERVISOR = "FASTAPI_ROUTE_SUPERVISOR"
+SCHEDULES = ("eager", "warm", "lazy")  # runtime.ondemand.SCHEDULES, without importing FastAPI
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -54,7 +59,8 @@ log = logging.getLogger("fastapi_route")
 # --- the environment contract: export() writes what the readers below read --------------------
 
 
-def export(project: Project, *, strict: bool = False, lazy: bool | None = None) -> None:
+def export(project: Project, *, strict: bool = False, schedule: str | None = None,
+           supervisor: int | None = None) -> None:
     """Name `project` and the flags in os.environ, for the processes uvicorn starts (workers, the
     reloader's children): each one rebuilds the app from these alone. Every variable is set or
     removed, so a value left in the user's shell cannot leak into the workers."""
@@ -66,7 +72,8 @@ def export(project: Project, *, strict: bool = False, lazy: bool | None = None) 
         _put(ENV_PROJECT, str(project.root))
         _put(ENV_APP, None)
     _put(ENV_STRICT, "1" if strict else None)
-    _put(ENV_LAZY, None if lazy is None else "1" if lazy else "0")
+    _put(ENV_SCHEDULE, schedule)
+    _put(ENV_SUPERVISOR, None if supervisor is None else str(supervisor))
 
 
 def _put(name: str, value: str | None) -> None:
@@ -88,9 +95,21 @@ def strict_from_env() -> bool:
     return _flag(ENV_STRICT) is True
 
 
-def lazy_from_env() -> bool | None:
+def schedule_from_env() -> str | None:
     """None when unset: config.py decides."""
-    return _flag(ENV_LAZY)
+    value = os.environ.get(ENV_SCHEDULE, "").strip().lower()
+    if value and value not in SCHEDULES:
+        raise FastAPIRouteError(
+            f"{ENV_SCHEDULE}={os.environ[ENV_SCHEDULE]!r} is not a schedule",
+            f"set {ENV_SCHEDULE} to one of {', '.join(SCHEDULES)}, or unset it",
+        )
+    return value or None
+
+
+def supervisor_from_env() -> int | None:
+    """The pid of the `run` process serving this one, if `run` started it."""
+    value = os.environ.get(ENV_SUPERVISOR, "")
+    return int(value) if value.isdigit() else None
 
 
 def _flag(name: str) -> bool | None:
@@ -114,25 +133,9 @@ def create_from_env() -> FastAPI:
     from .runtime.app import create_app
 
     return create_app(
-        project_from_env(), source="cache", strict=strict_from_env(), lazy=lazy_from_env()
+        project_from_env(), source="cache", strict=strict_from_env(),
+        schedule=schedule_from_env(),  # type: ignore[arg-type]  # checked against SCHEDULES
     )
-
-
-def create_dev_app() -> FastAPI:
-    """The development app, from a fresh scan; a broken project gives the error page."""
-    from .runtime.app import create_app
-    from .runtime.errorpage import error_app
-
-    try:
-        return create_app(project_from_env(), source="scan")
-    except FastAPIRouteError as exc:
-        log.error("%s", exc)
-        return error_app(exc)
-    except Exception as exc:  # anything else the project's code raised: still show it
-        log.exception("the project failed to load")
-        wrapped = FastAPIRouteError(f"the project failed to load: {type(exc).__name__}: {exc}")
-        wrapped.__cause__ = exc
-        return error_app(wrapped)
 
 
 # --- the module-level app -----------------------------------------------------------------------

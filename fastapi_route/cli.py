@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import re
 import signal
 import subprocess
@@ -350,37 +351,13 @@ def _say_project(project: Project) -> None:
     echo(f"Project: {project.root}{how}")
 
 
-def _stopped(signum: int, frame: object) -> None:
-    sys.exit(0)
-
-
-def _serve(
-    ctx: Context, *, factory: str, host: str, port: int | None, workers: int,
-    log_level: str, app: Any = None, strict: bool = False, lazy: bool | None = None,
-    **uvicorn_options: Any,
-) -> None:
-    """Start uvicorn: an app object for one process, else the env-configured factory (which
-    every worker or reload process imports)."""
-    import uvicorn
-
-    from .asgi import export
+def _uvicorn_settings(ctx: Context, host: str, port: int | None, log_level: str
+                      ) -> dict[str, Any]:
     from .runtime.protocol import NoDelayHTTPProtocol
 
     server = ctx.config.server  # its uvicorn options were checked when config.py was loaded
-    export(ctx.project, strict=strict, lazy=lazy)  # what the factory reads in each process
-    target: Any = app if app is not None and workers == 1 else factory
-    settings: dict[str, Any] = {
-        "host": host, "port": port or server.port, "log_level": log_level.lower(),
-        "http": NoDelayHTTPProtocol, "factory": isinstance(target, str),
-        "workers": None if uvicorn_options.get("reload") else workers,
-    }
-    settings.update(server.options)  # config.py's uvicorn settings (log_level, http, ...)
-    settings.update(uvicorn_options)
-    # uvicorn re-raises the SIGTERM it handled once it has drained the connections; a
-    # SIGTERM is how servers are stopped, so that ends the command with exit 0.
-    signal.signal(signal.SIGTERM, _stopped)
-    echo(f"Serving {ctx.project.name} on http://{host}:{settings['port']}", bold=True)
-    uvicorn.run(target, **settings)
+    return {"host": host, "port": port or server.port, "log_level": log_level.lower(),
+            "http": NoDelayHTTPProtocol, **server.options}
 
 
 @main.command()
@@ -388,30 +365,62 @@ def _serve(
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.option("--workers", type=click.IntRange(1, 512), default=None, help="Worker processes.")
 @click.option("--strict", is_flag=True, help="Refuse a cache whose route files changed.")
+@click.option("--eager", is_flag=True, default=False,
+              help="Register every route with FastAPI before the port is bound.")
 @click.option("--lazy", is_flag=True, default=None,
               help="Import each route on its first request (default: lazy in config.py).")
 @pass_project
 def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
-        strict: bool, lazy: bool | None) -> None:
-    """Production server from the build cache (verified before a port is bound)."""
-    from .runtime.app import create_app, load_routes
+        strict: bool, eager: bool, lazy: bool | None) -> None:
+    """Production server from the build cache (verified, and every route file imported,
+    before a port is bound; routes are registered on first use or by a warm-up)."""
+    import uvicorn
 
+    from .asgi import export
+    from .runtime import failure
+    from .runtime.app import create_app, load_routes, schedule_of
+    from .runtime.ondemand import Schedule
+
+    if eager and lazy:
+        raise click.UsageError("--eager and --lazy are two different schedules: choose one")
+    schedule: Schedule | None = "eager" if eager else "lazy" if lazy else None
     _say_project(ctx.project)
     workers = workers or ctx.config.server.workers
-    # The cache is verified before a port is bound, so a broken build fails with exit 1.
-    # One process serves the app built here (which, unless lazy, has imported every handler);
-    # with several, each worker builds its own and this process only checks the cache.
-    app = None
-    if workers == 1:
-        app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict,
-                         lazy=lazy)
+    # Before a port is bound: the cache is verified and (unless lazy) every route file is
+    # imported, so a broken build or an import error fails here with exit 1. One process
+    # serves the app built here; with several, each worker builds its own.
+    if workers > 1 and schedule_of(ctx.config, schedule, None) == "lazy":
+        load_routes(ctx.project, ctx.config, "cache", strict)  # workers import on first use
+        app = None
     else:
-        load_routes(ctx.project, ctx.config, "cache", strict)
-    _serve(
-        ctx, factory="fastapi_route.asgi:create_from_env",
-        host=host or ctx.config.server.host or RUN_HOST, port=port, workers=workers,
-        log_level=ctx.config.logging.production_level, app=app, strict=strict, lazy=lazy,
-    )
+        app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict,
+                         schedule=schedule, dispatch=workers == 1)
+    export(ctx.project, strict=strict, schedule=schedule, supervisor=os.getpid())
+    failure.supervise()
+    settings = _uvicorn_settings(ctx, host or ctx.config.server.host or RUN_HOST, port,
+                                 ctx.config.logging.production_level)
+    echo(f"Serving {ctx.project.name} on http://{settings['host']}:{settings['port']}",
+         bold=True)
+    # uvicorn re-raises the SIGTERM it handled once it has drained the connections; a
+    # SIGTERM is how servers are stopped, so that ends the command with exit 0 (1 when a
+    # route FastAPI rejects stopped it).
+    signal.signal(signal.SIGTERM, _stopped)
+    if app is not None and workers == 1:
+        uvicorn.run(app, factory=False, workers=1, **settings)
+    else:
+        uvicorn.run("fastapi_route.asgi:create_from_env", factory=True, workers=workers,
+                    **settings)
+    _stopped()
+
+
+def _stopped(*_: object) -> None:
+    from .runtime import failure
+
+    error = failure.stopped_by_failure()
+    if error is not None:
+        echo(f"Error: the server stopped: {error}", err=True, fg="red")
+        sys.exit(1)
+    sys.exit(0)
 
 
 @main.command()
@@ -419,27 +428,16 @@ def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @pass_project
 def dev(ctx: Context, host: str | None, port: int | None) -> None:
-    """Development server: scans instead of reading the cache, reloads on changes."""
+    """Development server: scans instead of reading the cache; a change under routes/ is
+    swapped into the running app, any other project file restarts it."""
+    from .runtime.devserver import serve
+
     _say_project(ctx.project)
-    _serve(
-        ctx, factory="fastapi_route.asgi:create_dev_app",
-        host=host or ctx.config.server.host or "127.0.0.1", port=port, workers=1,
-        log_level=ctx.config.logging.level, reload=True,
-        reload_dirs=[str(ctx.project.root)],
-        # "*" as well as "*.py": a route file written into a brand-new folder can land before
-        # the watcher sees the folder, so the folder's own creation must trigger the reload.
-        reload_includes=["*.py", "*"],
-        reload_excludes=_dev_excludes(ctx),
-    )
-
-
-def _dev_excludes(ctx: Context) -> list[str]:
-    """What dev never reloads for: the cache, public/ (served live), bytecode, temp files."""
-    excludes = [f"{ctx.config.build.cache_dir}/*", "__pycache__", "*.tmp", "*~"]
-    for folder in (ctx.cache_path, ctx.project.root / ctx.config.static_dir):
-        if folder.is_dir():
-            excludes.append(str(folder))  # uvicorn ignores everything below an existing folder
-    return excludes
+    settings = _uvicorn_settings(ctx, host or ctx.config.server.host or "127.0.0.1", port,
+                                 ctx.config.logging.level)
+    echo(f"Serving {ctx.project.name} on http://{settings['host']}:{settings['port']} "
+         "(dev: reloads on changes)", bold=True)
+    serve(ctx.project, ctx.config, settings)
 
 
 @main.command()

@@ -29,7 +29,8 @@ from fastapi_route.errors import FastAPIRouteError, NoBuildError
 from fastapi_route.project import Project
 
 NO_BUILD = "No valid build found. Run 'fastapi-route build' first."
-VARIABLES = (asgi.ENV_PROJECT, asgi.ENV_APP, asgi.ENV_STRICT, asgi.ENV_LAZY)
+VARIABLES = (asgi.ENV_PROJECT, asgi.ENV_APP, asgi.ENV_STRICT, asgi.ENV_SCHEDULE,
+             asgi.ENV_SUPERVISOR)
 
 
 @pytest.fixture(autouse=True)
@@ -255,7 +256,7 @@ def built(tmp_path: Path, make_tree: Callable[..., Path]) -> Path:
 
 
 def test_module_factory_serves_the_exported_project(built: Path) -> None:
-    export(Project(built), strict=False, lazy=None)
+    export(Project(built), strict=False)
     with TestClient(DeferredApp()) as client:
         assert client.get("/").json() == {"page": "home"}
         assert client.get("/items/3").json() == {"item": 3}
@@ -266,7 +267,7 @@ def test_module_factory_serves_the_exported_project(built: Path) -> None:
 def test_module_factory_without_a_cache_fails_startup(make_tree: Callable[..., Path],
                                                        tmp_path: Path) -> None:
     root = make_tree(tmp_path / "api", {"routes/index.py": "def GET(request):\n    return {}\n"})
-    export(Project(root), strict=False, lazy=None)
+    export(Project(root), strict=False)
     sent = asyncio.run(call_lifespan(DeferredApp()))
     assert sent[0]["type"] == "lifespan.startup.failed"
     assert NO_BUILD in sent[0]["message"]
@@ -280,43 +281,61 @@ def read_env() -> dict[str, str | None]:
 
 
 def test_export_a_folder_round_trips(tmp_path: Path) -> None:
-    export(Project(tmp_path), strict=True, lazy=False)
+    export(Project(tmp_path), strict=True, schedule="eager", supervisor=4321)
     assert read_env() == {asgi.ENV_PROJECT: str(tmp_path), asgi.ENV_APP: None,
-                          asgi.ENV_STRICT: "1", asgi.ENV_LAZY: "0"}
+                          asgi.ENV_STRICT: "1", asgi.ENV_SCHEDULE: "eager",
+                          asgi.ENV_SUPERVISOR: "4321"}
     assert asgi.strict_from_env() is True
-    assert asgi.lazy_from_env() is False
+    assert asgi.schedule_from_env() == "eager"
+    assert asgi.supervisor_from_env() == 4321
 
 
 def test_export_an_installed_app_names_its_package(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(asgi.ENV_PROJECT, "/left/over")  # e.g. from the user's shell
-    export(Project(tmp_path, "myapp", installed=True), strict=False, lazy=True)
+    export(Project(tmp_path, "myapp", installed=True), strict=False, schedule="lazy")
     assert read_env() == {asgi.ENV_PROJECT: None, asgi.ENV_APP: "myapp",
-                          asgi.ENV_STRICT: None, asgi.ENV_LAZY: "1"}
+                          asgi.ENV_STRICT: None, asgi.ENV_SCHEDULE: "lazy",
+                          asgi.ENV_SUPERVISOR: None}
     assert asgi.strict_from_env() is False
-    assert asgi.lazy_from_env() is True
+    assert asgi.schedule_from_env() == "lazy"
 
 
 def test_export_clears_flags_left_in_the_environment(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(asgi.ENV_STRICT, "1")
-    monkeypatch.setenv(asgi.ENV_LAZY, "1")
+    monkeypatch.setenv(asgi.ENV_SCHEDULE, "lazy")
+    monkeypatch.setenv(asgi.ENV_SUPERVISOR, "1")
     monkeypatch.setenv(asgi.ENV_APP, "other")
     (tmp_path / "routes").mkdir()
-    export(Project(tmp_path), strict=False, lazy=None)
+    export(Project(tmp_path), strict=False)
     assert read_env() == {asgi.ENV_PROJECT: str(tmp_path), asgi.ENV_APP: None,
-                          asgi.ENV_STRICT: None, asgi.ENV_LAZY: None}
-    assert asgi.lazy_from_env() is None  # config.py decides
+                          asgi.ENV_STRICT: None, asgi.ENV_SCHEDULE: None,
+                          asgi.ENV_SUPERVISOR: None}
+    assert asgi.schedule_from_env() is None  # config.py decides
+    assert asgi.supervisor_from_env() is None
     assert asgi.project_from_env().root == tmp_path.resolve()
 
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("1", True), ("true", True), ("YES", True), ("on", True),
-    ("0", False), ("false", False), ("No", False), ("off", False), ("", None),
+    ("0", False), ("false", False), ("No", False), ("off", False), ("", False),
 ])
-def test_flag_values(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool | None) -> None:
-    monkeypatch.setenv(asgi.ENV_LAZY, value)
-    assert asgi.lazy_from_env() is expected
+def test_flag_values(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
+    monkeypatch.setenv(asgi.ENV_STRICT, value)
+    assert asgi.strict_from_env() is expected
+
+
+@pytest.mark.parametrize("value", ["eager", "warm", "lazy", "LAZY", ""])
+def test_schedule_values(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(asgi.ENV_SCHEDULE, value)
+    assert asgi.schedule_from_env() == (value.lower() or None)
+
+
+def test_a_schedule_that_is_not_one_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(asgi.ENV_SCHEDULE, "sometimes")
+    with pytest.raises(FastAPIRouteError, match="FASTAPI_ROUTE_SCHEDULE='sometimes'"):
+        asgi.schedule_from_env()
 
 
 def test_a_flag_that_is_not_yes_or_no_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -346,7 +365,8 @@ def test_run_with_workers_exports_what_each_worker_reads(
     assert result.exit_code == 0, result.output
     assert served["target"] == "fastapi_route.asgi:create_from_env"
     assert served["env"] == {asgi.ENV_PROJECT: str(built.resolve()), asgi.ENV_APP: None,
-                             asgi.ENV_STRICT: "1", asgi.ENV_LAZY: "1"}
+                             asgi.ENV_STRICT: "1", asgi.ENV_SCHEDULE: "lazy",
+                             asgi.ENV_SUPERVISOR: str(os.getpid())}
     # What a worker then builds: this project, lazily (a handler is imported on first use).
     marker = built / "routes" / "imported"
     client = TestClient(asgi.create_from_env())
@@ -354,14 +374,3 @@ def test_run_with_workers_exports_what_each_worker_reads(
     assert client.get("/").json() == {"page": "home"}
     assert marker.exists()
 
-
-def test_dev_exports_the_project_and_clears_the_flags(
-    built: Path, served: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(asgi.ENV_LAZY, "1")
-    monkeypatch.setenv(asgi.ENV_STRICT, "1")
-    result = CliRunner().invoke(main, ["dev", "--project", str(built)])
-    assert result.exit_code == 0, result.output
-    assert served["target"] == "fastapi_route.asgi:create_dev_app"
-    assert served["env"] == {asgi.ENV_PROJECT: str(built.resolve()), asgi.ENV_APP: None,
-                             asgi.ENV_STRICT: None, asgi.ENV_LAZY: None}

@@ -402,7 +402,7 @@ def test_tuple_and_none_returns_work_whatever_the_annotation(project):
     assert (empty.status_code, empty.content) == (204, b"")
 
 
-def test_fastapi_refusing_a_handler_is_a_located_error(project):
+def test_fastapi_refusing_a_handler_is_a_located_error(project, caplog):
     root = project({
         "routes/route.py": """
             class NotPydantic:
@@ -413,4 +413,10 @@ def test_fastapi_refusing_a_handler_is_a_located_error(project):
         """,
     })
     with pytest.raises(FastAPIRouteError, match=r"routes/route.py:4 GET / cannot be registered"):
-        create_app(Project(root), source="scan")
+        create_app(Project(root), source="scan", schedule="eager")
+    # Found after start-up (the default, warm schedule), outside `run`: the route answers 500
+    # and the error is logged with its place (under `run` it stops the server: test_server.py).
+    app = create_app(Project(root), source="scan")
+    with TestClient(app) as client:
+        assert client.get("/").status_code == 500
+    assert "routes/route.py:4 GET / cannot be registered" in caplog.text

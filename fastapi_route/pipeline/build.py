@@ -12,7 +12,7 @@ from ..errors import BuildFailed, Problem, errors_only
 from ..table import Route
 from . import codec, store
 from .manifest import Manifest
-from .scan import FileCallback, scan
+from .scan import Facts, FileCallback, scan
 from .validate import validate
 
 
@@ -37,10 +37,10 @@ def _unreported(step: str, detail: str) -> None:
 
 def compile_table(
     root: Path, config: Config, *, on_step: StepCallback = _unreported,
-    on_file: FileCallback | None = None,
+    on_file: FileCallback | None = None, facts: Facts | None = None,
 ) -> Table:
     """Scan and validate; raise BuildFailed with every problem when there is an error."""
-    scanned = scan(root, config, on_file=on_file)
+    scanned = scan(root, config, on_file=on_file, facts=facts)
     on_step("Scanned routes", f"{len(scanned.files)} route files in {config.route_dir}/")
     routes, problems = validate(scanned, config)
     if errors_only(problems):

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ..config import Config
 from ..conventions import APP_FILE, HANDLER_NAMES, LAYOUT_FILE, ROUTE_FILES, is_skipped_dir
@@ -313,15 +314,50 @@ def read_declarations(
 # show the progress of a long scan.
 FileCallback = Callable[[int, int], None]
 
+Read = RouteFile | Declarations | Problem
+T = TypeVar("T", RouteFile, Declarations)
+Reader = Callable[[Path, str, tuple[str, ...]], T | Problem]
 
-def scan(root: Path, config: Config, *, on_file: FileCallback | None = None) -> Scan:
+
+class Facts:
+    """What each file said when last read, reused while its size and mtime stay the same: dev
+    re-reads only the files a save changed."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple[int, int], Read]] = {}
+
+    def read(self, root: Path, rel: str, folders: tuple[str, ...], reader: Reader[T]
+             ) -> T | Problem:
+        path = root / rel
+        try:
+            info = path.stat()
+        except OSError:
+            return reader(path, rel, folders)
+        key = (info.st_mtime_ns, info.st_size)
+        known = self._known.get(rel)
+        if known is not None and known[0] == key:
+            return known[1]  # type: ignore[return-value]  # what `reader` gave for this file
+        result = reader(path, rel, folders)
+        self._known[rel] = (key, result)
+        return result
+
+
+class _NoFacts(Facts):
+    def read(self, root: Path, rel: str, folders: tuple[str, ...], reader: Reader[T]
+             ) -> T | Problem:
+        return reader(root / rel, rel, folders)
+
+
+def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
+         facts: Facts | None = None) -> Scan:
     """Walk the route dir and read every route file and layout, and app.py. Never imports or
-    runs them."""
+    runs them. With `facts`, a file unchanged since it was last read is not parsed again."""
     result = Scan(config.route_dir)
     found = walk(root, config)
     result.problems = found.problems
+    known = facts or _NoFacts()
     for done, (rel, folders) in enumerate(found.route_files, 1):
-        read = read_route_file(root / rel, rel, folders)
+        read = known.read(root, rel, folders, read_route_file)
         if isinstance(read, Problem):
             result.problems.append(read)
         else:
@@ -329,7 +365,7 @@ def scan(root: Path, config: Config, *, on_file: FileCallback | None = None) -> 
         if on_file is not None:
             on_file(done, len(found.route_files))
     for rel, folders in found.layout_files:
-        layout = read_declarations(root / rel, rel, folders)
+        layout = known.read(root, rel, folders, read_declarations)
         if isinstance(layout, Problem):
             result.problems.append(layout)
         else:

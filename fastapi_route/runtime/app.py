@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import FastAPI
 
@@ -14,14 +18,14 @@ from ..errors import FastAPIRouteError
 from ..pipeline import cache as cache_io
 from ..pipeline import freshness
 from ..pipeline.build import compile_table
+from ..pipeline.scan import Facts
 from ..project import Project, find_project
 from ..table import Route
 from . import dispatch as dispatcher
 from . import extras
 from .appfile import AppFile
-from .lazy import register_lazy
 from .modules import ProjectModules
-from .register import register
+from .ondemand import ErrorPage, FileRoutes, Schedule
 
 Source = Literal["cache", "scan"]
 log = logging.getLogger("fastapi_route")
@@ -38,11 +42,12 @@ def resolve_project(project: Project | str | Path | None) -> Project:
 
 
 def load_routes(
-    project: Project, config: Config, source: Source, strict: bool = False
+    project: Project, config: Config, source: Source, strict: bool = False,
+    facts: Facts | None = None,
 ) -> list[Route]:
     """The route table: verified from the cache (run) or scanned and validated (dev)."""
     if source == "scan":
-        return compile_table(project.root, config).routes
+        return compile_table(project.root, config, facts=facts).routes
     cache = cache_io.load(project.root / config.build.cache_dir, config.route_dir)
     stale = freshness.check(project.root, config, cache, methods=False)
     if stale.stale:
@@ -53,25 +58,42 @@ def load_routes(
     return cache.routes
 
 
+def schedule_of(config: Config, schedule: Schedule | None, lazy: bool | None) -> Schedule:
+    """`schedule` if given; else `lazy=True` is lazy and `lazy=False` eager; else config.py's
+    `lazy = True`, or the default: warm."""
+    if schedule is not None:
+        return schedule
+    if lazy is not None:
+        return "lazy" if lazy else "eager"
+    return "lazy" if config.lazy else "warm"
+
+
 def create_app(
     project: Project | str | Path | None = None,
     *,
     source: Source = "cache",
     config: Config | None = None,
     strict: bool = False,
+    schedule: Schedule | None = None,
     lazy: bool | None = None,
     dispatch: bool = True,
+    error_page: ErrorPage | None = None,
+    facts: Facts | None = None,
 ) -> FastAPI:
     """A FastAPI app serving the project's routes with the user's own handler functions.
 
-    `lazy` (default: config.py's `lazy`) imports each handler on the first request that
-    reaches it instead of at startup. `dispatch=False` leaves Starlette's linear route scan in
-    place (for comparisons; the behaviour is the same).
+    `schedule` says when routes are registered with FastAPI (see `ondemand`): `warm` (the
+    default) imports every route file now and registers each route on its first request or
+    in a background warm-up started with the lifespan; `eager` registers everything now;
+    `lazy` (or config.py's `lazy = True`) imports each route on its first request.
+    `dispatch=False` leaves Starlette's linear route scan in place (for comparisons; the
+    behaviour is the same). `error_page` renders a route that cannot be served, and `facts`
+    keeps what each file said for the next scan (dev).
     """
     found = resolve_project(project)
     config = config or load_config(found.root)
-    lazy = config.lazy if lazy is None else lazy
-    routes = load_routes(found, config, source, strict)
+    schedule = schedule_of(config, schedule, lazy)
+    routes = load_routes(found, config, source, strict, facts)
     docs = config.docs_enabled
     modules = ProjectModules(found)
     app_file = AppFile.load(found, modules)
@@ -83,19 +105,39 @@ def create_app(
         openapi_url=config.openapi_url if docs else None,
         docs_url="/docs" if docs and not (found.root / DOCS_FILE).is_file() else None,
         redoc_url="/redoc" if docs else None,
-        lifespan=app_file.lifespan,
+        lifespan=_with_warm_up(app_file.lifespan, lambda: file_routes)
+        if schedule == "warm" else app_file.lifespan,
         exception_handlers=dict(app_file.exception_handlers),
         # Outermost first: CORS, app.py's list, then middleware.py's function.
         middleware=[*extras.cors(config), *app_file.middleware,
                     *extras.project_middleware(found, modules)],
     )
-    # Project pages first: a root catch-all route must not shadow a custom /docs.
-    extras.install(app, found, config, routes, modules)
-    if lazy:
-        register_lazy(app, routes, modules)
-    else:
-        register(app, routes, modules)
+    file_routes = FileRoutes(app, modules, schedule, error_page)
+    # Project pages first: a root catch-all route must not shadow a custom /docs. They see
+    # the current table (dev replaces it).
+    extras.install(app, found, config, file_routes.table, modules)
+    file_routes.install(routes)
+    app.state.file_routes = file_routes  # dev swaps in a new table
     app_file.finish(app)
     # Read by lazy routes (a swap invalidates the dispatcher's views); None: Starlette routes.
     app.state.dispatcher = dispatcher.install(app.router) if dispatch else None
     return app
+
+
+def _with_warm_up(user: Any, file_routes: Callable[[], FileRoutes]) -> Any:
+    """The app's lifespan (app.py's, if any) with the warm-up running once it has started."""
+    if inspect.isasyncgenfunction(user):  # the older form Starlette still takes
+        user = contextlib.asynccontextmanager(user)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with (user(app) if user is not None else contextlib.nullcontext()) as state:
+            task = asyncio.create_task(file_routes().warm_up())
+            try:
+                yield state
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return lifespan

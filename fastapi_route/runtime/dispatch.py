@@ -146,9 +146,11 @@ class Dispatcher:
         self._index: RouteIndex | None = None
         self._views: dict[tuple[int, ...], Router] = {}
 
-    def routes_replaced(self) -> None:
-        """Routes were swapped in place (a lazy route became real): same index, new views."""
-        self._views.clear()
+    def routes_replaced(self, position: int) -> None:
+        """The route at `position` was swapped in place (a lazy route became real): the same
+        index, but the views that hold it are stale."""
+        for key in [k for k in self._views if position in k]:
+            del self._views[key]
 
     def _current_index(self) -> RouteIndex:
         routes = self.router.routes

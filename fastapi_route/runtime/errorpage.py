@@ -1,13 +1,11 @@
-"""`dev` with a broken tree: an app that answers every request with the problems, until fixed."""
+"""`dev` with a broken tree: every request answered with the problems, until a save fixes it."""
 
 from __future__ import annotations
 
 import html
 import traceback
 
-from fastapi import FastAPI
 from starlette.responses import HTMLResponse
-from starlette.types import Receive, Scope, Send
 
 from ..errors import BuildFailed, FastAPIRouteError
 
@@ -39,13 +37,10 @@ def render(error: FastAPIRouteError) -> str:
     return _PAGE.format(items=items, details=details)
 
 
-def error_app(error: FastAPIRouteError) -> FastAPI:
-    page = render(error)
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-
-    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await HTMLResponse(page, status_code=500)(scope, receive, send)
-
-    app.router.default = fallback
-    return app
+def error_response(error: BaseException) -> HTMLResponse:
+    """The page for `error`: a route tree's problems, or what the project's code raised."""
+    if not isinstance(error, FastAPIRouteError):
+        wrapped = FastAPIRouteError(f"the project failed to load: {type(error).__name__}: {error}")
+        wrapped.__cause__ = error
+        error = wrapped
+    return HTMLResponse(render(error), status_code=500)

@@ -34,7 +34,7 @@ class RouteContext:
     """What a not-found.py or docs.py handler may ask about the app."""
 
     def __init__(self, routes: Sequence[Route], config: Config) -> None:
-        self._routes = list(routes)
+        self._routes = routes  # the app's current table (dev replaces its contents)
         self.config = config
 
     def get_routes(self) -> list[dict[str, Any]]:

@@ -164,3 +164,13 @@ class ProjectModules:
                 f"{rel_file} failed to import: {type(exc).__name__}: {exc}",
                 "fix the error in that file (its traceback is in the server log)",
             ) from exc
+
+    def forget(self, folder: str) -> None:
+        """Drop the modules of every file below `folder` (relative to the root), helpers
+        included, so that the next import of each reads the file again (dev)."""
+        prefix = ".".join([self.base, *(module_part(p) for p in PurePosixPath(folder).parts)])
+        for name in [n for n in sys.modules if n == prefix or n.startswith(prefix + ".")]:
+            del sys.modules[name]
+        inside = PurePosixPath(folder).as_posix() + "/"
+        self._loaded = {f: m for f, m in self._loaded.items() if not f.startswith(inside)}
+        importlib.invalidate_caches()  # new files in folders Python already listed

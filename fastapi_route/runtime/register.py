@@ -114,10 +114,3 @@ class Registrar:
             **layout.route_options(own),
         )
         return endpoint
-
-
-def register(app: FastAPI, routes: Sequence[Route], modules: ProjectModules) -> None:
-    """Import every handler and add its route, in the table's precedence order."""
-    registrar = Registrar(app, routes, modules)
-    for r in routes:
-        registrar.add(r)

@@ -1,0 +1,176 @@
+"""`fastapi-route dev`: one process that swaps a changed route tree into the running app.
+
+A save under `routes/` (a route file, a layout, a helper, a new folder) is re-scanned (only
+the files that changed are parsed again), validated and swapped into the running app: the
+modules under `routes/` are dropped and each is imported again by the next request that needs
+it. A save anywhere else in the project (`config.py`, `app.py`, `middleware.py`, helpers)
+restarts the process, after the lifespan has shut down, so that state a lifespan built is never
+split between two copies of a module. A broken tree answers every request with the error page
+until a save fixes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path, PurePath
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketClose
+
+from ..config import Config
+from ..errors import FastAPIRouteError
+from ..pipeline.build import compile_table
+from ..pipeline.scan import Facts
+from ..project import Project
+from .app import create_app
+from .errorpage import error_response
+from .ondemand import FileRoutes
+
+log = logging.getLogger("fastapi_route")
+
+# watchfiles yields a batch once this many ms pass without a new change (a save is seen in
+# tens of milliseconds), and at the latest DEBOUNCE_MS after the first.
+STEP_MS = 30
+DEBOUNCE_MS = 400
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".tmp", ".swp", ".swx", "~")
+
+
+class DevApp:
+    """The ASGI app uvicorn serves: the project's app, or its error page while it is broken."""
+
+    def __init__(self, project: Project, config: Config) -> None:
+        self.project = project
+        self.config = config
+        self.facts = Facts()
+        self.app: FastAPI | None = None
+        self.error: BaseException | None = None
+
+    def build(self) -> None:
+        try:
+            self.app = create_app(self.project, source="scan", config=self.config,
+                                  schedule="lazy", error_page=error_response, facts=self.facts)
+        except FastAPIRouteError as exc:
+            log.error("%s", exc)
+            self.error = exc
+        except Exception as exc:  # the project's own code (app.py, middleware.py) raised
+            log.exception("the project failed to load")
+            self.error = exc
+
+    def reload_routes(self) -> None:
+        """Re-read the route tree and swap it into the running app."""
+        assert self.app is not None
+        started = time.perf_counter()
+        file_routes: FileRoutes = self.app.state.file_routes
+        file_routes.modules.forget(self.config.route_dir)
+        try:
+            table = compile_table(self.project.root, self.config, facts=self.facts)
+        except FastAPIRouteError as exc:
+            log.error("%s", exc)
+            self.error = exc
+            return
+        file_routes.install(table.routes)
+        self.error = None
+        log.info("fastapi-route: %d routes reloaded in %.3f s", len(table.routes),
+                 time.perf_counter() - started)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is not None and (self.error is None or scope["type"] == "lifespan"):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await _no_lifespan(receive, send)
+        elif scope["type"] == "http":
+            assert self.error is not None
+            await error_response(self.error)(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await WebSocketClose(code=1011)(scope, receive, send)
+
+
+async def _no_lifespan(receive: Receive, send: Send) -> None:
+    """A project that failed to load has no lifespan of its own to run."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class Watcher:
+    """Sorts saved files into: nothing to do, a new route tree, or a restart."""
+
+    def __init__(self, project: Project, config: Config) -> None:
+        root = project.root
+        self.root = root
+        self.routes = root / config.route_dir
+        # public/ is served live and the cache is ours: neither changes the app.
+        self.ignored = (root / config.static_dir, root / config.build.cache_dir)
+
+    def sort(self, paths: set[str]) -> str | None:
+        """'restart', 'routes' or None."""
+        kind = None
+        for path in map(Path, paths):
+            name = path.name
+            if ("__pycache__" in path.parts or name.endswith(_IGNORED_SUFFIXES)
+                    or name.startswith(".#") or any(_inside(path, d) for d in self.ignored)):
+                continue
+            if _inside(path, self.routes):
+                kind = kind or "routes"
+            elif path.suffix == ".py" and _inside(path, self.root):
+                return "restart"
+        return kind
+
+
+def _inside(path: PurePath, folder: PurePath) -> bool:
+    return path == folder or folder in path.parents
+
+
+async def _watch(dev: DevApp, watcher: Watcher, server: uvicorn.Server,
+                 stop: asyncio.Event) -> bool:
+    """Until `stop`: apply each batch of changes. True when the process must restart."""
+    from watchfiles import awatch
+
+    async for changes in awatch(watcher.root, stop_event=stop, step=STEP_MS,
+                                debounce=DEBOUNCE_MS):
+        kind = watcher.sort({path for _, path in changes})
+        if kind == "restart" or (kind == "routes" and dev.app is None):
+            log.warning("fastapi-route: a project file changed: restarting")
+            server.should_exit = True
+            return True
+        if kind == "routes":
+            dev.reload_routes()
+    return False
+
+
+def serve(project: Project, config: Config, settings: dict[str, Any]) -> None:
+    """Serve the project until stopped; restart the process when a file outside routes/
+    changes."""
+    # uvicorn re-raises the SIGTERM it handled once it has drained the connections: that is
+    # how a server is stopped, so it ends the command with exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    dev = DevApp(project, config)
+    dev.build()
+    server = uvicorn.Server(uvicorn.Config(dev, **settings))
+    watcher = Watcher(project, config)
+
+    async def main() -> bool:
+        stop = asyncio.Event()
+        watching = asyncio.create_task(_watch(dev, watcher, server, stop))
+        try:
+            await server.serve()
+        finally:
+            stop.set()
+        return await watching
+
+    if asyncio.run(main()):
+        # The same command again, in this process: a fresh interpreter, so every module
+        # (app.py, config.py, ...) is read anew.
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])

@@ -1,0 +1,192 @@
+"""Routes registered with FastAPI on demand (SPEC 10), on one of three schedules.
+
+Every route of the table starts as a LazyRoute: one string test or regex, no FastAPI work.
+The first request that reaches it (or the warm-up) builds the real route with FastAPI's own
+`add_api_route`, exactly as an eager app would, and swaps it into the LazyRoute's place, so a
+warm app is the eager app. The schedules differ only in when that happens:
+
+- `eager`: every route is made real before the app is returned (before `run` binds a port);
+- `warm`: every route file and layout is imported before the app is returned, so an import
+  error still stops `run` before it binds; routes are made real by their first request or by
+  a background warm-up started with the app's lifespan, whichever comes first. A route
+  FastAPI rejects stops the server (`failure.stop_serving`) whenever it is found;
+- `lazy`: nothing is imported until used; a route that cannot be served answers 500 (it is
+  logged) and the others keep working.
+
+`dev` replaces the whole set with a new table in the running app (`FileRoutes.install`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from starlette.datastructures import URLPath
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketClose
+
+from ..table import Route
+from . import failure
+from .dispatch import get_route_path
+from .modules import ProjectModules
+from .register import Registrar
+
+Schedule = Literal["eager", "warm", "lazy"]
+SCHEDULES: tuple[Schedule, ...] = ("eager", "warm", "lazy")
+ErrorPage = Callable[[Exception], Response]
+
+log = logging.getLogger("fastapi_route")
+
+
+class LazyRoute(BaseRoute):
+    """Stands in for a route until a request (or a websocket, or the warm-up) reaches it."""
+
+    indexable = True  # a plain path route to the dispatcher's trie
+
+    def __init__(self, owner: FileRoutes, registrar: Registrar, r: Route, position: int) -> None:
+        self.owner = owner
+        self.registrar = registrar
+        self.record = r
+        self.scope_type = "websocket" if r.is_websocket else "http"
+        self.position = position  # where it stands in the router's list, to swap it out
+        self.path = r.path
+        self.name = f"{r.label} {r.path}"
+        # The text before the first parameter: a static route is matched by string equality
+        # and a dynamic one compiles its regex only once a path starts with this prefix.
+        self.prefix = r.path.split("{", 1)[0]
+        self.pattern: re.Pattern[str] | None = None
+        self.real: BaseRoute | None = None
+        self.error: Exception | None = None
+
+    def materialize(self) -> BaseRoute | None:
+        if self.real is None and self.error is None:
+            self.owner.materialize(self)
+        return self.real
+
+    def _path_matches(self, path: str) -> bool:
+        if not self.record.params:
+            return path == self.path
+        if not path.startswith(self.prefix):
+            return False
+        if self.pattern is None:
+            self.pattern = compile_path(self.path)[0]
+        return self.pattern.match(path) is not None
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != self.scope_type or not self._path_matches(get_route_path(scope)):
+            return Match.NONE, {}
+        real = self.materialize()
+        if real is None:
+            return Match.FULL, {"route": self}
+        return real.matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        real = self.materialize()
+        if real is not None:
+            await real.handle(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await WebSocketClose(code=1011)(scope, receive, send)  # 1011: internal error
+        else:
+            assert self.error is not None
+            await self.owner.error_response(self.error)(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        real = self.materialize()
+        if real is None:
+            raise NoMatchFound(name, path_params)
+        return real.url_path_for(name, **path_params)
+
+
+def _plain_500(error: Exception) -> Response:
+    return PlainTextResponse("Internal Server Error", 500)
+
+
+class FileRoutes:
+    """The routes of one route table in an app, made real on a schedule."""
+
+    def __init__(self, app: FastAPI, modules: ProjectModules, schedule: Schedule,
+                 error_page: ErrorPage | None = None) -> None:
+        self.app = app
+        self.modules = modules
+        self.schedule = schedule
+        self.error_response = error_page or _plain_500
+        self.table: list[Route] = []  # the current table, changed in place by install
+        self.lazy: list[LazyRoute] = []
+        real_openapi = app.openapi
+
+        def openapi() -> dict[str, Any]:
+            self.materialize_all()  # the document describes every route, whenever asked
+            return real_openapi()
+
+        app.openapi = openapi  # type: ignore[method-assign]
+
+    def install(self, routes: Sequence[Route]) -> None:
+        """Put a LazyRoute per route in the router, in the table's precedence order, in
+        place of the previous table's routes (at the end, the first time); then follow the
+        schedule: eager makes them all real, warm imports every file they need."""
+        if self.schedule == "warm":
+            self.import_all(routes)  # before anything changes: an import error stops here
+        router_routes = self.app.router.routes
+        ours = {id(x) for lazy in self.lazy for x in (lazy, lazy.real) if x is not None}
+        at = next((i for i, x in enumerate(router_routes) if id(x) in ours), len(router_routes))
+        kept = [x for x in router_routes if id(x) not in ours]
+        registrar = Registrar(self.app, routes, self.modules)
+        self.lazy = [LazyRoute(self, registrar, r, at + i) for i, r in enumerate(routes)]
+        # A new list: the dispatcher rebuilds its index for it, and a request already iterating
+        # the old list finishes on it.
+        self.app.router.routes = [*kept[:at], *self.lazy, *kept[at:]]
+        self.table[:] = routes
+        self.app.openapi_schema = None
+        if self.schedule == "eager":
+            self.materialize_all()
+
+    def import_all(self, routes: Sequence[Route]) -> None:
+        """Import every route file and layout the table names (a FastAPIRouteError names the
+        file that failed)."""
+        for file in dict.fromkeys(f for r in routes for f in (*r.layouts, r.file)):
+            self.modules.load(file)
+
+    def materialize(self, lazy: LazyRoute) -> None:
+        routes = self.app.router.routes
+        try:
+            # Made by the app's own router (its defaults apply), which appends it: taken back
+            # off the end before anything else runs (no await in between).
+            lazy.real = lazy.registrar.add(lazy.record)
+            routes.pop()
+        except Exception as exc:
+            lazy.error = exc
+            if self.schedule == "eager":
+                raise
+            log.error("%s %s cannot be served: %s", lazy.record.label, lazy.path, exc,
+                      exc_info=exc)
+            if self.schedule == "warm":
+                failure.stop_serving(exc)
+            return
+        if not (lazy.position < len(routes) and routes[lazy.position] is lazy):
+            # routes were inserted before it since it was placed: look it up
+            lazy.position = next(i for i, x in enumerate(routes) if x is lazy)
+        routes[lazy.position] = lazy.real  # same length: safe while the router iterates
+        dispatcher = getattr(self.app.state, "dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.routes_replaced(lazy.position)
+
+    def materialize_all(self) -> None:
+        for lazy in self.lazy:
+            lazy.materialize()
+
+    async def warm_up(self) -> None:
+        """Make every route real, one at a time, yielding to the event loop in between, so a
+        request waits for at most one registration."""
+        started = time.perf_counter()
+        for lazy in list(self.lazy):
+            lazy.materialize()
+            await asyncio.sleep(0)
+        log.info("fastapi-route: %d routes registered in %.3f s", len(self.lazy),
+                 time.perf_counter() - started)
