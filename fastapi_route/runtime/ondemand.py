@@ -41,6 +41,9 @@ from .register import Registrar
 Schedule = Literal["eager", "warm", "lazy"]
 SCHEDULES: tuple[Schedule, ...] = ("eager", "warm", "lazy")
 ErrorPage = Callable[[Exception], Response]
+# The warm-up works in slices of this many seconds, each followed by a pause as long.
+WARM_UP_SLICE = 0.002
+WARM_UP_PAUSE = 0.002
 
 log = logging.getLogger("fastapi_route")
 
@@ -182,11 +185,18 @@ class FileRoutes:
             lazy.materialize()
 
     async def warm_up(self) -> None:
-        """Make every route real, one at a time, yielding to the event loop in between, so a
-        request waits for at most one registration."""
+        """Make every route real in short slices with pauses between them: a request waits for
+        at most one slice, and while the warm-up pauses, the loop and the threads that run
+        sync handlers have the interpreter to themselves (a warm-up that only yielded to the
+        loop would hold the GIL against those threads and slow every request down)."""
         started = time.perf_counter()
-        for lazy in list(self.lazy):
-            lazy.materialize()
-            await asyncio.sleep(0)
-        log.info("fastapi-route: %d routes registered in %.3f s", len(self.lazy),
+        pending = list(self.lazy)
+        done = 0
+        while done < len(pending):
+            until = time.perf_counter() + WARM_UP_SLICE
+            while done < len(pending) and time.perf_counter() < until:
+                pending[done].materialize()
+                done += 1
+            await asyncio.sleep(WARM_UP_PAUSE)
+        log.info("fastapi-route: %d routes registered in %.3f s", len(pending),
                  time.perf_counter() - started)
