@@ -22,8 +22,9 @@ The variables (written by export(), read by project_from_env() and create_from_e
                             at start, register on first use or by a warm-up), eager (all
                             at start), lazy (import on first use); unset: config.py's `lazy`
                             says lazy, else warm
-    FASTAPI_ROUTE_SUPERVISOR  set by `run` to its own pid: a worker that finds a route FastAPI
-                            rejects asks it to stop the server (runtime/failure.py)
+    FASTAPI_ROUTE_SUPERVISOR  set by `run` to "pid:report file": a process that finds a route
+                            FastAPI rejects reports it there and stops `run`
+                            (runtime/failure.py)
 
 `fastapi-route run --workers N` exports them and starts uvicorn on the factory
 create_from_env(), so every worker serves the same project with the same flags.
@@ -60,7 +61,7 @@ log = logging.getLogger("fastapi_route")
 
 
 def export(project: Project, *, strict: bool = False, schedule: str | None = None,
-           supervisor: int | None = None) -> None:
+           supervisor: str | None = None) -> None:
     """Name `project` and the flags in os.environ, for the processes uvicorn starts (workers, the
     reloader's children): each one rebuilds the app from these alone. Every variable is set or
     removed, so a value left in the user's shell cannot leak into the workers."""
@@ -73,7 +74,7 @@ def export(project: Project, *, strict: bool = False, schedule: str | None = Non
         _put(ENV_APP, None)
     _put(ENV_STRICT, "1" if strict else None)
     _put(ENV_SCHEDULE, schedule)
-    _put(ENV_SUPERVISOR, None if supervisor is None else str(supervisor))
+    _put(ENV_SUPERVISOR, supervisor)
 
 
 def _put(name: str, value: str | None) -> None:
@@ -106,10 +107,11 @@ def schedule_from_env() -> str | None:
     return value or None
 
 
-def supervisor_from_env() -> int | None:
-    """The pid of the `run` process serving this one, if `run` started it."""
-    value = os.environ.get(ENV_SUPERVISOR, "")
-    return int(value) if value.isdigit() else None
+def supervisor_from_env() -> tuple[int, str] | None:
+    """The pid of the `run` process serving this one and its failure report file, if `run`
+    started it."""
+    pid, _, report = os.environ.get(ENV_SUPERVISOR, "").partition(":")
+    return (int(pid), report) if pid.isdigit() and report else None
 
 
 def _flag(name: str) -> bool | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import re
 import signal
 import subprocess
@@ -395,8 +394,7 @@ def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
     else:
         app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict,
                          schedule=schedule, dispatch=workers == 1)
-    export(ctx.project, strict=strict, schedule=schedule, supervisor=os.getpid())
-    failure.supervise()
+    export(ctx.project, strict=strict, schedule=schedule, supervisor=failure.supervise())
     settings = _uvicorn_settings(ctx, host or ctx.config.server.host or RUN_HOST, port,
                                  ctx.config.logging.production_level)
     echo(f"Serving {ctx.project.name} on http://{settings['host']}:{settings['port']}",

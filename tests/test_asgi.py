@@ -281,13 +281,13 @@ def read_env() -> dict[str, str | None]:
 
 
 def test_export_a_folder_round_trips(tmp_path: Path) -> None:
-    export(Project(tmp_path), strict=True, schedule="eager", supervisor=4321)
+    export(Project(tmp_path), strict=True, schedule="eager", supervisor="4321:/tmp/report")
     assert read_env() == {asgi.ENV_PROJECT: str(tmp_path), asgi.ENV_APP: None,
                           asgi.ENV_STRICT: "1", asgi.ENV_SCHEDULE: "eager",
-                          asgi.ENV_SUPERVISOR: "4321"}
+                          asgi.ENV_SUPERVISOR: "4321:/tmp/report"}
     assert asgi.strict_from_env() is True
     assert asgi.schedule_from_env() == "eager"
-    assert asgi.supervisor_from_env() == 4321
+    assert asgi.supervisor_from_env() == (4321, "/tmp/report")
 
 
 def test_export_an_installed_app_names_its_package(tmp_path: Path,
@@ -366,7 +366,9 @@ def test_run_with_workers_exports_what_each_worker_reads(
     assert served["target"] == "fastapi_route.asgi:create_from_env"
     assert served["env"] == {asgi.ENV_PROJECT: str(built.resolve()), asgi.ENV_APP: None,
                              asgi.ENV_STRICT: "1", asgi.ENV_SCHEDULE: "lazy",
-                             asgi.ENV_SUPERVISOR: str(os.getpid())}
+                             asgi.ENV_SUPERVISOR: served["env"][asgi.ENV_SUPERVISOR]}
+    pid, report = asgi.supervisor_from_env() or (0, "")
+    assert pid == os.getpid() and Path(report).is_file()  # where a worker reports a failure
     # What a worker then builds: this project, lazily (a handler is imported on first use).
     marker = built / "routes" / "imported"
     client = TestClient(asgi.create_from_env())

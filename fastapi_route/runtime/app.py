@@ -119,6 +119,7 @@ def create_app(
     file_routes.install(routes)
     app.state.file_routes = file_routes  # dev swaps in a new table
     app_file.finish(app)
+    file_routes.keep_openapi_complete()  # configure may have replaced app.openapi
     # Read by lazy routes (a swap invalidates the dispatcher's views); None: Starlette routes.
     app.state.dispatcher = dispatcher.install(app.router) if dispatch else None
     return app

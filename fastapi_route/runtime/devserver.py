@@ -12,6 +12,8 @@ until a save fixes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -133,6 +135,15 @@ def _inside(path: PurePath, folder: PurePath) -> bool:
     return path == folder or folder in path.parents
 
 
+def _forget_bytecode(paths: set[str]) -> None:
+    """Python trusts a .pyc while its source keeps its size and its mtime in whole seconds:
+    two saves of the same length within a second would import the first one's code."""
+    for path in paths:
+        if path.endswith(".py"):
+            with contextlib.suppress(OSError, ValueError):
+                os.unlink(importlib.util.cache_from_source(path))
+
+
 async def _watch(dev: DevApp, watcher: Watcher, server: uvicorn.Server,
                  stop: asyncio.Event) -> bool:
     """Until `stop`: apply each batch of changes. True when the process must restart."""
@@ -140,7 +151,9 @@ async def _watch(dev: DevApp, watcher: Watcher, server: uvicorn.Server,
 
     async for changes in awatch(watcher.root, stop_event=stop, step=STEP_MS,
                                 debounce=DEBOUNCE_MS):
-        kind = watcher.sort({path for _, path in changes})
+        paths = {path for _, path in changes}
+        _forget_bytecode(paths)
+        kind = watcher.sort(paths)
         if kind == "restart" or (kind == "routes" and dev.app is None):
             log.warning("fastapi-route: a project file changed: restarting")
             server.should_exit = True

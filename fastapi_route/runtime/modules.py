@@ -20,6 +20,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import sys
+import threading
 import types
 from pathlib import Path, PurePosixPath
 
@@ -73,6 +74,7 @@ class ProjectModules:
     def __init__(self, project: Project) -> None:
         self.root = project.root
         self._loaded: dict[str, types.ModuleType] = {}
+        self._lock = threading.RLock()
         try:
             self.base = self._base_package(project)
         except Exception as exc:  # the package's own __init__.py raised
@@ -148,10 +150,16 @@ class ProjectModules:
         module = self._loaded.get(rel_file)  # a file with several handlers: asked often
         if module is not None:
             return module
-        name = self.module_name(rel_file)
-        module = sys.modules.get(name)
+        with self._lock:  # two threads must not both run a file, nor see it half run
+            return self._load(rel_file)
+
+    def _load(self, rel_file: str) -> types.ModuleType:
+        module = self._loaded.get(rel_file)
         if module is not None:
-            self._loaded[rel_file] = module
+            return module
+        name = self.module_name(rel_file)
+        if name in sys.modules:  # imported by another file: import_module waits for it to finish
+            module = self._loaded[rel_file] = importlib.import_module(name)
             return module
         try:
             self._ensure_packages(rel_file)

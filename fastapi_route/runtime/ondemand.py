@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -122,13 +123,25 @@ class FileRoutes:
         self.error_response = error_page or _plain_500
         self.table: list[Route] = []  # the current table, changed in place by install
         self.lazy: list[LazyRoute] = []
-        real_openapi = app.openapi
+        # Sync handlers run in threads, and `url_for` there can make a route real: one at a
+        # time (re-entrant: making a route real imports its file, which may ask for another).
+        self.lock = threading.RLock()
+        self._openapi: Callable[[], dict[str, Any]] | None = None
+        self.keep_openapi_complete()
+
+    def keep_openapi_complete(self) -> None:
+        """Make every route real before `app.openapi()` runs, so the document describes every
+        route whenever it is asked for; again after app.py's `configure` replaced it (FastAPI's
+        "Extending OpenAPI")."""
+        if self._openapi is not None and self.app.openapi is self._openapi:
+            return
+        described = self.app.openapi
 
         def openapi() -> dict[str, Any]:
-            self.materialize_all()  # the document describes every route, whenever asked
-            return real_openapi()
+            self.materialize_all()
+            return described()
 
-        app.openapi = openapi  # type: ignore[method-assign]
+        self._openapi = self.app.openapi = openapi  # type: ignore[method-assign]
 
     def install(self, routes: Sequence[Route]) -> None:
         """Put a LazyRoute per route in the router, in the table's precedence order, in
@@ -157,6 +170,11 @@ class FileRoutes:
             self.modules.load(file)
 
     def materialize(self, lazy: LazyRoute) -> None:
+        with self.lock:
+            if lazy.real is None and lazy.error is None:  # not made by another thread meanwhile
+                self._materialize(lazy)
+
+    def _materialize(self, lazy: LazyRoute) -> None:
         routes = self.app.router.routes
         try:
             # Made by the app's own router (its defaults apply), which appends it: taken back
