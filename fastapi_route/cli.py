@@ -23,6 +23,7 @@ from .errors import BuildFailed, CacheError, FastAPIRouteError, NoBuildError
 from .pipeline import cache as cache_io
 from .pipeline import freshness, store
 from .pipeline.build import build as run_build
+from .pipeline.manifest import Manifest
 from .project import Project, find_project
 
 P = ParamSpec("P")
@@ -257,10 +258,7 @@ def build(ctx: Context, force: bool, compression: int | None) -> None:
     block(
         "BUILD SUMMARY",
         [
-            ("Total routes", manifest.total_routes),
-            ("Static routes", manifest.static_routes),
-            ("Dynamic routes", manifest.dynamic_routes),
-            ("Cache size", size(store.size(result.cache_path))),
+            *_totals(manifest, result.cache_path),
             ("Compression ratio", f"{manifest.compression_ratio}x "
              f"({size(manifest.original_size)} -> {size(manifest.compressed_size)})"),
             ("Build time", f"{result.seconds:.3f} s"),
@@ -268,6 +266,12 @@ def build(ctx: Context, force: bool, compression: int | None) -> None:
         ],
     )
     echo("Build succeeded.", fg="green")
+
+
+def _totals(manifest: Manifest, cache: Path) -> list[tuple[str, object]]:
+    """The rows BUILD SUMMARY and BUILD STATUS share."""
+    return [("Total routes", manifest.total_routes), ("Static routes", manifest.static_routes),
+            ("Dynamic routes", manifest.dynamic_routes), ("Cache size", size(store.size(cache)))]
 
 
 @main.command()
@@ -304,10 +308,7 @@ def status(ctx: Context, as_json: bool) -> None:
         [
             ("Status", "Built"),
             ("Created", manifest.created_at),
-            ("Total routes", manifest.total_routes),
-            ("Static routes", manifest.static_routes),
-            ("Dynamic routes", manifest.dynamic_routes),
-            ("Cache size", size(store.size(ctx.cache_path))),
+            *_totals(manifest, ctx.cache_path),
             ("Compression", f"level {manifest.compression_level}, "
              f"ratio {manifest.compression_ratio}x"),
             ("Version", manifest.fastapi_route_version),

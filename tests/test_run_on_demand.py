@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import write_tree
 from servers import Server, http_request, run_cli
+from transcripts import SAMPLE_REQUESTS
 from websockets.sync.client import connect
 
 pytestmark = pytest.mark.slow
@@ -126,23 +127,7 @@ def test_a_rejected_handler_stops_run_after_it_bound_naming_the_file(
 
 # --- the same answers under the three schedules ------------------------------------------------
 
-Request = tuple[str, str, object, dict[str, str]]
 
-SAMPLE_REQUESTS: list[Request] = [
-    ("GET", "/", None, {}), ("HEAD", "/", None, {}), ("GET", "/health", None, {}),
-    ("GET", "/users?limit=1", None, {}), ("POST", "/users", {"name": "N", "email": "n@x"}, {}),
-    ("GET", "/users/me", None, {}), ("GET", "/users/2", None, {}),
-    ("GET", "/users/abc", None, {}), ("PUT", "/users/2", {"name": "G", "email": "g@x"}, {}),
-    ("DELETE", "/users/1", None, {}), ("GET", "/users/1", None, {}),
-    ("GET", "/users/2/posts?page=2", None, {}), ("GET", "/files/a/b/c.txt", None, {}),
-    ("POST", "/login", {"username": "u", "password": "secret"}, {}),
-    ("POST", "/login", {"username": "u", "password": "bad"}, {}), ("POST", "/logout", None, {}),
-    ("GET", "/items?q=x&skip=5", None, {}), ("GET", "/teapot", None, {}),
-    ("PUT", "/users", None, {}), ("PATCH", "/users/2", None, {}), ("GET", "/nope", None, {}),
-    ("GET", "/admin/stats", None, {}), ("GET", "/admin/stats", None, {"X-Admin-Token": "no"}),
-    ("GET", "/robots.txt", None, {}), ("GET", "/css/app.css", None, {}),
-    ("GET", "/docs", None, {}), ("GET", "/openapi.json", None, {}), ("GET", "/users/", None, {}),
-]
 
 
 def transcript(server: Server) -> list[tuple[object, ...]]:

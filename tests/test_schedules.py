@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import write_tree
+from transcripts import SAMPLE_REQUESTS, Request
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -77,7 +78,6 @@ def wait_warmed_up(app: Any) -> None:
 
 # --- transcripts: the same requests, compared across schedules ---------------------------------
 
-Request = tuple[str, str, Any, Mapping[str, str]]
 
 
 def transcript(client: TestClient, requests: list[Request],
@@ -116,22 +116,6 @@ def assert_same(transcripts: Mapping[str, list[tuple[object, ...]]]) -> None:
             assert a == b, f"{first_name} vs {name}"
 
 
-SAMPLE_REQUESTS: list[Request] = [
-    ("GET", "/", None, {}), ("HEAD", "/", None, {}), ("GET", "/health", None, {}),
-    ("GET", "/users?limit=1", None, {}), ("POST", "/users", {"name": "N", "email": "n@x"}, {}),
-    ("GET", "/users/me", None, {}), ("GET", "/users/2", None, {}),
-    ("GET", "/users/abc", None, {}), ("PUT", "/users/2", {"name": "G", "email": "g@x"}, {}),
-    ("DELETE", "/users/1", None, {}), ("GET", "/users/1", None, {}),
-    ("GET", "/users/2/posts?page=2", None, {}), ("GET", "/files/a/b/c.txt", None, {}),
-    ("POST", "/login", {"username": "u", "password": "secret"}, {}),
-    ("POST", "/login", {"username": "u", "password": "bad"}, {}), ("POST", "/logout", None, {}),
-    ("GET", "/items?q=x&skip=5", None, {}), ("GET", "/teapot", None, {}),
-    ("PUT", "/users", None, {}), ("PATCH", "/users/2", None, {}), ("GET", "/nope", None, {}),
-    ("GET", "/admin/stats", None, {}), ("GET", "/admin/stats", None, {"X-Admin-Token": "no"}),
-    ("GET", "/robots.txt", None, {}), ("GET", "/css/app.css", None, {}),
-    ("GET", "/../sample_app/config.py", None, {}), ("GET", "/docs", None, {}),
-    ("GET", "/openapi.json", None, {}), ("GET", "/users/", None, {}),
-]
 SAMPLE_SOCKETS = [("/ws?name=ada", ["hi", "again"]), ("/no-socket-here", ["x"])]
 
 
