@@ -269,6 +269,15 @@ def path_pieces(path: str) -> list[str]:
     return [p for p in path.split("/") if p]
 
 
+_TEMPLATE_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
+
+
+def template_params(path: str) -> list[tuple[str, str]]:
+    """The path parameters of a template with their Starlette convertor, in URL order:
+    `/users/{id:int}/{rest:path}` -> [("id", "int"), ("rest", "path")]; no convertor is str."""
+    return [(m.group(1), m.group(2) or "str") for m in _TEMPLATE_PARAM.finditer(path)]
+
+
 def piece_rank(piece: str) -> int:
     """Precedence of one path piece: static 0 < [param] 1 < [...catchall] 2."""
     if piece.startswith("{"):
