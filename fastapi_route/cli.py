@@ -440,13 +440,28 @@ def dev(ctx: Context, host: str | None, port: int | None) -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the table as JSON (params with their types, operation ids).")
+@click.option("--tree", "as_tree", is_flag=True,
+              help="Print the URL tree, groups and layouts marked.")
 @pass_project
-def routes(ctx: Context) -> None:
+def routes(ctx: Context, as_json: bool, as_tree: bool) -> None:
     """The route table in precedence order: method (WS: websocket), URL, file:line, and the
     folders whose _layout.py applies, outermost first."""
+    from . import routeview
     from .pipeline.build import compile_table
 
+    if as_json and as_tree:
+        raise click.UsageError("--json and --tree are two different views: choose one")
     table = compile_table(ctx.project.root, ctx.config)
+    if as_json:
+        click.echo(routeview.to_json(table.routes))
+        return
+    if as_tree:
+        encoding = getattr(sys.stdout, "encoding", None)  # ASCII lines where boxes won't do
+        click.echo(routeview.render_tree(table.routes, ctx.config.route_dir,
+                                         encoding=encoding))
+        return
     width = max((len(r.path) for r in table.routes), default=4)
     files = [f"{r.file}:{r.line}" for r in table.routes]
     file_width = max(map(len, files), default=4)

@@ -45,6 +45,13 @@ class SegmentKind(Enum):
     CATCHALL = 2
     GROUP = 3
     SKIPPED = 4  # `_helpers`, `.git`: never part of a route's path
+    OPTIONAL_CATCHALL = 5  # [[...slug]]: the folder's own URL and everything below it
+
+
+# Typed segments, `[id=int]` (SvelteKit's `=`: a `:` cannot be in a file name on Windows),
+# as Starlette's convertors, in the order they are tried at one segment: typed before untyped.
+SEGMENT_TYPES = ("int", "uuid", "float", "str")
+CATCHALLS = (SegmentKind.CATCHALL, SegmentKind.OPTIONAL_CATCHALL)
 
 
 class Segment(NamedTuple):
@@ -53,10 +60,11 @@ class Segment(NamedTuple):
 
     kind: SegmentKind
     name: str  # static text, parameter name, or group name
+    type: str = "str"  # a parameter's convertor: int, uuid, float or str
 
     @property
     def is_dynamic(self) -> bool:
-        return self.kind in (SegmentKind.PARAM, SegmentKind.CATCHALL)
+        return self.kind in (SegmentKind.PARAM, *CATCHALLS)
 
 
 class SegmentError(ValueError):
@@ -140,10 +148,14 @@ def parse_segment(folder: str) -> Segment:
     if bracketed:
         body = bracketed.group("body")
         if body.startswith("[") or body.endswith("]"):
-            raise SegmentError(
-                f"'{folder}': optional catch-all segments are not supported",
-                "use [...name] for one or more segments and add an index route for none",
-            )
+            inner = body[1:-1] if body.startswith("[") and body.endswith("]") else ""
+            if not inner.startswith("...") or not inner[3:]:
+                raise SegmentError(
+                    f"'{folder}': double brackets hold an optional catch-all",
+                    "write it as [[...slug]]: the folder's own URL and every path below it",
+                )
+            _check_param_name(inner[3:], folder)
+            return Segment(SegmentKind.OPTIONAL_CATCHALL, inner[3:])
         if body.startswith("..."):
             name = body[3:]
             if not name:
@@ -154,8 +166,14 @@ def parse_segment(folder: str) -> Segment:
             return Segment(SegmentKind.CATCHALL, name)
         if not body:
             raise SegmentError(f"'{folder}': empty parameter name", "write it as [name]")
-        _check_param_name(body, folder)
-        return Segment(SegmentKind.PARAM, body)
+        name, typed, kind = body.partition("=")
+        if typed and kind not in SEGMENT_TYPES:
+            raise SegmentError(
+                f"'{folder}': {kind!r} is not a segment type",
+                "the types are " + ", ".join(SEGMENT_TYPES) + ", e.g. [id=int]",
+            )
+        _check_param_name(name, folder)
+        return Segment(SegmentKind.PARAM, name, kind if typed else "str")
     if "[" in folder or "]" in folder:
         raise SegmentError(
             f"'{folder}': brackets must enclose the whole folder name",
@@ -172,8 +190,9 @@ def parse_segment(folder: str) -> Segment:
 def url_piece(segment: Segment) -> str:
     """The segment as written in a Starlette/FastAPI path template."""
     if segment.kind is SegmentKind.PARAM:
-        return "{" + segment.name + "}"
-    if segment.kind is SegmentKind.CATCHALL:
+        typed = "" if segment.type == "str" else ":" + segment.type
+        return "{" + segment.name + typed + "}"
+    if segment.kind in CATCHALLS:
         return "{" + segment.name + ":path}"
     return segment.name
 
@@ -186,7 +205,11 @@ def url_path(segments: list[Segment]) -> str:
 
 def _written(segment: Segment) -> str:
     """The folder name a dynamic segment was read from."""
-    return f"[...{segment.name}]" if segment.kind is SegmentKind.CATCHALL else f"[{segment.name}]"
+    if segment.kind is SegmentKind.OPTIONAL_CATCHALL:
+        return f"[[...{segment.name}]]"
+    if segment.kind is SegmentKind.CATCHALL:
+        return f"[...{segment.name}]"
+    return f"[{segment.name}]" if segment.type == "str" else f"[{segment.name}={segment.type}]"
 
 
 class Shape(NamedTuple):
@@ -199,11 +222,21 @@ class Shape(NamedTuple):
     params: tuple[str, ...] = ()  # path parameters in URL order, the catch-all last
     catchall: str | None = None  # the catch-all's name, once the chain has one
     segments: tuple[Segment, ...] = ()  # one per folder, groups included
+    optional: bool = False  # the catch-all is [[...name]]: it also serves the URL above it
 
     @property
     def path(self) -> str:
         """The FastAPI path template: `/` for the route folder itself."""
         return self.url or "/"
+
+    @property
+    def urls(self) -> list[tuple[str, tuple[str, ...], str | None]]:
+        """Each (template, path parameters, catch-all) a route file here serves: one, or for
+        an optional catch-all two: `/docs/{slug:path}` and `/docs` (where `slug` is [])."""
+        served = [(self.path, self.params, self.catchall)]
+        if self.optional:
+            served.append((self.url.rsplit("/", 1)[0] or "/", self.params[:-1], self.catchall))
+        return served
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -225,8 +258,9 @@ def extend(shape: Shape, folder: str) -> Shape:
     if segment.kind is SegmentKind.GROUP:
         return shape._replace(segments=segments)
     if shape.catchall is not None:
+        last = next(s for s in reversed(shape.segments) if s.kind in CATCHALLS)
         raise SegmentError(
-            f"'{folder}' sits below the catch-all '[...{shape.catchall}]', which already takes "
+            f"'{folder}' sits below the catch-all '{_written(last)}', which already takes "
             "the rest of the URL", "a catch-all must be the last segment of its path",
         )
     url = shape.url + "/" + url_piece(segment)
@@ -238,8 +272,9 @@ def extend(shape: Shape, folder: str) -> Shape:
             f"parameter '{segment.name}' is already used by '{_written(first)}' higher in "
             "this path", "give each path parameter its own name",
         )
-    catchall = segment.name if segment.kind is SegmentKind.CATCHALL else None
-    return Shape(url, (*shape.params, segment.name), catchall, segments)
+    catchall = segment.name if segment.kind in CATCHALLS else None
+    return Shape(url, (*shape.params, segment.name), catchall, segments,
+                 segment.kind is SegmentKind.OPTIONAL_CATCHALL)
 
 
 def layouts_above(folders: Sequence[str]) -> list[tuple[str, ...]]:
@@ -279,14 +314,17 @@ def template_params(path: str) -> list[tuple[str, str]]:
 
 
 def piece_rank(piece: str) -> int:
-    """Precedence of one path piece: static 0 < [param] 1 < [...catchall] 2."""
-    if piece.startswith("{"):
-        return 2 if piece.endswith(":path}") else 1
-    return 0
+    """Precedence of one path piece: static 0 < typed [id=int] 1 < [param] 2 <
+    [...catchall] 3 (an optional catch-all's own URL is the folder's, a static path)."""
+    if not piece.startswith("{"):
+        return 0
+    kind = piece[1:-1].partition(":")[2] or "str"
+    return 3 if kind == "path" else 2 if kind == "str" else 1
 
 
 def precedence_key(path: str) -> tuple[tuple[int, str], ...]:
-    """Sort key giving static > param > catch-all at each segment, whatever the file order.
+    """Sort key giving static > typed param > param > catch-all at each segment, whatever the
+    file order; typed params in the order int, uuid, float.
 
     Static names sort among themselves so the order is total and reproducible; a catch-all
     sorts after every longer path that shares its prefix.
@@ -294,7 +332,12 @@ def precedence_key(path: str) -> tuple[tuple[int, str], ...]:
     key = []
     for piece in path_pieces(path):
         rank = piece_rank(piece)
-        key.append((rank, piece if rank == 0 else ""))
-    # A shorter path is never shadowed by a longer one, except by a catch-all (rank 2), which
+        if rank == 0:
+            key.append((rank, piece))
+        elif rank == 1:
+            key.append((rank, str(SEGMENT_TYPES.index(piece[1:-1].partition(":")[2]))))
+        else:
+            key.append((rank, ""))
+    # A shorter path is never shadowed by a longer one, except by a catch-all (rank 3), which
     # already sorts last at its own position.
     return tuple(key)

@@ -101,8 +101,10 @@ def test_parse_segment_kinds(folder, kind, name):
         ("[...]", "catch-all needs a name"),
         ("[...1x]", "not a Python identifier"),
         ("[...def]", "cannot be a handler argument"),
-        ("[[...slug]]", "optional catch-all"),
         ("[[id]]", "optional catch-all"),
+        ("[[...]]", "optional catch-all"),
+        ("[id=integer]", "not a segment type"),
+        ("[id=]", "not a segment type"),
         ("{id}", "braces"),
         ("user{id}", "braces"),
         ("item[id]", "brackets must enclose"),
@@ -173,8 +175,9 @@ def test_path_pieces():
 
 def test_piece_rank():
     assert piece_rank("users") == 0
-    assert piece_rank("{user_id}") == 1
-    assert piece_rank("{slug:path}") == 2
+    assert piece_rank("{id:int}") == piece_rank("{id:uuid}") == piece_rank("{x:float}") == 1
+    assert piece_rank("{user_id}") == 2
+    assert piece_rank("{slug:path}") == 3
 
 
 # --------------------------------------------------------------------------- precedence

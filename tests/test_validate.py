@@ -744,7 +744,7 @@ def test_undecodable_route_file(tmp_path, make_tree):
         ("[class]", "'class'"),
         ("[request]", "'request'"),
         ("[...]", "catch-all"),
-        ("[[...slug]]", "optional"),
+        ("[[slug]]", "optional"),
         ("{id}", "braces"),
         ("item[id]", "brackets"),
         ("()", "group"),

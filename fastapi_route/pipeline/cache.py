@@ -109,7 +109,7 @@ def _where_routes_are(manifest: Manifest, routes: Sequence[Route]) -> str | None
     listed = set(manifest.route_files)
     layouts = set(manifest.layout_files)
     shapes = _Shapes()
-    Meaning = tuple[str, tuple[str, ...], "str | None", tuple[str, ...]]
+    Meaning = tuple[list[tuple[str, tuple[str, ...], "str | None"]], tuple[str, ...]]
     expected: dict[str, Meaning | None] = {}
     for r in routes:
         if r.file not in expected:
@@ -123,17 +123,16 @@ def _where_routes_are(manifest: Manifest, routes: Sequence[Route]) -> str | None
             # may name no other file.
             above = ("/".join((*base, *f, LAYOUT_FILE)) for f in layouts_above(folders))
             expected[r.file] = None if shape is None else (
-                shape.path, shape.params, shape.catchall,
-                tuple(layout for layout in above if layout in layouts),
+                shape.urls, tuple(layout for layout in above if layout in layouts),
             )
         meaning = expected[r.file]
         if meaning is None:
             return f"not in a folder a build would route: {r.file!r}"
         if r.file not in listed:
             return f"not among the manifest's route_files: {r.file!r}"
-        if (r.path, r.params, r.catchall) != meaning[:3]:
+        if (r.path, r.params, r.catchall) not in meaning[0]:
             return f"not the URL of its file: {r.method} {r.path!r} in {r.file!r}"
-        if r.layouts != meaning[3]:
+        if r.layouts != meaning[1]:
             return f"not the layouts above its file: {list(r.layouts)!r} for {r.file!r}"
     return None
 

@@ -34,6 +34,7 @@ class Definition:
     positional_only: tuple[str, ...] = ()  # before `/`: FastAPI passes arguments by name
     variadic: tuple[str, ...] = ()  # `*args` / `**kwargs`, written as such
     operation_id: str | None = None  # given as a literal: @route(operation_id="...")
+    annotations: tuple[tuple[str, str], ...] = ()  # (parameter, its annotation's source)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Scan:
     layouts: list[Declarations] = field(default_factory=list)  # outer folders first
     app: Declarations | None = None
     problems: list[Problem] = field(default_factory=list)
+    root: Path | None = None  # the project folder scanned: the portability check lists it
 
 
 @dataclass
@@ -183,6 +185,8 @@ def _definition(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Definition:
         tuple(a.arg for a in args.posonlyargs),
         tuple(variadic),
         _literal_operation_id(node),
+        tuple((a.arg, ast.unparse(a.annotation)) for a in (*args.posonlyargs, *args.args,
+                                                          *args.kwonlyargs) if a.annotation),
     )
 
 
@@ -352,7 +356,7 @@ def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
          facts: Facts | None = None) -> Scan:
     """Walk the route dir and read every route file and layout, and app.py. Never imports or
     runs them. With `facts`, a file unchanged since it was last read is not parsed again."""
-    result = Scan(config.route_dir)
+    result = Scan(config.route_dir, root=root)
     found = walk(root, config)
     result.problems = found.problems
     known = facts or _NoFacts()

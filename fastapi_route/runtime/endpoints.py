@@ -9,13 +9,18 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
+
+from ..conventions import template_params
+from ..table import Route
 
 # Attribute set by the @route decorator: extra keyword arguments for add_api_route.
 ROUTE_OPTIONS = "__fastapi_route_options__"
@@ -70,24 +75,55 @@ def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
 _CONNECTIONS: dict[str, type[Any]] = {"request": Request, "websocket": WebSocket}
 
 
-def _as_seen_by_fastapi(param: inspect.Parameter, catchall: str | None) -> inspect.Parameter:
-    if param.name == catchall:
+# What an unannotated parameter of a typed segment `[id=int]` is.
+_SEGMENT_TYPES: dict[str, type[Any]] = {"int": int, "float": float, "uuid": uuid.UUID}
+
+
+@dataclass(frozen=True)
+class PathParams:
+    """What the route's URL gives the handler, beyond what FastAPI works out itself."""
+
+    catchall: str | None = None  # given as a list of segments
+    catchall_in_url: bool = True  # False at an optional catch-all's own URL: it is []
+    types: Mapping[str, type[Any]] = field(default_factory=dict)  # of typed segments
+
+    @classmethod
+    def of(cls, r: Route) -> PathParams:
+        return cls(r.catchall, r.catchall in r.params, {
+            name: _SEGMENT_TYPES[kind] for name, kind in template_params(r.path)
+            if kind in _SEGMENT_TYPES
+        })
+
+    def given(self, kwargs: dict[str, Any]) -> None:
+        """Turn the catch-all's string into its list of segments, in place."""
+        if self.catchall is not None:
+            kwargs[self.catchall] = (
+                _segments(kwargs[self.catchall]) if self.catchall_in_url else []
+            )
+
+
+def _as_seen_by_fastapi(param: inspect.Parameter, url: PathParams) -> inspect.Parameter:
+    if param.name == url.catchall:
         return param.replace(annotation=str)  # its {name:path} convertor gives a string
-    if param.name in _CONNECTIONS and param.annotation is inspect.Parameter.empty:
-        return param.replace(annotation=_CONNECTIONS[param.name])
+    if param.annotation is inspect.Parameter.empty:
+        if param.name in _CONNECTIONS:
+            return param.replace(annotation=_CONNECTIONS[param.name])
+        if param.name in url.types:  # an unannotated [id=int] is an int
+            return param.replace(annotation=url.types[param.name])
     return param
 
 
-def _seen(func: Callable[..., Any], catchall: str | None, returns: Any) -> inspect.Signature:
+def _seen(func: Callable[..., Any], url: PathParams, returns: Any) -> inspect.Signature:
     signature = _resolved_signature(func)
     return signature.replace(
-        parameters=[_as_seen_by_fastapi(p, catchall) for p in signature.parameters.values()],
+        parameters=[_as_seen_by_fastapi(p, url) for p in signature.parameters.values()
+                    if url.catchall_in_url or p.name != url.catchall],
         return_annotation=returns,
     )
 
 
 def endpoint_for(
-    func: Callable[..., Any], catchall: str | None
+    func: Callable[..., Any], url: PathParams
 ) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The callable FastAPI registers for a handler, and the route options it implies.
 
@@ -106,21 +142,20 @@ def endpoint_for(
         returns = None
     elif _is_tuple(returns):
         returns = inspect.Signature.empty
-    seen = _seen(func, catchall, returns)
+    seen = _seen(func, url, returns)
+    given = url.given
     endpoint: Any  # a function that also gets a __signature__
     if inspect.iscoroutinefunction(func):
 
         async def endpoint(**kwargs: Any) -> Any:
-            if catchall is not None:
-                kwargs[catchall] = _segments(kwargs[catchall])
+            given(kwargs)
             result = await func(**kwargs)
             return to_response(result) if result is None or type(result) is tuple else result
 
     else:
 
         def endpoint(**kwargs: Any) -> Any:
-            if catchall is not None:
-                kwargs[catchall] = _segments(kwargs[catchall])
+            given(kwargs)
             result = func(**kwargs)
             return to_response(result) if result is None or type(result) is tuple else result
 
@@ -130,19 +165,19 @@ def endpoint_for(
 
 
 def websocket_endpoint_for(
-    func: Callable[..., Any], catchall: str | None
+    func: Callable[..., Any], url: PathParams
 ) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The same for an `async def WEBSOCKET(websocket, ...)`: FastAPI's websocket routing sees
     the handler's signature, with an unannotated `websocket` as the WebSocket."""
     options: dict[str, Any] = dict(getattr(func, ROUTE_OPTIONS, {}))
+    given = url.given
 
     async def endpoint(**kwargs: Any) -> None:
-        if catchall is not None:
-            kwargs[catchall] = _segments(kwargs[catchall])
+        given(kwargs)
         await func(**kwargs)
 
     functools.update_wrapper(endpoint, func)
-    endpoint.__signature__ = _seen(func, catchall, None)  # type: ignore[attr-defined]
+    endpoint.__signature__ = _seen(func, url, None)  # type: ignore[attr-defined]
     return endpoint, options
 
 

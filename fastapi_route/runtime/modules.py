@@ -29,7 +29,7 @@ from ..errors import FastAPIRouteError
 from ..project import Project
 
 _MANGLED = {SegmentKind.PARAM: "_param_", SegmentKind.CATCHALL: "_catchall_",
-            SegmentKind.GROUP: "_group_"}
+            SegmentKind.OPTIONAL_CATCHALL: "_optional_", SegmentKind.GROUP: "_group_"}
 
 
 # A folder `a/route/` beside the route file `a/route.py` must not claim the file's module name.
@@ -47,7 +47,9 @@ def module_part(folder: str) -> str:
     except SegmentError:
         segment = None
     if segment is not None and segment.kind in _MANGLED and segment.name.isidentifier():
-        return _MANGLED[segment.kind] + segment.name
+        # A typed `[id=int]` may sit beside `[id]`: `_paramint_id`, which no `[name]` gives.
+        typed = segment.type if segment.type != "str" else ""
+        return _MANGLED[segment.kind].rstrip("_") + typed + "_" + segment.name
     return "_x" + folder.encode("utf-8", "surrogateescape").hex()
 
 

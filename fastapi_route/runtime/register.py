@@ -19,7 +19,7 @@ from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
 from ..naming import describe, operation_ids
 from ..table import Route, methods_by
-from .endpoints import endpoint_for, websocket_endpoint_for
+from .endpoints import PathParams, endpoint_for, websocket_endpoint_for
 from .layouts import Composed, Layouts
 from .modules import ProjectModules
 
@@ -96,14 +96,14 @@ class Registrar:
         return added
 
     def _add_websocket(self, r: Route, func: Callable[..., Any], layout: Composed) -> Any:
-        endpoint, own = websocket_endpoint_for(func, r.catchall)
+        endpoint, own = websocket_endpoint_for(func, PathParams.of(r))
         self.router.add_api_websocket_route(
             r.path, endpoint, name=f"websocket {r.path}", **layout.websocket_options(own)
         )
         return endpoint
 
     def _add_http(self, r: Route, func: Callable[..., Any], layout: Composed) -> Any:
-        endpoint, own = endpoint_for(func, r.catchall)
+        endpoint, own = endpoint_for(func, PathParams.of(r))
         summary, description = describe(func, r)
         endpoint.__doc__ = description  # FastAPI's description when @route gives none
         own.setdefault("summary", summary)
