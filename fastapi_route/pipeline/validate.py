@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from ..config import Config
 from ..conventions import (
+    CATCHALLS,
     WEBSOCKET,
     SegmentKind,
     Shape,
@@ -21,7 +23,8 @@ from ..errors import Problem
 from ..naming import operation_ids
 from ..table import Route, sort_routes
 from .declarations import check_app, check_layout
-from .scan import RouteFile, Scan
+from .portability import check_portability
+from .scan import Definition, RouteFile, Scan
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
                     "write async def WEBSOCKET(websocket, ...): ...",
                 )
             )
+        problems.extend(_typed_segment_mismatches(placed, d))
         first = "websocket" if d.name == WEBSOCKET else "request"
         if require_request and first not in d.params:
             problems.append(
@@ -142,6 +146,37 @@ def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
                 warning=True,
             )
         )
+    return problems
+
+
+# What an annotation says, for the types a typed segment can have ("uuid.UUID" -> "UUID").
+_ANNOTATED = re.compile(r"^(?:typing\.)?Annotated\[\s*([^,\]]+)")
+_SEGMENT_TYPE_OF = {"int": "int", "float": "float", "UUID": "uuid", "str": "str"}
+
+
+def _typed_segment_mismatches(placed: _Placed, d: Definition) -> list[Problem]:
+    """`[id=int]` with `id: str`: the segment gives an int, the handler wants something
+    else. An absent annotation takes the segment's type; one the build cannot read is left
+    to FastAPI."""
+    problems = []
+    annotations = dict(d.annotations)
+    for segment in placed.shape.segments:
+        if segment.kind is not SegmentKind.PARAM or segment.type == "str":
+            continue
+        written = annotations.get(segment.name)
+        if written is None:
+            continue
+        inner = _ANNOTATED.match(written)
+        name = (inner.group(1) if inner else written).strip().rsplit(".", 1)[-1]
+        said = _SEGMENT_TYPE_OF.get(name)
+        if said is not None and said != segment.type:
+            problems.append(Problem(
+                placed.file.file, d.line, "INVALID_HANDLER",
+                f"[{segment.name}={segment.type}] gives {d.name} a {segment.type}, but its "
+                f"parameter {segment.name} is annotated {written}",
+                f"annotate {segment.name} as {segment.type}, or drop the annotation (it "
+                "takes the segment's type)",
+            ))
     return problems
 
 
@@ -165,28 +200,36 @@ def _route_file_conflicts(files: list[RouteFile]) -> list[Problem]:
     return problems
 
 
+_EXAMPLES = {"int": "1", "uuid": "00000000-0000-0000-0000-000000000000", "float": "1.5",
+             "str": "1", "path": "a/b"}
+
+
 def _example_url(path: str) -> str:
+    """A URL the template matches, for a message."""
     pieces = []
     for piece in path_pieces(path):
-        rank = piece_rank(piece)
-        pieces.append(piece if rank == 0 else ("1" if rank == 1 else "a/b"))
+        kind = piece[1:-1].partition(":")[2] or "str"
+        pieces.append(piece if piece_rank(piece) == 0 else _EXAMPLES[kind])
     return "/" + "/".join(pieces)
 
 
 def _dynamic_conflicts(placed: list[_Placed]) -> tuple[list[Problem], set[frozenset[str]]]:
-    """Sibling dynamic folders of one kind with different names in one physical folder."""
-    children: dict[str, dict[tuple[SegmentKind, str], str]] = defaultdict(dict)
+    """Sibling dynamic folders that match the same segments, in one physical folder: two
+    params of one type (`[id]` beside `[user_id]`, `[a=int]` beside `[b=int]`), or two
+    catch-alls. `[id=int]` beside `[slug]` is fine: typed segments are tried first."""
+    children: dict[str, dict[str, str]] = defaultdict(dict)  # parent -> folder -> what it takes
     for p in placed:
         dynamic = [s for s in p.shape.segments if s.kind is not SegmentKind.GROUP]
         for segment, folder in zip(dynamic, p.folders, strict=True):
             if segment.is_dynamic:
                 parent = folder.rsplit("/", 1)[0]
-                children[parent].setdefault((segment.kind, segment.name), folder)
+                takes = "rest" if segment.kind in CATCHALLS else segment.type
+                children[parent].setdefault(folder, takes)
     problems: list[Problem] = []
     pairs: set[frozenset[str]] = set()
     for parent, kids in sorted(children.items()):
-        for kind in (SegmentKind.PARAM, SegmentKind.CATCHALL):
-            folders = sorted(f for (k, _), f in kids.items() if k is kind)
+        for takes in sorted(set(kids.values())):
+            folders = sorted(f for f, t in kids.items() if t == takes)
             for other in folders[1:]:
                 pairs.add(frozenset((folders[0], other)))
                 a, b = folders[0].rsplit("/", 1)[-1], other.rsplit("/", 1)[-1]
@@ -207,20 +250,22 @@ def _route_collisions(
     """DUPLICATE_ROUTE (same method and URL) and AMBIGUOUS_ROUTE (same shape, other names)."""
     problems: list[Problem] = []
     Key = tuple[str, tuple[tuple[int, str], ...]]  # method, precedence key
-    by_shape: dict[Key, list[tuple[_Placed, int]]] = defaultdict(list)
+    by_shape: dict[Key, list[tuple[_Placed, str, int]]] = defaultdict(list)
     for p in placed:
         for method, line in p.file.handlers().items():
-            by_shape[(method, precedence_key(p.path))].append((p, line))
+            for path, _, _ in p.shape.urls:
+                by_shape[(method, precedence_key(path))].append((p, path, line))
     for (method, _), entries in sorted(by_shape.items(), key=lambda kv: str(kv[0])):
-        entries.sort(key=lambda e: e[0].file.file)
-        for i, (a, _) in enumerate(entries):
-            for b, line_b in entries[i + 1 :]:
-                if a.path == b.path:
+        entries.sort(key=lambda e: (e[0].file.file, e[1]))
+        for i, (a, path_a, _) in enumerate(entries):
+            for b, path_b, line_b in entries[i + 1 :]:
+                if path_a == path_b:
                     problems.append(
                         Problem(
                             b.file.file, line_b, "DUPLICATE_ROUTE",
-                            f"{method} {a.path} is also served by {a.file.file}",
-                            "route groups vanish from the URL; keep one of the two handlers",
+                            f"{method} {path_a} is also served by {a.file.file}",
+                            "route groups vanish from the URL, and an optional catch-all "
+                            "[[...x]] serves its folder's URL too; keep one of the two handlers",
                         )
                     )
                     continue
@@ -234,8 +279,8 @@ def _route_collisions(
                 problems.append(
                     Problem(
                         b.file.file, line_b, "AMBIGUOUS_ROUTE",
-                        f"{method} {_example_url(a.path)} matches both {a.path} "
-                        f"({a.file.file}) and {b.path}, with no precedence to choose",
+                        f"{method} {_example_url(path_a)} matches both {path_a} "
+                        f"({a.file.file}) and {path_b}, with no precedence to choose",
                         "use one parameter name at this position in every route group",
                     )
                 )
@@ -268,6 +313,7 @@ def _operation_id_collisions(files: list[RouteFile], routes: list[Route]) -> lis
 def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
     """Check the scanned tree; return the route table (precedence order) and every problem."""
     problems = list(scan.problems)
+    problems.extend(check_portability(scan, config))
     segment_problems: dict[str, Problem] = {}
     placed: list[_Placed] = []
     for file in scan.files:
@@ -290,8 +336,8 @@ def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
     for p in placed:
         applied = tuple(by_folder[f] for f in layouts_above(p.file.folders) if f in by_folder)
         for method, line in p.file.handlers().items():
-            routes.append(Route(method, p.path, p.file.file, line, p.shape.params,
-                                p.shape.catchall, applied))
+            for path, params, catchall in p.shape.urls:
+                routes.append(Route(method, path, p.file.file, line, params, catchall, applied))
     routes = sort_routes(routes)
     problems.extend(_operation_id_collisions(scan.files, routes))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}
