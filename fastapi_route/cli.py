@@ -472,6 +472,27 @@ def routes(ctx: Context, as_json: bool, as_tree: bool) -> None:
     echo(f"{len(table.routes)} routes")
 
 
+@main.command()
+@click.argument("method")
+@click.argument("url")
+@click.option("--scan", is_flag=True, help="Scan the tree instead of reading the cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@pass_project
+def explain(ctx: Context, method: str, url: str, scan: bool, as_json: bool) -> None:
+    """Which route answers METHOD URL (file:line) and why, segment by segment; the routes
+    that also match and lose; layouts, middleware, dependencies and where each handler
+    parameter comes from; or the 405, redirect, public/ file or 404 that answers instead.
+
+    A development tool: it imports app.py, middleware.py, the layouts and the route files
+    whose URL matches (as a request would), and runs no handler. Exit 0 whatever answers.
+    """
+    from . import explain as explaining
+
+    found = explaining.explain(ctx.project, method, url, config=ctx.config,
+                               source="scan" if scan else "cache")
+    click.echo(explaining.to_json(found) if as_json else explaining.render(found))
+
+
 _INDEX = '''from fastapi_route import Request
 
 

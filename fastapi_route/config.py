@@ -28,7 +28,8 @@ from .errors import ConfigError, Problem, render_problems
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # The CLI's own commands: a `commands` entry by one of these names could never run.
-BUILTIN_COMMANDS = ("init", "dev", "build", "run", "status", "clean", "routes")
+BUILTIN_COMMANDS = ("init", "dev", "build", "run", "status", "clean", "routes",
+                    "explain")
 # uvicorn settings that `run` and `dev` decide themselves (host, port and workers are server
 # keys of their own); any `reload...` key too.
 RESERVED_SERVER_OPTIONS = ("app", "factory")
