@@ -169,7 +169,7 @@ def test_custom_not_found_page(sample: Server) -> None:
     status, headers, body = sample.get("/no/such/page")
     assert status == 404
     assert headers["content-type"] == "application/json"
-    assert json_of(body) == {"error": "not found", "path": "/no/such/page", "routes": 16}
+    assert json_of(body) == {"error": "not found", "path": "/no/such/page", "routes": 20}
     assert "x-request-id" in headers  # the middleware wraps the fallback too
 
 
