@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -190,6 +191,46 @@ def _template_of(tree: Tree, url: str) -> str:
         ):
             return template
     raise KeyError(url)
+
+
+NEW_ROUTE = STATIC_GET_ONLY  # what dev's "new folder" samples write
+
+
+def static_files(tree: Tree) -> list[tuple[str, str]]:
+    """(url, file) of the static route files, in table order, bar the first-response one: the
+    files dev's "edit" samples change."""
+    return [(url, rel) for url, rel, _ in tree.routes
+            if "{" not in url and url != tree.static_url]
+
+
+def edit_route(root: Path, rel: str, marker: str) -> str:
+    """Change the body a route file's handlers return ("resource": "resN" ->
+    "resN-<marker>"), as an editor's save does: written, flushed, fsynced. Returns the new
+    resource name, which the next GET's body holds once the edit is served."""
+    path = root / rel
+    source = path.read_text(encoding="utf-8")
+    name = path.parent.name
+    new = f"{name}-{marker}"
+    edited = source.replace(f'"resource": "{name}"', f'"resource": "{new}"')
+    if edited == source:
+        raise ValueError(f"{rel}: no resource name to edit")
+    _save(path, edited)
+    return new
+
+
+def new_route(root: Path, folder: str) -> str:
+    """A route file in a brand-new folder routes/<folder>/ (created here); returns its URL."""
+    path = root / "routes" / folder / "route.py"
+    path.parent.mkdir(parents=True)
+    _save(path, NEW_ROUTE.format(name=folder))
+    return f"/{folder}"
+
+
+def _save(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def main() -> None:
