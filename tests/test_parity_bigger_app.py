@@ -10,7 +10,6 @@ way the runtime can build the app, and both `/openapi.json` documents must mean 
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+from conftest import app_in_mode, copy_example
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 
 with warnings.catch_warnings():
@@ -25,11 +25,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from parity import assert_same_meaning, expected_operation_id, normal_path, openapi_meaning
-
-from fastapi_route.config import load_config
-from fastapi_route.pipeline.build import build
-from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bigger_app"
 
@@ -114,19 +109,7 @@ def original_app() -> FastAPI:
 
 # How the runtime can build the port: `dev` (scan, eager), a lazy scan, and `run --lazy`
 # (from the cache, which records the layouts of each route).
-MODES = {
-    "eager": {"source": "scan", "lazy": False},
-    "lazy": {"source": "scan", "lazy": True},
-    "cache-lazy": {"source": "cache", "lazy": True},
-}
-
-
-def port_app(root: Path, source: str, lazy: bool) -> FastAPI:
-    """The example, copied to `root` (its own module names; no __pycache__ in examples/)."""
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", ".cache"))
-    if source == "cache":
-        build(root, load_config(root))
-    return create_app(Project(root), source=source, lazy=lazy)  # type: ignore[arg-type]
+MODES = ["eager", "lazy", "cache-lazy"]  # see conftest.app_in_mode
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +121,8 @@ def original() -> Iterator[TestClient]:
 @pytest.fixture(scope="module", params=sorted(MODES))
 def ported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[TestClient]:
-    root = tmp_path_factory.mktemp(f"bigger-{request.param}") / "bigger_app"
-    with TestClient(port_app(root, **MODES[request.param])) as client:
+    root = copy_example(EXAMPLE, tmp_path_factory.mktemp(f"bigger-{request.param}"))
+    with TestClient(app_in_mode(root, request.param)) as client:
         yield client
 
 

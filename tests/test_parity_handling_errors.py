@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import app_in_mode
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
@@ -35,11 +36,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from parity import assert_same_meaning, expected_operation_id, normal_path
-
-from fastapi_route.config import load_config
-from fastapi_route.pipeline.build import build
-from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "handling_errors"
 PLAIN_TEXT = EXAMPLE / "plain_text"
@@ -141,21 +137,15 @@ def original_plain_text_app() -> FastAPI:
     return app
 
 
-MODES = {
-    "eager": {"source": "scan", "lazy": False},
-    "lazy": {"source": "scan", "lazy": True},
-    "cache-lazy": {"source": "cache", "lazy": True},
-}
+MODES = ["eager", "lazy", "cache-lazy"]  # see conftest.app_in_mode
 
 
-def port_app(example: Path, root: Path, source: str, lazy: bool) -> FastAPI:
-    """The example, copied to `root` (its own module names; no __pycache__ in examples/)."""
+def port_app(example: Path, root: Path, mode: str) -> FastAPI:
+    """The example, copied to `root` (without the plain_text project inside it)."""
     shutil.copytree(
         example, root, ignore=shutil.ignore_patterns("__pycache__", ".cache", "plain_text")
     )
-    if source == "cache":
-        build(root, load_config(root))
-    return create_app(Project(root), source=source, lazy=lazy)  # type: ignore[arg-type]
+    return app_in_mode(root, mode)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -178,14 +168,14 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def ported(mode: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root = tmp_path_factory.mktemp(f"errors-{mode}") / "handling_errors"
-    with TestClient(port_app(EXAMPLE, root, **MODES[mode])) as client:
+    with TestClient(port_app(EXAMPLE, root, mode)) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def plain_ported(mode: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root = tmp_path_factory.mktemp(f"plain-{mode}") / "plain_text"
-    with TestClient(port_app(PLAIN_TEXT, root, **MODES[mode])) as client:
+    with TestClient(port_app(PLAIN_TEXT, root, mode)) as client:
         yield client
 
 
