@@ -28,7 +28,9 @@ class Route(NamedTuple):
 
     @property
     def is_dynamic(self) -> bool:
-        return bool(self.params)
+        """A route with path parameters, or an optional catch-all at its own URL (SPEC 4:
+        catch-alls count as dynamic)."""
+        return bool(self.params) or self.catchall is not None
 
     @property
     def is_websocket(self) -> bool:

@@ -148,3 +148,12 @@ def test_a_shape_says_url_params_catchall_and_groups() -> None:
     assert shape.path == "/users/{id}/{rest:path}"
     assert shape.params == ("id", "rest") and shape.catchall == "rest"
     assert shape.groups == ("g",)
+
+
+def test_an_optional_catch_all_counts_as_dynamic_at_both_its_urls(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"routes/guides/[[...page]]/route.py":
+                          "def GET(request, page):\n    return {}\n"})
+    config = Config()
+    routes, _ = validate(scan(tmp_path, config), config)
+    assert sorted(r.path for r in routes) == ["/guides", "/guides/{page:path}"]
+    assert all(r.is_dynamic for r in routes)
