@@ -248,3 +248,27 @@ def poll(
             why = f"condition not met within {timeout:.0f} s; last: {last!r}"
             raise server.fail(why) if server is not None else ServerError(why)
         time.sleep(interval)
+
+
+def run_args(root: Path, *extra: str) -> list[str]:
+    """`python -m` arguments of `fastapi-route run` on `root`, on loopback, port `{port}`."""
+    return ["fastapi_route", "run", "--project", str(root), "--host", "127.0.0.1",
+            "--port", "{port}", *extra]
+
+
+def run_refused_before_binding(root: Path, cwd: Path, *extra: str) -> str:
+    """`run` must end by itself, exit 1 without a traceback, and never try to bind its port:
+    the test holds that port, so an attempt would print "address already in use". Returns
+    what `run` printed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with Server(run_args(root, *extra), cwd=cwd, port=port) as server:
+            code = server.wait_exit(timeout=30)
+            out = server.output()
+    assert code == 1, out
+    assert "Traceback" not in out, out
+    assert "Serving" not in out, out  # never reached uvicorn
+    assert "already in use" not in out, out
+    return out

@@ -9,12 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 from conftest import write_tree
-from servers import Server, http_request, run_cli
+from servers import Server, http_request, run_args, run_cli, run_refused_before_binding
 from transcripts import SAMPLE_REQUESTS
 from websockets.sync.client import connect
 
@@ -61,27 +60,6 @@ def built(tmp_path: Path, files: dict[str, str]) -> Path:
     result = run_cli(["build", "--project", str(root)], cwd=tmp_path)
     assert result.returncode == 0, result.stdout  # the build cannot see either problem
     return root
-
-
-def run_args(root: Path, *extra: str) -> list[str]:
-    return ["fastapi_route", "run", "--project", str(root), "--host", "127.0.0.1",
-            "--port", "{port}", *extra]
-
-
-def run_refused_before_binding(root: Path, cwd: Path, *extra: str) -> str:
-    """`run` must end by itself with exit 1 and never try to bind its port: the test holds the
-    port (listening), so an attempt would print "address already in use"."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        with Server(run_args(root, *extra), cwd=cwd, port=port) as server:
-            code = server.wait_exit(timeout=30)
-            out = server.output()
-    assert code == 1, out
-    assert "Serving" not in out, out  # never reached uvicorn
-    assert "already in use" not in out, out
-    return out
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

@@ -8,13 +8,20 @@ import json
 import os
 import pickle
 import shutil
-import socket
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import Server, poll, raw_request, run_cli, start_server
+from servers import (
+    Server,
+    poll,
+    raw_request,
+    run_args,
+    run_cli,
+    run_refused_before_binding,
+    start_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +45,6 @@ def build(root: Path, cwd: Path) -> None:
     result = run_cli(["build", "--project", str(root)], cwd=cwd)
     assert result.returncode == 0, result.stdout
     assert "Build succeeded." in result.stdout
-
-
-def run_args(root: Path, *extra: str) -> list[str]:
-    return ["fastapi_route", "run", "--project", str(root), "--host", "127.0.0.1",
-            "--port", "{port}", *extra]
 
 
 def json_of(body: bytes) -> object:
@@ -301,26 +303,9 @@ def test_run_with_two_workers_uses_two_processes(project, tmp_path: Path) -> Non
 # --- `run` refuses a missing, corrupt or forged cache before binding a port -------------------
 
 
-def run_expecting_failure(root: Path, cwd: Path, *extra: str) -> str:
-    """`run` must end by itself, exit 1 without a traceback, and never try to bind its port:
-    the test holds that port, so an attempt would print "address already in use"."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        with Server(run_args(root, *extra), cwd=cwd, port=port) as server:
-            code = server.wait_exit(timeout=30)
-            out = server.output()
-    assert code == 1, out
-    assert "Traceback" not in out
-    assert "Serving" not in out  # never reached uvicorn
-    assert "already in use" not in out
-    return out
-
-
 def test_run_without_a_build_exits_1(project, tmp_path: Path) -> None:
     root = project(TINY)
-    out = run_expecting_failure(root, tmp_path)
+    out = run_refused_before_binding(root, tmp_path)
     assert "No valid build found. Run 'fastapi-route build' first." in out
 
 
@@ -329,7 +314,7 @@ def test_run_with_a_truncated_cache_exits_1(project, tmp_path: Path) -> None:
     build(root, cwd=tmp_path)
     data = root / ".cache" / "routes.dat"
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
-    out = run_expecting_failure(root, tmp_path)
+    out = run_refused_before_binding(root, tmp_path)
     assert "corrupt" in out
     assert "fastapi-route clean" in out  # how to mend it
 
@@ -370,7 +355,7 @@ def test_run_refuses_a_forged_cache_without_running_it(
     manifest = json.loads((cache / "manifest.json").read_text())
     manifest["routes_sha256"] = hashlib.sha256(forged).hexdigest()
     (cache / "manifest.json").write_text(json.dumps(manifest))
-    out = run_expecting_failure(root, tmp_path)
+    out = run_refused_before_binding(root, tmp_path)
     assert "tampered" in out
     assert not marker.exists()
 
@@ -394,7 +379,7 @@ def test_run_warns_about_a_stale_cache_and_strict_refuses_it(
         assert "routes/extra/route.py" in out
         assert server.get("/extra")[0] == 404  # served from the cache, as built
 
-    out = run_expecting_failure(root, tmp_path, "--strict")
+    out = run_refused_before_binding(root, tmp_path, "--strict")
     assert "stale" in out
     assert "routes/extra/route.py" in out
 
