@@ -4,14 +4,20 @@ This module is the one home of that grammar. `parse_segment` reads one folder na
 and `shape_of` read a chain of folders below the route folder (what URL it means, which path
 parameters, which catch-all, and why no URL at all). Validation, the cache's record check and
 module naming all call these, so a new kind of segment is one change here.
+
+It is also the one reader of the URL template those folders become: `Template.parse` takes any
+Starlette template apart (ours, and the routes an app adds itself), and `SEGMENT_TYPES` is the
+one table of segment types (`[id=int]`), so a new segment type is one entry in that table.
 """
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
+import uuid
 from collections.abc import Sequence
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import NamedTuple
 
 ROUTE_FILES = ("route.py", "index.py")
@@ -48,10 +54,47 @@ class SegmentKind(Enum):
     OPTIONAL_CATCHALL = 5  # [[...slug]]: the folder's own URL and everything below it
 
 
-# Typed segments, `[id=int]` (SvelteKit's `=`: a `:` cannot be in a file name on Windows),
-# as Starlette's convertors, in the order they are tried at one segment: typed before untyped.
-SEGMENT_TYPES = ("int", "uuid", "float", "str")
 CATCHALLS = (SegmentKind.CATCHALL, SegmentKind.OPTIONAL_CATCHALL)
+
+
+class Rank(IntEnum):
+    """Precedence of a template piece at one URL segment: the lower, the sooner tried."""
+
+    STATIC = 0
+    TYPED = 1  # [id=int]
+    PARAM = 2  # [id]
+    CATCHALL = 3  # [...rest], [[...rest]]
+
+
+class SegmentType(NamedTuple):
+    """One kind of path parameter: what `[id=NAME]` (or `{id:NAME}` in a template) means."""
+
+    name: str  # after `=` in a folder, after `:` in a template (the default `str` is unwritten)
+    python: type  # what the handler receives; FastAPI derives the OpenAPI schema from it
+    rank: Rank  # TYPED, PARAM (str) or CATCHALL (path)
+    example: str  # one segment it matches, to show a URL in a message
+    # The regex of one segment, for a type Starlette has no convertor of its own for (the
+    # runtime registers one); None for Starlette's.
+    pattern: str | None = None
+
+
+# Every segment type, by name (SvelteKit's `=`: a `:` cannot be in a file name on Windows),
+# as Starlette's convertors; typed ones in the order they are tried at one segment. `path` is
+# the catch-all's, never written `[x=path]`. A project's own types are added here (SPEC 14.1).
+SEGMENT_TYPES: dict[str, SegmentType] = {t.name: t for t in (
+    SegmentType("int", int, Rank.TYPED, "1"),
+    SegmentType("uuid", uuid.UUID, Rank.TYPED, "00000000-0000-0000-0000-000000000000"),
+    SegmentType("float", float, Rank.TYPED, "1.5"),
+    SegmentType("str", str, Rank.PARAM, "1"),
+    SegmentType("path", str, Rank.CATCHALL, "a/b"),
+)}
+DEFAULT_TYPE = "str"  # [id] is [id=str], written {id} in a template
+CATCHALL_TYPE = "path"  # [...rest] is {rest:path}
+
+
+def folder_types() -> list[str]:
+    """The types a folder may name after `=`, in the order they are tried."""
+    return [t.name for t in SEGMENT_TYPES.values() if t.rank is not Rank.CATCHALL]
 
 
 class Segment(NamedTuple):
@@ -167,13 +210,13 @@ def parse_segment(folder: str) -> Segment:
         if not body:
             raise SegmentError(f"'{folder}': empty parameter name", "write it as [name]")
         name, typed, kind = body.partition("=")
-        if typed and kind not in SEGMENT_TYPES:
+        if typed and kind not in folder_types():
             raise SegmentError(
                 f"'{folder}': {kind!r} is not a segment type",
-                "the types are " + ", ".join(SEGMENT_TYPES) + ", e.g. [id=int]",
+                "the types are " + ", ".join(folder_types()) + ", e.g. [id=int]",
             )
         _check_param_name(name, folder)
-        return Segment(SegmentKind.PARAM, name, kind if typed else "str")
+        return Segment(SegmentKind.PARAM, name, kind if typed else DEFAULT_TYPE)
     if "[" in folder or "]" in folder:
         raise SegmentError(
             f"'{folder}': brackets must enclose the whole folder name",
@@ -190,10 +233,10 @@ def parse_segment(folder: str) -> Segment:
 def url_piece(segment: Segment) -> str:
     """The segment as written in a Starlette/FastAPI path template."""
     if segment.kind is SegmentKind.PARAM:
-        typed = "" if segment.type == "str" else ":" + segment.type
+        typed = "" if segment.type == DEFAULT_TYPE else ":" + segment.type
         return "{" + segment.name + typed + "}"
     if segment.kind in CATCHALLS:
-        return "{" + segment.name + ":path}"
+        return "{" + segment.name + ":" + CATCHALL_TYPE + "}"
     return segment.name
 
 
@@ -209,7 +252,9 @@ def _written(segment: Segment) -> str:
         return f"[[...{segment.name}]]"
     if segment.kind is SegmentKind.CATCHALL:
         return f"[...{segment.name}]"
-    return f"[{segment.name}]" if segment.type == "str" else f"[{segment.name}={segment.type}]"
+    if segment.type == DEFAULT_TYPE:
+        return f"[{segment.name}]"
+    return f"[{segment.name}={segment.type}]"
 
 
 class Shape(NamedTuple):
@@ -299,45 +344,130 @@ def shape_of(folders: Sequence[str]) -> tuple[Shape | None, list[tuple[int, Segm
     return (None if errors else shape), errors
 
 
+# --------------------------------------------------------------------------- URL templates
+
+# A parameter as Starlette reads one in a template (`{ü}` or `{a-b}` is literal text to it).
+_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
+
+Key = tuple[tuple[int, str], ...]  # a template's place in precedence order
+
+
+class Piece(NamedTuple):
+    """One `/`-separated piece of a URL template (a NamedTuple: `run` reads one per folder of
+    every route it serves)."""
+
+    text: str  # as written: users, {id:int}, {slug:path}; {stem}.txt in an app's own route
+    rank: Rank = Rank.STATIC
+    param: str = ""  # the parameter of a piece that is exactly one {name} or {name:type}
+    type: SegmentType | None = None  # that parameter's type; None when the table has none
+    # False: a convertor the table does not know, or `path` within text: it may match a "/".
+    bounded: bool = True
+    key: tuple[int, str] = (Rank.STATIC, "")  # its place in precedence order at one segment
+
+
+class Template(NamedTuple):
+    """A URL template (`/users/{user_id:int}/{rest:path}`) taken apart once (its pieces; the
+    rest is read from them on demand, so that `run`'s thousands of parses stay cheap)."""
+
+    path: str
+    pieces: tuple[Piece, ...]  # `/` has none; `/users/` ends in an empty static piece
+
+    @staticmethod
+    def parse(path: str) -> Template:
+        """Any Starlette template, memoised per string: many routes share one."""
+        return _parse(path)
+
+    @property
+    def key(self) -> Key:
+        """Its place in precedence order, see `precedence_key`."""
+        return tuple([p.key for p in self.pieces if p.text])
+
+    @property
+    def bounded(self) -> bool:
+        """Each piece matches static text, exactly one URL segment, or (a whole {name:path})
+        the rest: what a request could match is known without running Starlette's regex."""
+        return self.path[:1] == "/" and all([p.bounded for p in self.pieces])
+
+    @property
+    def params(self) -> tuple[tuple[str, SegmentType], ...]:
+        """The path parameters with their type, in URL order."""
+        return tuple((p.param, p.type) for p in self.pieces if p.type is not None)
+
+    @property
+    def prefix(self) -> str:
+        """The text every path it matches starts with: `/users/` for `/users/{id}`."""
+        statics: list[str] = []
+        for piece in self.pieces:
+            if piece.rank is not Rank.STATIC:
+                return "/" + "".join(text + "/" for text in statics)
+            statics.append(piece.text)
+        return self.path
+
+    @property
+    def openapi_path(self) -> str:
+        """The path as the OpenAPI document writes it: `/docs/{slug}`, not `{slug:path}`."""
+        return "/" + "/".join(
+            _PARAM.sub(r"{\1}", p.text) if p.rank else p.text for p in self.pieces
+        )
+
+    @property
+    def example(self) -> str:
+        """A URL the template matches, for a message: `/users/1` for `/users/{id:int}`."""
+        return "/" + "/".join(p.type.example if p.type else p.text for p in self.pieces)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # pieces recur: `users`, `{id:int}`, ...
+def _piece(text: str) -> Piece:
+    if "{" not in text:
+        return Piece(text, key=(Rank.STATIC, text))
+    whole = _PARAM.fullmatch(text)
+    if whole:
+        kind = SEGMENT_TYPES.get(whole.group(2) or DEFAULT_TYPE)
+        if kind is None:
+            return Piece(text, Rank.PARAM, whole.group(1), bounded=False, key=(Rank.PARAM, ""))
+        # Typed segments are tried in the table's order, untyped ones are all alike.
+        order = f"{list(SEGMENT_TYPES).index(kind.name):03}" if kind.rank is Rank.TYPED else ""
+        return Piece(text, kind.rank, whole.group(1), kind, key=(kind.rank, order))
+    kinds = [SEGMENT_TYPES.get(m.group(2) or DEFAULT_TYPE) for m in _PARAM.finditer(text)]
+    if not kinds:
+        return Piece(text, key=(Rank.STATIC, text))  # braces Starlette reads as text
+    # `{stem}.txt`: text and parameters in one piece (an app's own route, never ours).
+    one_segment = all(k is not None and k.rank is not Rank.CATCHALL for k in kinds)
+    return Piece(text, Rank.PARAM, bounded=one_segment, key=(Rank.PARAM, ""))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(path: str) -> Template:
+    return Template(path, () if path == "/" else tuple(map(_piece, path.split("/")[1:])))
+
+
+def add_segment_type(segment_type: SegmentType) -> None:
+    """A project's own segment type (SPEC 14.1), tried after the ones already in the table;
+    templates read before it was known are read again."""
+    if segment_type.name in SEGMENT_TYPES:
+        raise ValueError(f"{segment_type.name!r} is already a segment type")
+    SEGMENT_TYPES[segment_type.name] = segment_type
+    _piece.cache_clear()
+    _parse.cache_clear()
+
+
 def path_pieces(path: str) -> list[str]:
-    """Split a FastAPI path template back into its pieces (`/` gives none)."""
-    return [p for p in path.split("/") if p]
+    """A FastAPI path template's pieces as text (`/` gives none)."""
+    return [p.text for p in Template.parse(path).pieces if p.text]
 
 
-_TEMPLATE_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
-
-
-def template_params(path: str) -> list[tuple[str, str]]:
-    """The path parameters of a template with their Starlette convertor, in URL order:
-    `/users/{id:int}/{rest:path}` -> [("id", "int"), ("rest", "path")]; no convertor is str."""
-    return [(m.group(1), m.group(2) or "str") for m in _TEMPLATE_PARAM.finditer(path)]
-
-
-def piece_rank(piece: str) -> int:
+def piece_rank(piece: str) -> Rank:
     """Precedence of one path piece: static 0 < typed [id=int] 1 < [param] 2 <
     [...catchall] 3 (an optional catch-all's own URL is the folder's, a static path)."""
-    if not piece.startswith("{"):
-        return 0
-    kind = piece[1:-1].partition(":")[2] or "str"
-    return 3 if kind == "path" else 2 if kind == "str" else 1
+    return _piece(piece).rank
 
 
-def precedence_key(path: str) -> tuple[tuple[int, str], ...]:
+def precedence_key(path: str) -> Key:
     """Sort key giving static > typed param > param > catch-all at each segment, whatever the
-    file order; typed params in the order int, uuid, float.
+    file order; typed params in the table's order (int, uuid, float).
 
     Static names sort among themselves so the order is total and reproducible; a catch-all
-    sorts after every longer path that shares its prefix.
+    sorts after every longer path that shares its prefix. A shorter path is never shadowed by
+    a longer one, except by a catch-all (rank 3), which already sorts last at its position.
     """
-    key = []
-    for piece in path_pieces(path):
-        rank = piece_rank(piece)
-        if rank == 0:
-            key.append((rank, piece))
-        elif rank == 1:
-            key.append((rank, str(SEGMENT_TYPES.index(piece[1:-1].partition(":")[2]))))
-        else:
-            key.append((rank, ""))
-    # A shorter path is never shadowed by a longer one, except by a catch-all (rank 3), which
-    # already sorts last at its own position.
-    return tuple(key)
+    return Template.parse(path).key

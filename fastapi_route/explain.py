@@ -36,8 +36,8 @@ from .conventions import (
     NOT_FOUND_FILE,
     SEGMENT_TYPES,
     WEBSOCKET,
-    piece_rank,
-    precedence_key,
+    Rank,
+    Template,
     printable,
 )
 from .errors import FastAPIRouteError
@@ -51,7 +51,8 @@ Source = Literal["cache", "scan"]
 
 _METHOD = re.compile(r"[A-Z]+")
 _LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"  # what Starlette's RedirectResponse leaves unquoted
-_KINDS = {0: "static", 1: "typed", 2: "param", 3: "catch-all"}
+_KINDS = {Rank.STATIC: "static", Rank.TYPED: "typed", Rank.PARAM: "param",
+          Rank.CATCHALL: "catch-all"}
 
 
 @dataclass
@@ -336,26 +337,23 @@ def _answer(result: Explanation, app: FastAPI, project: Project, winner: BaseRou
 
 def segments_of(record: Route, path: str, path_params: dict[str, Any]) -> list[SegmentMatch]:
     """Which template piece took each URL segment, with the value the handler gets."""
-    pieces = [] if record.path == "/" else record.path.split("/")[1:]
-    texts = [] if path == "/" else path.split("/")[1:]
+    texts = [] if path == "/" else path.split("/")[1:]  # the request's URL segments
     found: list[SegmentMatch] = []
-    for i, piece in enumerate(pieces):
-        rank = piece_rank(piece)
-        if rank == 0:
-            found.append(SegmentMatch(texts[i] if i < len(texts) else "", piece, "static"))
+    for i, piece in enumerate(record.template.pieces):
+        text = texts[i] if i < len(texts) else ""
+        if piece.type is None:  # static text: each parameter of a record's template is typed
+            found.append(SegmentMatch(text, piece.text, "static"))
             continue
-        name, _, convertor = piece[1:-1].partition(":")
-        convertor = convertor or "str"
-        if rank == 3:
+        if piece.rank is Rank.CATCHALL:
             rest = "/".join(texts[i:])
-            found.append(SegmentMatch(rest, piece, "catch-all", name,
-                                      rest.split("/") if rest else [], "path"))
+            found.append(SegmentMatch(rest, piece.text, "catch-all", piece.param,
+                                      rest.split("/") if rest else [], piece.type.name))
             break
-        value = path_params.get(name, texts[i] if i < len(texts) else "")
+        value = path_params.get(piece.param, text)
         if not isinstance(value, (str, int, float)):
             value = str(value)  # a UUID
-        found.append(SegmentMatch(texts[i] if i < len(texts) else "", piece, _KINDS[rank],
-                                  name, value, convertor))
+        found.append(SegmentMatch(text, piece.text, _KINDS[piece.rank], piece.param, value,
+                                  piece.type.name))
     return found
 
 
@@ -371,25 +369,22 @@ def _loser(result: Explanation, route: BaseRoute, lazies: dict[int, Any]) -> Los
 
 def why_first(winner: str, loser: str, path: str) -> tuple[int | None, str]:
     """The first URL segment where precedence puts `winner` before `loser`, and why."""
-    won, lost = precedence_key(winner), precedence_key(loser)
-    pieces_w = [] if winner == "/" else winner.split("/")[1:]
-    pieces_l = [] if loser == "/" else loser.split("/")[1:]
-    texts = [] if path == "/" else path.split("/")[1:]
-    for i, (a, b) in enumerate(zip(won, lost, strict=False)):
-        if a == b:
+    pieces_w, pieces_l = Template.parse(winner).pieces, Template.parse(loser).pieces
+    texts = [] if path == "/" else path.split("/")[1:]  # the request's URL segments
+    for i, (a, b) in enumerate(zip(pieces_w, pieces_l, strict=False)):
+        if a.key == b.key:
             continue
         text = texts[i] if i < len(texts) else ""
         at = f"at segment {i + 1} ({text!r})"
-        if a[0] == b[0] == 1:
-            kind_a = pieces_w[i][1:-1].partition(":")[2]
-            kind_b = pieces_l[i][1:-1].partition(":")[2]
+        if a.rank is b.rank is Rank.TYPED and a.type and b.type:
+            typed = [t.name for t in SEGMENT_TYPES.values() if t.rank is Rank.TYPED]
             return i + 1, (f"{at}: typed segments are tried in the order "
-                           f"{', '.join(SEGMENT_TYPES[:-1])}: {kind_a} before {kind_b}")
-        return i + 1, (f"{at}: {_KINDS[a[0]]} {pieces_w[i]} beats {_KINDS[b[0]]} "
-                       f"{pieces_l[i]}")
-    if len(won) < len(lost):
-        return len(won) + 1, (f"at segment {len(won) + 1}: the URL ends where {winner} ends; "
-                              f"the catch-all {pieces_l[len(won)]} would take an empty rest")
+                           f"{', '.join(typed)}: {a.type.name} before {b.type.name}")
+        return i + 1, (f"{at}: {_KINDS[a.rank]} {a.text} beats {_KINDS[b.rank]} {b.text}")
+    if len(pieces_w) < len(pieces_l):
+        end = len(pieces_w)
+        return end + 1, (f"at segment {end + 1}: the URL ends where {winner} ends; "
+                         f"the catch-all {pieces_l[end].text} would take an empty rest")
     return None, "same precedence: the first in the table's order answers"
 
 

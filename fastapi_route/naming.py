@@ -16,17 +16,14 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .conventions import path_pieces
 from .table import Route
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
-_CONVERTOR = re.compile(r"{(\w+):\w+}")
 
 
 def _words(route: Route) -> str:
     words = [route.method.lower()]
-    for piece in path_pieces(route.path):
-        words.append(piece.strip("{}").split(":", 1)[0])  # {id:int} -> id
+    words.extend(p.param or p.text for p in route.template.pieces)  # {id:int} -> id
     text = _NOT_WORD.sub("_", "_".join(words).lower()).strip("_")
     return text if len(words) > 1 else f"{text}_root"  # GET / -> get_root
 
@@ -54,9 +51,4 @@ def describe(func: Callable[..., Any], route: Route) -> tuple[str, str]:
     description (the rest of the docstring)."""
     doc = inspect.getdoc(func) or ""
     first, _, rest = doc.partition("\n")
-    return first.strip() or f"{route.method} {openapi_path(route.path)}", rest.strip()
-
-
-def openapi_path(path: str) -> str:
-    """The path as the OpenAPI document writes it: `/docs/{slug}`, not `{slug:path}`."""
-    return _CONVERTOR.sub(r"{\1}", path)
+    return first.strip() or f"{route.method} {route.template.openapi_path}", rest.strip()

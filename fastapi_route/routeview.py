@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from .conventions import path_pieces, precedence_key, printable, shape_of, template_params
-from .naming import openapi_path, operation_ids
+from .conventions import Piece, Template, printable, shape_of
+from .naming import operation_ids
 from .table import Route, sort_routes
 
 # --- --json -------------------------------------------------------------------------------
@@ -32,10 +32,10 @@ def records(routes: Iterable[Route]) -> list[dict[str, Any]]:
             "method": r.method,
             "label": r.label,
             "path": r.path,
-            "openapi_path": openapi_path(r.path),
+            "openapi_path": r.template.openapi_path,
             "file": r.file,
             "line": r.line,
-            "params": [{"name": name, "type": kind} for name, kind in template_params(r.path)],
+            "params": [{"name": name, "type": kind.name} for name, kind in r.template.params],
             "catchall": r.catchall,
             "layouts": list(r.layouts),
             "operation_id": ids.get(r),  # None (null) for a websocket
@@ -64,18 +64,18 @@ class Node:
     routes: list[Route] = field(default_factory=list)
     layouts: list[tuple[str, ...]] = field(default_factory=list)  # each one's groups
     children: dict[str, Node] = field(default_factory=dict)
+    key: tuple[int, str] = (0, "")  # the piece's place in precedence order
 
-    def at(self, pieces: Sequence[str]) -> Node:
+    def at(self, pieces: Sequence[Piece]) -> Node:
         """The node below this one for `pieces`, made on the way when missing."""
         node = self
         for piece in pieces:
-            node = node.children.setdefault(piece, Node(piece))
+            node = node.children.setdefault(piece.text, Node(piece.text, key=piece.key))
         return node
 
     def ordered_children(self) -> list[Node]:
         """Precedence order: static names (sorted), then parameters, then catch-alls."""
-        return sorted(self.children.values(),
-                      key=lambda n: (precedence_key("/" + n.piece), n.piece))
+        return sorted(self.children.values(), key=lambda n: (n.key, n.piece))
 
 
 def _folders(file: str, route_dir: str) -> tuple[str, ...]:
@@ -99,11 +99,11 @@ def url_tree(routes: Iterable[Route], route_dir: str) -> Node:
     ordered = sort_routes(routes)
     root = Node("/")
     for r in ordered:
-        root.at(path_pieces(r.path)).routes.append(r)
+        root.at(r.template.pieces).routes.append(r)
     for layout in sorted({file for r in ordered for file in r.layouts}):
         shape, _ = shape_of(_folders(layout, route_dir))
         if shape is not None:
-            root.at(path_pieces(shape.path)).layouts.append(shape.groups)
+            root.at(Template.parse(shape.path).pieces).layouts.append(shape.groups)
     return root
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from .conventions import HANDLER_NAMES, WEBSOCKET, precedence_key
+from .conventions import HANDLER_NAMES, WEBSOCKET, Template
 
 _HANDLERS = frozenset(HANDLER_NAMES)
 
@@ -31,6 +31,11 @@ class Route(NamedTuple):
         """A route with path parameters, or an optional catch-all at its own URL (SPEC 4:
         catch-alls count as dynamic)."""
         return bool(self.params) or self.catchall is not None
+
+    @property
+    def template(self) -> Template:
+        """The path taken apart (memoised per path string: cheap, and routes share them)."""
+        return Template.parse(self.path)
 
     @property
     def is_websocket(self) -> bool:
@@ -77,7 +82,7 @@ def sort_routes(routes: Iterable[Route]) -> list[Route]:
     """Precedence order: static > [param] > [...catchall] at each segment, then method."""
     return sorted(
         routes,
-        key=lambda r: (precedence_key(r.path), HANDLER_NAMES.index(r.method), r.file),
+        key=lambda r: (r.template.key, HANDLER_NAMES.index(r.method), r.file),
     )
 
 

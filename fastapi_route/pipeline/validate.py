@@ -9,12 +9,13 @@ from dataclasses import dataclass, replace
 from ..config import Config
 from ..conventions import (
     CATCHALLS,
+    SEGMENT_TYPES,
     WEBSOCKET,
+    Rank,
     SegmentKind,
     Shape,
+    Template,
     layouts_above,
-    path_pieces,
-    piece_rank,
     precedence_key,
     printable,
     shape_of,
@@ -149,9 +150,8 @@ def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
     return problems
 
 
-# What an annotation says, for the types a typed segment can have ("uuid.UUID" -> "UUID").
+# The type an annotation names, under Annotated[...] and a module ("uuid.UUID" -> "UUID").
 _ANNOTATED = re.compile(r"^(?:typing\.)?Annotated\[\s*([^,\]]+)")
-_SEGMENT_TYPE_OF = {"int": "int", "float": "float", "UUID": "uuid", "str": "str"}
 
 
 def _typed_segment_mismatches(placed: _Placed, d: Definition) -> list[Problem]:
@@ -160,16 +160,17 @@ def _typed_segment_mismatches(placed: _Placed, d: Definition) -> list[Problem]:
     to FastAPI."""
     problems = []
     annotations = dict(d.annotations)
+    given = {kind.python.__name__ for kind in SEGMENT_TYPES.values()}  # int, UUID, ...
     for segment in placed.shape.segments:
-        if segment.kind is not SegmentKind.PARAM or segment.type == "str":
+        if segment.kind is not SegmentKind.PARAM:
             continue
+        kind = SEGMENT_TYPES[segment.type]
         written = annotations.get(segment.name)
-        if written is None:
+        if kind.rank is not Rank.TYPED or written is None:
             continue
         inner = _ANNOTATED.match(written)
         name = (inner.group(1) if inner else written).strip().rsplit(".", 1)[-1]
-        said = _SEGMENT_TYPE_OF.get(name)
-        if said is not None and said != segment.type:
+        if name in given and name != kind.python.__name__:
             problems.append(Problem(
                 placed.file.file, d.line, "INVALID_HANDLER",
                 f"[{segment.name}={segment.type}] gives {d.name} a {segment.type}, but its "
@@ -200,17 +201,9 @@ def _route_file_conflicts(files: list[RouteFile]) -> list[Problem]:
     return problems
 
 
-_EXAMPLES = {"int": "1", "uuid": "00000000-0000-0000-0000-000000000000", "float": "1.5",
-             "str": "1", "path": "a/b"}
-
-
 def _example_url(path: str) -> str:
     """A URL the template matches, for a message."""
-    pieces = []
-    for piece in path_pieces(path):
-        kind = piece[1:-1].partition(":")[2] or "str"
-        pieces.append(piece if piece_rank(piece) == 0 else _EXAMPLES[kind])
-    return "/" + "/".join(pieces)
+    return Template.parse(path).example
 
 
 def _dynamic_conflicts(placed: list[_Placed]) -> tuple[list[Problem], set[frozenset[str]]]:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..conventions import Rank, Template
 
 try:  # the path a route matches against (root_path removed); register and extras use it too
     from starlette._utils import get_route_path as get_route_path
@@ -34,8 +35,6 @@ except ImportError:  # pragma: no cover - older Starlette: no root_path handling
 
 
 log = logging.getLogger("fastapi_route")
-
-ONE_SEGMENT_CONVERTORS = {"str", "int", "float", "uuid"}  # none of them matches a "/"
 
 
 @dataclass
@@ -61,24 +60,22 @@ REST = _Rest()
 Step = str | _Rest | None  # static text, the rest, or None: any one segment
 
 
-_PARAM = re.compile(r"{[^}:]*(?::([^}]*))?}")
-
-
 def _pieces(path: str) -> list[Step] | None:
-    """A template as trie steps, or None when the trie cannot bound what it matches."""
+    """A template as trie steps, or None when the trie cannot bound what it matches (a
+    convertor the segment-type table does not know, or a catch-all within text)."""
+    template = Template.parse(path)
+    if not template.bounded:
+        return None
     steps: list[Step] = []
-    for piece in path.split("/")[1:]:
-        if "{" not in piece:
-            steps.append(piece)
-            continue
-        convertors = [m.group(1) or "str" for m in _PARAM.finditer(piece)]
-        if convertors == ["path"] and _PARAM.fullmatch(piece):
+    for piece in template.pieces:
+        if piece.rank is Rank.STATIC:
+            steps.append(piece.text)
+        elif piece.rank is Rank.CATCHALL:
             steps.append(REST)  # {name:path}: everything from here on
             break
-        if any(c not in ONE_SEGMENT_CONVERTORS for c in convertors):
-            return None  # a path or user convertor within text: it may match a "/"
-        steps.append(None)  # {name}, {name:int}, "{stem}.txt": exactly one segment
-    return steps
+        else:
+            steps.append(None)  # {name}, {name:int}, "{stem}.txt": exactly one segment
+    return steps or [""]  # `/`: the one empty segment of the root
 
 
 class RouteIndex:

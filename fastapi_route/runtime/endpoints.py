@@ -9,17 +9,17 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
+from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
-from ..conventions import template_params
+from ..conventions import SEGMENT_TYPES, Rank
 from ..table import Route
 
 # Attribute set by the @route decorator: extra keyword arguments for add_api_route.
@@ -75,8 +75,30 @@ def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
 _CONNECTIONS: dict[str, type[Any]] = {"request": Request, "websocket": WebSocket}
 
 
-# What an unannotated parameter of a typed segment `[id=int]` is.
-_SEGMENT_TYPES: dict[str, type[Any]] = {"int": int, "float": float, "uuid": uuid.UUID}
+def _convertor(pattern: str) -> Convertor[str]:
+    """A segment type Starlette has no convertor for: its pattern, the text as it is."""
+
+    class PatternConvertor(Convertor[str]):
+        regex = pattern
+
+        def convert(self, value: str) -> str:
+            return value
+
+        def to_string(self, value: str) -> str:
+            return value
+
+    return PatternConvertor()
+
+
+def register_convertors() -> None:
+    """Give Starlette a convertor for each segment type of the table that brings a pattern, so
+    a template such as `{x:slug}` compiles; again after a project added its own types."""
+    for kind in SEGMENT_TYPES.values():
+        if kind.pattern is not None and kind.name not in CONVERTOR_TYPES:
+            register_url_convertor(kind.name, _convertor(kind.pattern))
+
+
+register_convertors()
 
 
 @dataclass(frozen=True)
@@ -85,13 +107,13 @@ class PathParams:
 
     catchall: str | None = None  # given as a list of segments
     catchall_in_url: bool = True  # False at an optional catch-all's own URL: it is []
-    types: Mapping[str, type[Any]] = field(default_factory=dict)  # of typed segments
+    # What an unannotated parameter of a typed segment `[id=int]` is.
+    types: Mapping[str, type[Any]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, r: Route) -> PathParams:
         return cls(r.catchall, r.catchall in r.params, {
-            name: _SEGMENT_TYPES[kind] for name, kind in template_params(r.path)
-            if kind in _SEGMENT_TYPES
+            name: kind.python for name, kind in r.template.params if kind.rank is Rank.TYPED
         })
 
     def given(self, kwargs: dict[str, Any]) -> None:

@@ -62,9 +62,10 @@ class LazyRoute(BaseRoute):
         self.position = position  # where it stands in the router's list, to swap it out
         self.path = r.path
         self.name = f"{r.label} {r.path}"
-        # The text before the first parameter: a static route is matched by string equality
-        # and a dynamic one compiles its regex only once a path starts with this prefix.
-        self.prefix = r.path.split("{", 1)[0]
+        # A static route is matched by string equality; a dynamic one compiles its regex only
+        # once a path starts with its template's prefix (both read on its first match: `run`
+        # makes thousands of these and most never see a request before the warm-up).
+        self.prefix: str | None = None
         self.pattern: re.Pattern[str] | None = None
         self.real: BaseRoute | None = None
         self.error: Exception | None = None
@@ -77,6 +78,8 @@ class LazyRoute(BaseRoute):
     def _path_matches(self, path: str) -> bool:
         if not self.record.params:
             return path == self.path
+        if self.prefix is None:
+            self.prefix = self.record.template.prefix
         if not path.startswith(self.prefix):
             return False
         if self.pattern is None:
