@@ -316,19 +316,19 @@ def test_a_build_killed_while_others_wait_for_the_lock(tmp_path: Path) -> None:
          "from pathlib import Path\n"
          "from fastapi_route.config import load_config\n"
          "from fastapi_route.pipeline import store, build\n"
-         "real = store._write_atomic\n"
-         "def stop(path, content):\n"
-         "    if path.name == 'manifest.json':\n"
+         "real = store._stage\n"
+         "def stop(cache, name, content):\n"
+         "    if name == 'manifest.json':\n"
          "        print('holding', flush=True)\n"
          "        os.kill(os.getpid(), signal.SIGSTOP)\n"
-         "    real(path, content)\n"
-         "store._write_atomic = stop\n"
+         "    return real(cache, name, content)\n"
+         "store._stage = stop\n"
          "root = Path(sys.argv[1])\n"
          "build.build(root, load_config(root))\n", str(root)],
         env=child_env(), stdout=subprocess.PIPE, text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-    # Stopped between writing routes.dat and manifest.json, lock held: no reader can get in.
+    # Stopped between staging routes.dat and manifest.json, lock held: no reader can get in.
     waiting = [cli(root, "build") for _ in range(3)]
     time.sleep(0.5)
     assert all(w.poll() is None for w in waiting), "the lock did not hold them back"

@@ -1,21 +1,38 @@
 """The cache folder on disk: locking, atomic writes, bounded reads, removal.
 
-Writers hold an exclusive lock on the folder holding the cache and replace each file by
-rename; readers hold a shared lock while they read both files. When routes.dat changes, the
-writer first retracts manifest.json, then renames the new data and the new manifest in. So a
-reader sees the old pair or the new pair, never a mix, and a writer killed at any moment leaves
-the old pair, the new pair or no manifest at all (no build), plus temp files the next writer
-removes.
+Writers hold an exclusive lock on the folder holding the cache; readers hold a shared lock
+while they read both files, so a reader never sees a writer part-way. A writer must also
+survive dying (SIGKILL, a power cut) or failing (a full disk, an I/O error) at any call, so
+`save` removes or replaces nothing old before every new file is complete on disk:
+
+1. Stage: each new file is written to a `.NAME.XXXX.tmp` file in the cache folder and fsynced,
+   then the folder is fsynced. Nothing old has been touched: a failure here removes the temps.
+2. Swap: .gitignore is renamed in (it holds `*` whoever wrote it); manifest.json is renamed
+   aside to `.manifest.json.old.tmp`, which retracts the build; routes.dat, when it changes,
+   is renamed aside to `.routes.dat.old.tmp`; the new routes.dat is renamed in, then the new
+   manifest.json (from this rename on the new build is there); the folder is fsynced.
+3. Undo: when a call of step 2 fails, the new manifest.json is removed if it got in (and the
+   new routes.dat if there was none before), and the old files are renamed back, data first:
+   renames onto names the folder held a moment ago need no new space. The old files are back,
+   byte for byte, and the error says so.
+4. Drop: the old files set aside are removed (if that fails, they are temp files, see below).
+
+A writer that fails leaves the old files. Two renames cannot be one atomic step, so between
+the retraction and the new manifest there is no manifest.json, never a manifest beside data it
+does not describe: a writer killed at any moment leaves the old pair, the new pair or (killed
+during the swap or its undo) no manifest, plus temp files the next writer removes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FastAPIRouteError
@@ -28,12 +45,20 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, renames st
 DATA_FILE = "routes.dat"
 MANIFEST_FILE = "manifest.json"
 GITIGNORE_FILE = ".gitignore"
+GITIGNORE = b"*\n"
 OUR_FILES = (DATA_FILE, MANIFEST_FILE, GITIGNORE_FILE)
 TEMP_SUFFIX = ".tmp"
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(
+    os, "O_BINARY", 0)
+# A folder fsync these say is not supported is skipped; any other error (EIO) is a failure.
+_NO_FOLDER_FSYNC = {errno.EINVAL, errno.EBADF, errno.EACCES, errno.EISDIR,
+                    getattr(errno, "ENOTSUP", errno.EINVAL), getattr(errno, "EOPNOTSUPP",
+                                                                     errno.EINVAL)}
 
 
 class SaveError(FastAPIRouteError):
-    """The cache could not be written or removed (a permission, a file in a folder's place)."""
+    """The cache could not be written or removed (a permission, a file in a folder's place, a
+    full or failing disk)."""
 
 
 @contextlib.contextmanager
@@ -54,31 +79,43 @@ def locked(folder: Path, *, exclusive: bool) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _write_atomic(path: Path, content: bytes) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+def aside(name: str) -> str:
+    """Where `save` keeps the old `name` until the new build is in (a temp file's name)."""
+    return f".{name}.old{TEMP_SUFFIX}"
+
+
+def _stage(cache: Path, name: str, content: bytes) -> Path:
+    """`content` in a new temp file beside `name`, fsynced; nothing is left if that fails."""
+    temp = cache / f".{name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    fd = os.open(temp, _CREATE, 0o600)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(temp, 0o644)
-        os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+    return temp
 
 
 def _fsync_dir(folder: Path) -> None:
-    """Make the renames in `folder` durable (a power cut after a build keeps the new pair)."""
+    """Make the names in `folder` durable: the staged temps before any old name goes, and the
+    swap before the old files are dropped."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
-        return
+        return  # a folder cannot be opened here (Windows)
     try:
         os.fsync(fd)
-    except OSError:
-        pass  # not supported for folders on this file system
+    except OSError as exc:
+        if exc.errno not in _NO_FOLDER_FSYNC:
+            raise
     finally:
         os.close(fd)
 
@@ -90,47 +127,147 @@ def _same_bytes(path: Path, data: bytes) -> bool:
         return False
 
 
+def _exists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
 def _remove_temp_files(cache: Path) -> None:
     """Leftovers of a writer killed mid-way; only called under the exclusive lock."""
     for leftover in cache.glob(f".*{TEMP_SUFFIX}"):
         with contextlib.suppress(OSError):
-            leftover.unlink()
+            os.unlink(leftover)
+
+
+@dataclass
+class _Outcome:
+    """What a failed save can truthfully say about the cache it leaves."""
+
+    had_build: bool = False
+    left: str = "old"  # "old", "new" (in place, maybe not on the disk yet) or "none"
+
+
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def save(cache: Path, data: bytes, manifest: bytes, *, force: bool = False) -> Path:
-    """Write the cache into `cache`; with `force`, first delete what the folder held.
+    """Write the cache into `cache`; with `force`, write every file even if its bytes are
+    there already, and first delete a file or link in the folder's place.
 
-    An OS error (no permission, a file where a folder must be, a full disk) is a SaveError
-    naming the path; what was there before stays as the protocol above leaves it.
+    An OS error (no permission, a file where a folder must be, a full or failing disk) is a
+    SaveError naming the path and saying whether the previous build is kept (it is, unless
+    putting it back failed too).
     """
+    outcome = _Outcome()
     try:
-        return _save(cache, data, manifest, force)
+        return _save(cache, data, manifest, force, outcome)
     except OSError as exc:
-        where = exc.filename or cache
-        raise SaveError(
-            f"cannot write the build cache: {where}: {exc.strerror or exc}",
-            f"make {cache} a folder you can write (or set build.cache_dir in config.py), "
-            "then build again",
-        ) from None
+        raise _save_error(cache, exc, outcome) from None
 
 
-def _save(cache: Path, data: bytes, manifest: bytes, force: bool) -> Path:
+def _save_error(cache: Path, exc: OSError, outcome: _Outcome) -> SaveError:
+    reason = exc.strerror or str(exc)
+    if exc.errno in _FULL:
+        where, what = cache, f"the disk is full ({reason})"
+        hint = (f"free some space on the disk holding {cache} (or set build.cache_dir in "
+                "config.py to another disk), then build again")
+    elif exc.errno == errno.EIO:
+        where, what = cache, f"an I/O error ({reason})"
+        hint = f"check the disk holding {cache} (the kernel log says more), then build again"
+    else:
+        named = Path(exc.filename) if exc.filename else cache
+        temp = named.name.startswith(".") and named.name.endswith(TEMP_SUFFIX)
+        where, what = (named.parent if temp else named), reason
+        hint = (f"make {cache} a folder you can write (or set build.cache_dir in config.py), "
+                "then build again")
+    message = f"cannot write the build cache: {where}: {what}"
+    if outcome.left == "new":
+        message += "; the new build is in place, but may not be on the disk yet"
+    elif outcome.had_build and outcome.left == "old":
+        message += "; the previous build is kept"
+    elif outcome.had_build:
+        message += (f"; the previous build could not be put back either (its files are "
+                    f"{aside(MANIFEST_FILE)} and {aside(DATA_FILE)} until the next build)")
+    return SaveError(message, hint)
+
+
+def _save(cache: Path, data: bytes, manifest: bytes, force: bool, outcome: _Outcome) -> Path:
     cache.parent.mkdir(parents=True, exist_ok=True)
     with locked(cache.parent, exclusive=True):
-        if force:
-            _remove(cache, lock=False)
+        if force and (cache.is_symlink() or not cache.is_dir()):
+            _remove(cache, lock=False)  # a link or file in the folder's place: nothing to keep
         cache.mkdir(parents=True, exist_ok=True)
         _remove_temp_files(cache)
-        _write_atomic(cache / GITIGNORE_FILE, b"*\n")
-        if not _same_bytes(cache / DATA_FILE, data):
-            # Two renames cannot be one atomic step: retract the manifest first, so a writer
-            # killed between them leaves "no build", never new data under the old manifest.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(cache / MANIFEST_FILE)
-            _write_atomic(cache / DATA_FILE, data)
-        _write_atomic(cache / MANIFEST_FILE, manifest)
-        _fsync_dir(cache)
+        outcome.had_build = _exists(cache / MANIFEST_FILE)
+        staged: dict[str, Path] = {}
+        try:
+            if not _same_bytes(cache / GITIGNORE_FILE, GITIGNORE):
+                staged[GITIGNORE_FILE] = _stage(cache, GITIGNORE_FILE, GITIGNORE)
+            if force or not _same_bytes(cache / DATA_FILE, data):
+                staged[DATA_FILE] = _stage(cache, DATA_FILE, data)
+            staged[MANIFEST_FILE] = _stage(cache, MANIFEST_FILE, manifest)
+            _fsync_dir(cache)
+            _swap(cache, staged, outcome)
+        finally:
+            for temp in staged.values():  # those not renamed in: a failure part-way
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
     return cache
+
+
+def _swap(cache: Path, staged: dict[str, Path], outcome: _Outcome) -> None:
+    """Steps 2-4 of the module's docstring; `staged` loses each temp as it is renamed in."""
+    if GITIGNORE_FILE in staged:
+        os.replace(staged[GITIGNORE_FILE], cache / GITIGNORE_FILE)
+        del staged[GITIGNORE_FILE]
+    set_aside: list[str] = []
+    placed: list[str] = []
+    try:
+        for name in (MANIFEST_FILE, DATA_FILE):  # the manifest first: it retracts the build
+            if name in staged and _put_aside(cache, name):
+                set_aside.append(name)
+        for name in (DATA_FILE, MANIFEST_FILE):  # the manifest last: it makes the new build
+            if name in staged:
+                os.replace(staged[name], cache / name)
+                del staged[name]
+                placed.append(name)
+        _fsync_dir(cache)
+    except BaseException:
+        outcome.left = _undo(cache, set_aside, placed)
+        raise
+    for name in set_aside:  # the new build is in: a leftover is a temp the next writer removes
+        with contextlib.suppress(OSError):
+            os.unlink(cache / aside(name))
+
+
+def _put_aside(cache: Path, name: str) -> bool:
+    """Rename the old `name` to its aside name; False if there is none (or a folder, which is
+    not ours: renaming the new file onto it fails and says so)."""
+    try:
+        if stat.S_ISDIR(os.lstat(cache / name).st_mode):
+            return False
+    except FileNotFoundError:
+        return False
+    os.replace(cache / name, cache / aside(name))
+    return True
+
+
+def _undo(cache: Path, set_aside: list[str], placed: list[str]) -> str:
+    """Step 3: the old files back where they were. What is left: "old", or if a call of this
+    fails too, "new" (the new pair, untouched) or "none" (no manifest)."""
+    left = "new" if MANIFEST_FILE in placed else "none" if set_aside else "old"
+    try:
+        if MANIFEST_FILE in placed:  # first, so it never stands beside the old data
+            os.unlink(cache / MANIFEST_FILE)
+            left = "none"
+        if DATA_FILE in placed and DATA_FILE not in set_aside:
+            os.unlink(cache / DATA_FILE)
+        for name in reversed(set_aside):  # the data, then the manifest
+            os.replace(cache / aside(name), cache / name)
+    except OSError:
+        return left
+    with contextlib.suppress(OSError):
+        _fsync_dir(cache)
+    return "old"
 
 
 def size(cache: Path) -> int:
