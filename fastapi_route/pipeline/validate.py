@@ -313,7 +313,7 @@ def _operation_id_collisions(files: list[RouteFile], routes: list[Route]) -> lis
 def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
     """Check the scanned tree; return the route table (precedence order) and every problem."""
     problems = list(scan.problems)
-    problems.extend(check_portability(scan, config))
+    problems.extend(check_portability(scan))
     segment_problems: dict[str, Problem] = {}
     placed: list[_Placed] = []
     for file in scan.files:
