@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 
+from ..bindings import Binding
 from ..conventions import APP_NAMES, LAYOUT_NAMES
 from ..errors import Problem
-from .scan import Binding, Declarations
+from .scan import Declarations
 
 _LAYOUT_HINT = "a layout sets " + ", ".join(LAYOUT_NAMES) + "; prefix its own helpers with '_'"
 _APP_HINT = "app.py sets " + ", ".join(APP_NAMES) + "; rename the app's own names further from them"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ..bindings import Binding, bound_names, top_level_bindings
 from ..config import Config
 from ..conventions import APP_FILE, HANDLER_NAMES, LAYOUT_FILE, ROUTE_FILES, is_skipped_dir
 from ..errors import Problem
@@ -51,17 +52,6 @@ class RouteFile:
             if d.is_function:
                 found.setdefault(d.name, d.line)
         return found
-
-
-@dataclass(frozen=True)
-class Binding:
-    """A name a module binds at its top level (inside `if`/`try`/`with` blocks too)."""
-
-    name: str
-    line: int
-    kind: str  # "function", "class", "import" or "value"
-    is_async: bool = False
-    positional: int = 0  # a function's parameters that can be passed by position
 
 
 @dataclass(frozen=True)
@@ -244,46 +234,6 @@ def _literal_operation_id(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str |
     return None
 
 
-def _bindings(statements: list[ast.stmt]) -> list[Binding]:
-    """Every top-level binding, looking inside `if`, `try`, `with` and `for` blocks."""
-    found: list[Binding] = []
-    for node in statements:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            args = node.args
-            found.append(Binding(node.name, node.lineno, "function",
-                                 isinstance(node, ast.AsyncFunctionDef),
-                                 len(args.posonlyargs) + len(args.args)))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            found.extend(Binding(name, node.lineno, "import") for name in _bound_names(node))
-        elif isinstance(node, ast.ClassDef):
-            found.append(Binding(node.name, node.lineno, "class"))
-        else:
-            found.extend(Binding(name, node.lineno, "value") for name in _bound_names(node))
-            for block in ("body", "orelse", "finalbody"):
-                inner = getattr(node, block, None)
-                if isinstance(inner, list):
-                    found.extend(_bindings(inner))
-            for handler in getattr(node, "handlers", []):
-                found.extend(_bindings(handler.body))
-    return found
-
-
-def _bound_names(node: ast.stmt) -> list[str]:
-    """Names a non-def statement binds at module level (assignments, imports, classes)."""
-    if isinstance(node, ast.ClassDef):
-        return [node.name]
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return [(a.asname or a.name).split(".")[0] for a in node.names]
-    targets: list[ast.expr] = []
-    if isinstance(node, ast.Assign):
-        targets = list(node.targets)
-    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and (
-        not isinstance(node, ast.AnnAssign) or node.value is not None
-    ):
-        targets = [node.target]
-    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
-
-
 # Python 3.10's parser has no depth guard: a few hundred thousand levels of nesting (`a.b.b...`)
 # overflow the C stack and kill the process. Below this size no source nests deep enough
 # (measured: 64 KiB of the densest nesting parses, or raises MemoryError), so only larger files
@@ -335,7 +285,7 @@ def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile
             elif node.name.upper() in HANDLER_NAMES:
                 lowercase.append(node.name)
             continue
-        for name in _bound_names(node):
+        for name in bound_names(node):
             if name in HANDLER_NAMES:
                 definitions.append(Definition(name, node.lineno, False))
     return RouteFile(rel, folders, tuple(definitions), tuple(lowercase))
@@ -348,7 +298,7 @@ def read_declarations(
     tree = _parse(path, rel)
     if isinstance(tree, Problem):
         return tree
-    return Declarations(rel, folders, tuple(_bindings(tree.body)))
+    return Declarations(rel, folders, tuple(top_level_bindings(tree.body)))
 
 
 # Called after each route file is read with (files read, files found), so that a caller can
