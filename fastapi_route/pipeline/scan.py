@@ -2,7 +2,9 @@
 code runs.
 
 The walk follows symlinked folders but remembers the folders above it, so a link back up the
-tree is reported as CIRCULAR_GROUP instead of looping. Facts go to `validate`, which decides.
+tree is reported as CIRCULAR_GROUP instead of looping. It is the only walk of the tree: it
+also lists every name below the route and static folders, for the portability check. Facts go
+to `validate`, which decides.
 """
 
 from __future__ import annotations
