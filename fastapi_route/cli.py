@@ -25,6 +25,7 @@ from .pipeline import freshness, store
 from .pipeline.build import build as run_build
 from .pipeline.manifest import Manifest
 from .project import Project, find_project
+from .scaffold import create_project
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -493,24 +494,6 @@ def explain(ctx: Context, method: str, url: str, scan: bool, as_json: bool) -> N
     click.echo(explaining.to_json(found) if as_json else explaining.render(found))
 
 
-_INDEX = '''from fastapi_route import Request
-
-
-def GET(request: Request) -> dict[str, str]:
-    """The home page."""
-    return {"message": "Hello from fastapi-route"}
-'''
-
-_CONFIG = '''# Settings for this project: every name is optional (see the README).
-app_name = "{name}"
-version = "0.1.0"
-description = ""
-
-server = {{"port": 8000}}   # dev binds 127.0.0.1, run 0.0.0.0 (add "host" to choose)
-build = {{"compression_level": 6}}
-'''
-
-
 @main.command()
 @click.argument("name", required=False)
 def init(name: str | None) -> None:
@@ -530,22 +513,7 @@ def init(name: str | None) -> None:
             "name the new folder once: fastapi-route init NAME, or --project PATH",
         )
     folder = name if name is not None else selection.path
-    target = Path(folder) if folder is not None else Path.cwd()
-    existing = [p for p in ("routes", "config.py") if (target / p).exists()]
-    if existing:
-        raise FastAPIRouteError(
-            f"{target.resolve()} already holds {', '.join(existing)}; nothing was changed",
-            "choose a new folder name: fastapi-route init NAME",
-        )
-    (target / "routes").mkdir(parents=True, exist_ok=True)
-    (target / "public").mkdir(exist_ok=True)
-    (target / "routes" / "index.py").write_text(_INDEX, encoding="utf-8")
-    (target / "config.py").write_text(
-        _CONFIG.format(name=target.resolve().name.replace('"', "")), encoding="utf-8"
-    )
-    gitignore = target / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text(".cache/\n__pycache__/\n", encoding="utf-8")
-    echo(f"Created a project in {target.resolve()}", fg="green")
+    created = create_project(Path(folder) if folder is not None else Path.cwd())
+    echo(f"Created a project in {created}", fg="green")
     cd = f"cd {folder} && " if folder is not None else ""
     echo(f"Next: {cd}fastapi-route dev")

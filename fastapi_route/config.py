@@ -1,30 +1,19 @@
 """Settings: defaults < config.py < command-line flags, held in one frozen dataclass.
 
-config.py is a settings file (like gunicorn.conf.py): it is executed in a namespace of its own,
-never imported as a module, and its public module-level names are the settings. That way
-`server = {"port": int(os.environ.get("PORT", 8000))}` works, and a module or function it
-defines for its own use is not mistaken for a setting.
-
-Every check happens here, when the file is loaded, so `build` (and the wheel's build hook)
-refuses what `run` would refuse: uvicorn settings included.
+This module is the schema: the settings, their defaults, and the values each accepts (uvicorn
+settings in `server` included), so that `build` (and the wheel's build hook) refuses what `run`
+would refuse. Reading a project's config.py file is configfile.py's job.
 """
 
 from __future__ import annotations
 
-import ast
-import contextlib
 import dataclasses
 import functools
 import inspect
-import traceback
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
-
-from .conventions import CONFIG_FILE
-from .errors import ConfigError, Problem, render_problems
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # The CLI's own commands: a `commands` entry by one of these names could never run.
@@ -81,6 +70,13 @@ class Config:
 
     def with_build(self, **changes: Any) -> Config:
         return dataclasses.replace(self, build=dataclasses.replace(self.build, **changes))
+
+
+def load_config(root: Path, *, display_root: str = "") -> Config:
+    """Read `root/config.py` if present; raise ConfigError listing every bad setting."""
+    from .configfile import read_config  # imported here: configfile reads this schema
+
+    return read_config(root, display_root=display_root)
 
 
 # --- value checkers: each returns the converted value or raises ValueError("must be ...") ---
@@ -211,7 +207,7 @@ def _uvicorn_settings() -> frozenset[str] | None:
     return frozenset(p.name for p in parameters)
 
 
-def _server_option_problem(key: str) -> tuple[str, str] | None:
+def server_option_problem(key: str) -> tuple[str, str] | None:
     """(message, hint) when `server[key]` cannot go to uvicorn as is."""
     if key in RESERVED_SERVER_OPTIONS or key.startswith("reload"):
         return ("is set by fastapi-route itself",
@@ -223,193 +219,3 @@ def _server_option_problem(key: str) -> tuple[str, str] | None:
                 "host, port and workers are server keys of their own; the others go to "
                 "uvicorn.Config as they are (see `uvicorn --help`)")
     return None
-
-
-def _bindings(source: str) -> tuple[dict[str, int], set[str]]:
-    """Line of the last module-level binding of each name, and the names an import bound last.
-
-    Module level includes the bodies of top-level `if`/`try`/`with`/`for` blocks (a setting is
-    often chosen by an `if`), but not function or class bodies.
-    """
-    found: list[tuple[int, str, bool]] = []  # (line, name, bound by an import)
-
-    def visit(statements: list[Any]) -> None:
-        for node in statements:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                found.extend(
-                    (node.lineno, (a.asname or a.name).split(".")[0], True)
-                    for a in node.names if a.name != "*"
-                )
-                continue
-            targets: list[ast.expr] = []
-            if isinstance(node, ast.Assign):
-                targets = list(node.targets)
-            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
-                targets = [node.target]
-            elif isinstance(node, (ast.With, ast.AsyncWith)):
-                targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
-            for target in targets:
-                found.extend(
-                    (node.lineno, n.id, False) for n in ast.walk(target) if isinstance(n, ast.Name)
-                )
-            for block in ("body", "orelse", "finalbody", "handlers", "cases"):
-                visit(getattr(node, block, []))
-
-    with contextlib.suppress(SyntaxError):  # _execute reports it
-        visit(ast.parse(source).body)
-    lines: dict[str, int] = {}
-    imported: set[str] = set()
-    for line, name, by_import in sorted(found, key=lambda f: f[0]):
-        lines[name] = line
-        if by_import:
-            imported.add(name)
-        else:
-            imported.discard(name)
-    return lines, imported
-
-
-def _is_setting(name: str, value: Any) -> bool:
-    """Public data names are settings; imported modules and callables are the file's own."""
-    if name.startswith("_"):
-        return False
-    return not (isinstance(value, types.ModuleType) or callable(value))
-
-
-def _execute(path: Path, display: str) -> tuple[dict[str, Any], str]:
-    namespace: dict[str, Any] = {"__file__": str(path), "__name__": "__fastapi_route_config__"}
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(render_problems([Problem(
-            display, 0, "CONFIG_ERROR", f"cannot read config.py: {exc}",
-            "make it a readable UTF-8 text file",
-        )])) from None
-    try:
-        code = compile(source, str(path), "exec")
-        exec(code, namespace)
-    except SyntaxError as exc:
-        raise ConfigError(
-            render_problems(
-                [
-                    Problem(
-                        display, exc.lineno or 0, "CONFIG_ERROR", f"syntax error: {exc.msg}",
-                        "fix the Python syntax of config.py",
-                    )
-                ]
-            )
-        ) from None
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # SystemExit too: a settings file must not end the process
-        line = 0
-        for frame in traceback.extract_tb(exc.__traceback__):
-            if frame.filename == str(path):
-                line = frame.lineno or 0
-        raise ConfigError(
-            render_problems(
-                [
-                    Problem(
-                        display, line, "CONFIG_ERROR",
-                        f"config.py raised {type(exc).__name__}: {exc}",
-                        "config.py runs at every build and start; make it run cleanly",
-                    )
-                ]
-            )
-        ) from None
-    return namespace, source
-
-
-def _check(
-    values: Mapping[str, Any], lines: Mapping[str, int], display: str
-) -> tuple[dict[str, Any], list[Problem]]:
-    settings: dict[str, Any] = {}
-    problems: list[Problem] = []
-
-    def bad(key: str, top: str, message: str, hint: str) -> None:
-        problems.append(
-            Problem(display, lines.get(top, 0), "INVALID_CONFIG", f"'{key}' {message}", hint)
-        )
-
-    for name, value in values.items():
-        if name in SIMPLE_KEYS:
-            try:
-                settings[name] = SIMPLE_KEYS[name](value)
-            except ValueError as exc:
-                bad(name, name, f"{exc}, got {value!r}", f"set {name} to a valid value")
-                continue
-            if name == "commands":
-                for command in settings[name]:
-                    if command in BUILTIN_COMMANDS:
-                        bad(f"commands.{command}", name, "is a built-in command",
-                            "give it another name; the built-in commands are "
-                            + ", ".join(BUILTIN_COMMANDS))
-        elif name in SECTIONS:
-            section = SECTIONS[name]
-            if not isinstance(value, dict):
-                bad(name, name, f"must be a dict, got {value!r}", f"write {name} = {{...}}")
-                continue
-            known: dict[str, Any] = {}
-            extra: dict[str, Any] = {}
-            for key, item in value.items():
-                full = f"{name}.{key}"
-                if key in section.keys:
-                    try:
-                        known[key] = section.keys[key](item)
-                    except ValueError as exc:
-                        bad(full, name, f"{exc}, got {item!r}", f"fix {name}[{key!r}]")
-                elif section.open and isinstance(key, str):
-                    extra[key] = item
-                    problem = _server_option_problem(key)
-                    if problem is not None:
-                        bad(full, name, *problem)
-                else:
-                    bad(full, name, "is not a known setting",
-                        f"known keys of {name}: " + ", ".join(section.keys))
-            if extra:
-                known["options"] = extra
-            settings[name] = SECTION_TYPES[name](**known)
-        else:
-            problems.append(
-                Problem(
-                    display, lines.get(name, 0), "UNKNOWN_CONFIG_KEY",
-                    f"'{name}' is not a known setting",
-                    "known settings: " + ", ".join([*SIMPLE_KEYS, *SECTIONS])
-                    + "; prefix helper names with '_'",
-                )
-            )
-    return settings, problems
-
-
-def load_config(root: Path, *, display_root: str = "") -> Config:
-    """Read `root/config.py` if present; raise ConfigError listing every bad setting."""
-    path = root / CONFIG_FILE
-    display = f"{display_root}/{CONFIG_FILE}" if display_root else CONFIG_FILE
-    if not path.is_file():
-        return Config()
-    namespace, source = _execute(path, display)
-    lines, imported = _bindings(source)
-    # An unknown name an import bound (`from os import environ`, `from __future__ import
-    # annotations`, `TYPE_CHECKING`) is the file's own; `from base import debug` is a setting.
-    values = {
-        k: v for k, v in namespace.items()
-        if _is_setting(k, v) and not (k in imported and k not in SIMPLE_KEYS and k not in SECTIONS)
-    }
-    settings, problems = _check(values, lines, display)
-    if problems:
-        raise ConfigError(render_problems(problems))
-    config = Config(**settings)
-    if config.build.cache_dir in (config.route_dir, config.static_dir):
-        raise ConfigError(
-            render_problems(
-                [
-                    Problem(
-                        display, lines.get("build", 0), "INVALID_CONFIG",
-                        f"'build.cache_dir' ({config.build.cache_dir!r}) is also the routes or "
-                        "static folder", "`clean` deletes the cache folder: give it its own name",
-                    )
-                ]
-            )
-        )
-    return config

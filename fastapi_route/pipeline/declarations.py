@@ -1,17 +1,84 @@
-"""The rules for `_layout.py` and `app.py`, checked from their top-level names (SPEC 9).
+"""The rules for `_layout.py` and `app.py` (SPEC 9), each with its one wording.
 
 Both files say, as module-level names, what one would pass to `APIRouter(...)` or
 `FastAPI(...)`. The build reads them with `ast` and runs nothing, so a misspelt name (which
-Python would silently ignore) is caught with its line before any server starts.
+Python would silently ignore) is caught with its line before any server starts. Each setting's
+rule is a `Setting`: the build checks what the AST shows (`Setting.refuses`), the runtime what
+only the import can tell (`Setting.wrong_value`), both in the same words.
 """
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
+from typing import Any
 
+from ..bindings import Binding
 from ..conventions import APP_NAMES, LAYOUT_NAMES
-from ..errors import Problem
-from .scan import Binding, Declarations
+from ..errors import FastAPIRouteError, Problem
+from .scan import Declarations
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One name a layout or app.py sets, and what it must be."""
+
+    name: str
+    must_be: str  # "a list of tag names"
+    hint: str
+    kinds: tuple[str, ...] = ("value",)  # what may bind it, as the AST shows (a value: a list)
+    signature: tuple[bool, int] | None = None  # a def binding it: (async, positional params)
+
+    @property
+    def message(self) -> str:
+        return f"{self.name} must be {self.must_be}"
+
+    def refuses(self, b: Binding) -> bool:
+        """Whether the AST already shows that the binding breaks the rule (for an import it
+        cannot tell: the runtime checks what was imported)."""
+        if b.kind == "import":
+            return False
+        if b.kind not in self.kinds:
+            return True
+        return (b.kind == "function" and self.signature is not None
+                and (b.is_async, b.positional) != self.signature)
+
+    def wrong_value(self, file: str, value: Any) -> FastAPIRouteError:
+        """The runtime's refusal of an imported value, in the build's words."""
+        return FastAPIRouteError(f"{file}: {self.message}, got {value!r}", self.hint)
+
+
+def _table(*settings: Setting) -> dict[str, Setting]:
+    return {s.name: s for s in settings}
+
+
+LAYOUT_SETTINGS = _table(
+    Setting("dependencies", "a list of Depends(...)",
+            "write dependencies = [Depends(check)], as APIRouter(dependencies=...) takes them"),
+    Setting("tags", "a list of tag names", "write tags = ['users'], as APIRouter(tags=...) "
+            "takes them"),
+    Setting("responses", "a dict of status code to response description",
+            "write responses = {404: {'description': 'Not found'}}, as APIRouter(responses=...) "
+            "takes them"),
+    Setting("deprecated", "True or False", "write deprecated = True"),
+    Setting("include_in_schema", "True or False", "write include_in_schema = False"),
+    Setting("middleware", "an async function of (request, call_next)",
+            "write async def middleware(request, call_next): ...", ("function",), (True, 2)),
+)
+APP_SETTINGS = _table(
+    Setting("lifespan", "an @asynccontextmanager function of (app)",
+            "write @asynccontextmanager async def lifespan(app): ..., as FastAPI(lifespan=...) "
+            "takes it", ("function", "value")),
+    Setting("exception_handlers", "a dict of exception class or status code to handler",
+            "write exception_handlers = {404: handler}, as FastAPI(exception_handlers=...) "
+            "takes them"),
+    Setting("middleware", "a list of starlette.middleware.Middleware(...) (a middleware "
+            "function goes in middleware.py)", "write middleware = [Middleware(GZipMiddleware)], "
+            "as FastAPI(middleware=...) takes them"),
+    # configure runs once, synchronously, when the app is built: not a coroutine.
+    Setting("configure", "a plain function of (app)", "write def configure(app): ...",
+            ("function", "value"), (False, 1)),
+)
 
 _LAYOUT_HINT = "a layout sets " + ", ".join(LAYOUT_NAMES) + "; prefix its own helpers with '_'"
 _APP_HINT = "app.py sets " + ", ".join(APP_NAMES) + "; rename the app's own names further from them"
@@ -29,35 +96,20 @@ def check_layout(layout: Declarations) -> list[Problem]:
         problems.append(Problem(layout.file, binding.line, "INVALID_LAYOUT", message, hint))
 
     for b in layout.bindings:
-        if b.name == "prefix":
+        setting = LAYOUT_SETTINGS.get(b.name)
+        if setting is not None:
+            if setting.refuses(b):
+                bad(b, setting.message, setting.hint)
+        elif b.name == "prefix":
             bad(b, "'prefix' is not a layout setting: the folder is the prefix",
                 "remove it; move the layout's folder to change the URL")
-        elif b.name == "middleware" and b.kind != "import":
-            if b.kind != "function" or not b.is_async or b.positional != 2:
-                bad(b, "'middleware' must be an async function of (request, call_next)",
-                    "write async def middleware(request, call_next): ...")
-        elif b.name in LAYOUT_NAMES:
-            if b.kind in ("function", "class"):
-                bad(b, f"'{b.name}' is a setting, not a {b.kind}",
-                    f"assign it: {b.name} = ...")
         elif not _is_own(b):
             bad(b, f"'{b.name}' is not a layout setting", _LAYOUT_HINT)
     return problems
 
 
-# What each app.py setting may be bound by, when a build can tell (an import: it cannot).
-_APP_KINDS = {
-    "lifespan": ("function", "value"),
-    "exception_handlers": ("value",),
-    "middleware": ("value",),
-    "configure": ("function", "value"),
-}
-_APP_SHAPES = {
-    "lifespan": "an @asynccontextmanager function of (app)",
-    "exception_handlers": "a dict of exception class or status code to handler",
-    "middleware": "a list of Middleware(...) (a middleware function goes in middleware.py)",
-    "configure": "a plain function of (app)",
-}
+# A function can only be meant as one of the settings a function may bind.
+_APP_FUNCTIONS = tuple(s.name for s in APP_SETTINGS.values() if "function" in s.kinds)
 
 
 def check_app(app: Declarations) -> list[Problem]:
@@ -65,19 +117,13 @@ def check_app(app: Declarations) -> list[Problem]:
     routes import), so only a name that looks like a misspelt setting is refused."""
     problems: list[Problem] = []
     for b in app.bindings:
-        if b.name in _APP_KINDS and b.kind != "import":
-            wrong_kind = b.kind not in _APP_KINDS[b.name]
-            # configure runs once, synchronously, when the app is built: not a coroutine.
-            bad_configure = b.name == "configure" and b.kind == "function" and (
-                b.is_async or b.positional != 1)
-            if wrong_kind or bad_configure:
-                problems.append(Problem(
-                    app.file, b.line, "INVALID_APP", f"{b.name} must be {_APP_SHAPES[b.name]}",
-                    "write def configure(app): ..." if b.name == "configure" else _APP_HINT,
-                ))
-        elif b.name not in APP_NAMES and b.kind in ("value", "function"):
-            # A function can only be meant as one of the function settings.
-            settings = APP_NAMES if b.kind == "value" else ("lifespan", "configure")
+        setting = APP_SETTINGS.get(b.name)
+        if setting is not None:
+            if setting.refuses(b):
+                problems.append(Problem(app.file, b.line, "INVALID_APP", setting.message,
+                                        setting.hint))
+        elif b.kind in ("value", "function"):
+            settings = APP_NAMES if b.kind == "value" else _APP_FUNCTIONS
             meant = difflib.get_close_matches(b.name.lower(), settings, n=1, cutoff=0.85)
             if meant:
                 problems.append(Problem(

@@ -18,13 +18,10 @@ interpreter, left out of wheels); and the rest of the project, which is the user
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 
-from ..config import Config
 from ..conventions import printable
 from ..errors import Problem
 from .scan import Scan
@@ -39,7 +36,6 @@ RESERVED_NAMES = frozenset({
 })
 FORBIDDEN_PRINTABLE = frozenset('<>:"|?*\\')
 FORBIDDEN_CHARACTERS = FORBIDDEN_PRINTABLE | frozenset(map(chr, range(32)))  # controls too
-_IGNORED = "__pycache__"
 
 
 def _fold_char(c: str) -> str:
@@ -63,36 +59,6 @@ def fold(name: str) -> str:
         return name.lower()
     decomposed = unicodedata.normalize("NFD", name)
     return unicodedata.normalize("NFD", "".join(map(_fold_char, decomposed)))
-
-
-def _folders(root: Path, top: str) -> Iterator[tuple[str, list[str]]]:
-    """Each folder from `root/top` down, as (its path relative to root, the names it holds);
-    symlinked folders are followed, except back to a folder above them."""
-    start = root / top
-    if not start.is_dir():
-        return
-    start_real = os.path.realpath(start)
-    stack = [(str(start), top, start_real, frozenset({start_real}))]
-    while stack:
-        path, rel, real, above = stack.pop()
-        try:
-            with os.scandir(path) as it:
-                entries = [e for e in it if not e.name.startswith(".") and e.name != _IGNORED]
-        except OSError:
-            continue  # the scan reports an unreadable route folder as SCAN_ERROR
-        entries.sort(key=lambda e: e.name)
-        yield rel, [e.name for e in entries]
-        for entry in reversed(entries):
-            try:
-                if not entry.is_dir():  # follows symlinks
-                    continue
-                # A real path changes only through a symlink: only links cost a realpath call.
-                below = (os.path.realpath(entry.path) if entry.is_symlink()
-                         else f"{real}/{entry.name}")
-            except OSError:
-                continue
-            if below not in above:  # a link back up: the scan reports it as CIRCULAR_GROUP
-                stack.append((entry.path, f"{rel}/{entry.name}", below, above | {below}))
 
 
 def _name_problems(rel: str, name: str, segment: bool) -> Iterator[Problem]:
@@ -144,7 +110,7 @@ def _difference(a: str, b: str) -> str:
     return f"case and Unicode normalisation ({a!a} and {b!a}): macOS sees one name"
 
 
-def _clashes(rel: str, names: list[str]) -> Iterator[Problem]:
+def _clashes(rel: str, names: tuple[str, ...]) -> Iterator[Problem]:
     """Names in one folder that macOS or Windows would store as one."""
     same: dict[str, list[str]] = defaultdict(list)
     for name in sorted(names):
@@ -160,18 +126,15 @@ def _clashes(rel: str, names: list[str]) -> Iterator[Problem]:
             )
 
 
-def check_portability(scan: Scan, config: Config) -> list[Problem]:
+def check_portability(scan: Scan) -> list[Problem]:
     """Every name below the route and static folders that cannot be installed as it is on
-    macOS or Windows (nothing when the scan was not made from a folder)."""
-    if scan.root is None:
-        return []
+    macOS or Windows: the names the scan's walk listed (none for a scan made up in memory)."""
     segments = {"/".join((scan.route_dir, *f.folders[: depth + 1]))
                 for f in scan.files for depth in range(len(f.folders))}
-    problems: set[Problem] = set()  # a static folder inside the route folder is walked twice
-    for top in dict.fromkeys((scan.route_dir, config.static_dir)):
-        for rel, names in _folders(scan.root, top):
-            for name in names:
-                path = f"{rel}/{name}"
-                problems.update(_name_problems(path, name, path in segments))
-            problems.update(_clashes(rel, names))
+    problems: list[Problem] = []
+    for rel, names in scan.names.items():
+        for name in names:
+            path = f"{rel}/{name}"
+            problems.extend(_name_problems(path, name, path in segments))
+        problems.extend(_clashes(rel, names))
     return sorted(problems)

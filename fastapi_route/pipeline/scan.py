@@ -2,7 +2,9 @@
 code runs.
 
 The walk follows symlinked folders but remembers the folders above it, so a link back up the
-tree is reported as CIRCULAR_GROUP instead of looping. Facts go to `validate`, which decides.
+tree is reported as CIRCULAR_GROUP instead of looping. It is the only walk of the tree: it
+also lists every name below the route and static folders, for the portability check. Facts go
+to `validate`, which decides.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ..bindings import Binding, bound_names, top_level_bindings
 from ..config import Config
 from ..conventions import APP_FILE, HANDLER_NAMES, LAYOUT_FILE, ROUTE_FILES, is_skipped_dir
 from ..errors import Problem
@@ -54,17 +57,6 @@ class RouteFile:
 
 
 @dataclass(frozen=True)
-class Binding:
-    """A name a module binds at its top level (inside `if`/`try`/`with` blocks too)."""
-
-    name: str
-    line: int
-    kind: str  # "function", "class", "import" or "value"
-    is_async: bool = False
-    positional: int = 0  # a function's parameters that can be passed by position
-
-
-@dataclass(frozen=True)
 class Declarations:
     """What a `_layout.py` or `app.py` declares: its top-level names, in file order."""
 
@@ -80,17 +72,21 @@ class Scan:
     layouts: list[Declarations] = field(default_factory=list)  # outer folders first
     app: Declarations | None = None
     problems: list[Problem] = field(default_factory=list)
-    root: Path | None = None  # the project folder scanned: the portability check lists it
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # Walk.names: portability
 
 
 @dataclass
 class Walk:
     """The files the route folder holds, each as (path relative to root, folder names below
-    the route folder), sorted."""
+    the route folder), sorted; with `every_name`, also the names each folder holds."""
 
     route_files: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     layout_files: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Folder (relative to root) -> the names in it, sorted: every folder below the route and
+    # static folders, `_private` ones too, but no hidden name and no __pycache__ (what the
+    # portability check reads).
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _selected(rel_to_routes: str, config: Config) -> bool:
@@ -100,45 +96,74 @@ def _selected(rel_to_routes: str, config: Config) -> bool:
     return not any(fnmatch.fnmatchcase(rel_to_routes, p) for p in config.build.exclude_patterns)
 
 
-def walk(root: Path, config: Config) -> Walk:
-    """Every route file (as include/exclude patterns select them) and every layout.
+def _listed(name: str) -> bool:
+    """A name the portability check sees: hidden names are tool state (`.git`, `.DS_Store`)
+    and `__pycache__` is rebuilt by every interpreter, so neither is shipped or served."""
+    return not name.startswith(".") and name != "__pycache__"
 
-    `run` repeats only this walk (no parse) and compares it with the manifest's route_files to
-    tell whether the cache is stale; `status` also parses and compares the fingerprint.
+
+def walk(root: Path, config: Config, *, every_name: bool = False) -> Walk:
+    """Every route file (as include/exclude patterns select them) and every layout; with
+    `every_name`, also every name below the route and static folders (`Walk.names`).
+
+    `run` repeats only this walk (no parse, no names) and compares it with the manifest's
+    route_files to tell whether the cache is stale; `status` also parses and compares the
+    fingerprint.
     """
-    base = root / config.route_dir
     result = Walk()
-    found, layouts, problems = result.route_files, result.layout_files, result.problems
-    if not base.is_dir():
-        problems.append(
+    route_dir = Path(config.route_dir).as_posix()
+    if (root / route_dir).is_dir():
+        _walk_from(root, route_dir, config, result, routes=True, every_name=every_name)
+    else:
+        result.problems.append(
             Problem(
                 config.route_dir, 0, "NO_ROUTE_DIR", f"there is no '{config.route_dir}' folder",
                 "create it (fastapi-route init makes one) or set route_dir in config.py",
             )
         )
-        return result
-    route_dir = Path(config.route_dir).as_posix()
+    static_dir = Path(config.static_dir).as_posix()
+    if every_name and (root / static_dir).is_dir():
+        _walk_from(root, static_dir, config, result, routes=False, every_name=True)
+    result.route_files.sort()
+    result.layout_files.sort(key=lambda layout: (len(layout[1]), layout[0]))
+    return result
 
-    def rel(*names: str) -> str:  # string joins: `run` walks the tree at every start
-        return "/".join((route_dir, *names))
 
-    # Each entry: folder path, folder names below base, real paths of the folders above it
-    # (a real path changes only through a symlink, so only links cost a realpath call).
-    base_real = os.path.realpath(base)
-    stack: list[tuple[str, tuple[str, ...], str, frozenset[str]]] = [
-        (str(base), (), base_real, frozenset({base_real}))
+def _walk_from(root: Path, top: str, config: Config, result: Walk, *, routes: bool,
+               every_name: bool) -> None:
+    """Walk `root/top` into `result`. Symlinked folders are followed, but not back to a folder
+    above them. With `routes`, route files and layouts are collected and the walk's problems
+    reported; `_private` and hidden folders hold no routes, so below them (and everywhere
+    without `routes`) only names are listed, and only with `every_name`."""
+    found, layouts, problems = result.route_files, result.layout_files, result.problems
+    names = result.names if every_name else None
+
+    def rel(*parts: str) -> str:  # string joins: `run` walks the tree at every start
+        return "/".join((top, *parts))
+
+    # Each entry: folder path, folder names below top, its real path, the real paths of the
+    # folders above it (a real path changes only through a symlink, so only links cost a
+    # realpath call), and whether it can hold routes.
+    top_real = os.path.realpath(root / top)
+    stack: list[tuple[str, tuple[str, ...], str, frozenset[str], bool]] = [
+        (str(root / top), (), top_real, frozenset({top_real}), routes)
     ]
     while stack:
-        folder, parts, folder_real, ancestors = stack.pop()
+        folder, parts, folder_real, ancestors, routed = stack.pop()
+        if not routed and names is not None and rel(*parts) in names:
+            continue  # listed already: the static folder inside the route folder
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            problems.append(
-                Problem(rel(*parts), 0, "SCAN_ERROR", f"cannot read folder: {exc.strerror}",
-                        "check the folder's permissions")
-            )
+            if routed:  # below a `_private` folder (or outside routes) unreadable is fine
+                problems.append(
+                    Problem(rel(*parts), 0, "SCAN_ERROR", f"cannot read folder: {exc.strerror}",
+                            "check the folder's permissions")
+                )
             continue
+        if names is not None:
+            names[rel(*parts)] = tuple(e.name for e in entries if _listed(e.name))
         subfolders = []
         for entry in entries:
             try:
@@ -147,28 +172,32 @@ def walk(root: Path, config: Config) -> Walk:
                 is_link = is_dir and entry.is_symlink()
             except OSError:
                 is_dir = is_file = is_link = False
-            if is_dir and not is_skipped_dir(entry.name):
+            if is_dir:
+                holds_routes = routed and not is_skipped_dir(entry.name)
+                if not holds_routes and (names is None or not _listed(entry.name)):
+                    continue
                 real = os.path.realpath(entry.path) if is_link else f"{folder_real}/{entry.name}"
                 if real in ancestors:
-                    problems.append(
-                        Problem(
-                            rel(*parts, entry.name), 0, "CIRCULAR_GROUP",
-                            "this folder links back to a folder above it, a loop with no end",
-                            "remove the symlink or point it outside its own parents",
+                    if holds_routes:
+                        problems.append(
+                            Problem(
+                                rel(*parts, entry.name), 0, "CIRCULAR_GROUP",
+                                "this folder links back to a folder above it, a loop with no "
+                                "end", "remove the symlink or point it outside its own parents",
+                            )
                         )
-                    )
                     continue
-                subfolders.append((entry.path, (*parts, entry.name), real, ancestors | {real}))
+                subfolders.append(
+                    (entry.path, (*parts, entry.name), real, ancestors | {real}, holds_routes)
+                )
+            elif not routed:
+                continue
             elif is_file and entry.name in ROUTE_FILES:
-                rel_to_routes = "/".join((*parts, entry.name))
-                if _selected(rel_to_routes, config):
+                if _selected("/".join((*parts, entry.name)), config):
                     found.append((rel(*parts, entry.name), parts))
             elif is_file and entry.name == LAYOUT_FILE:
                 layouts.append((rel(*parts, entry.name), parts))
         stack.extend(reversed(subfolders))
-    found.sort()
-    layouts.sort(key=lambda layout: (len(layout[1]), layout[0]))
-    return result
 
 
 def _definition(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Definition:
@@ -205,46 +234,6 @@ def _literal_operation_id(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str |
                     and isinstance(value.value, str)):
                 return value.value
     return None
-
-
-def _bindings(statements: list[ast.stmt]) -> list[Binding]:
-    """Every top-level binding, looking inside `if`, `try`, `with` and `for` blocks."""
-    found: list[Binding] = []
-    for node in statements:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            args = node.args
-            found.append(Binding(node.name, node.lineno, "function",
-                                 isinstance(node, ast.AsyncFunctionDef),
-                                 len(args.posonlyargs) + len(args.args)))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            found.extend(Binding(name, node.lineno, "import") for name in _bound_names(node))
-        elif isinstance(node, ast.ClassDef):
-            found.append(Binding(node.name, node.lineno, "class"))
-        else:
-            found.extend(Binding(name, node.lineno, "value") for name in _bound_names(node))
-            for block in ("body", "orelse", "finalbody"):
-                inner = getattr(node, block, None)
-                if isinstance(inner, list):
-                    found.extend(_bindings(inner))
-            for handler in getattr(node, "handlers", []):
-                found.extend(_bindings(handler.body))
-    return found
-
-
-def _bound_names(node: ast.stmt) -> list[str]:
-    """Names a non-def statement binds at module level (assignments, imports, classes)."""
-    if isinstance(node, ast.ClassDef):
-        return [node.name]
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return [(a.asname or a.name).split(".")[0] for a in node.names]
-    targets: list[ast.expr] = []
-    if isinstance(node, ast.Assign):
-        targets = list(node.targets)
-    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and (
-        not isinstance(node, ast.AnnAssign) or node.value is not None
-    ):
-        targets = [node.target]
-    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
 
 
 # Python 3.10's parser has no depth guard: a few hundred thousand levels of nesting (`a.b.b...`)
@@ -298,7 +287,7 @@ def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile
             elif node.name.upper() in HANDLER_NAMES:
                 lowercase.append(node.name)
             continue
-        for name in _bound_names(node):
+        for name in bound_names(node):
             if name in HANDLER_NAMES:
                 definitions.append(Definition(name, node.lineno, False))
     return RouteFile(rel, folders, tuple(definitions), tuple(lowercase))
@@ -311,7 +300,7 @@ def read_declarations(
     tree = _parse(path, rel)
     if isinstance(tree, Problem):
         return tree
-    return Declarations(rel, folders, tuple(_bindings(tree.body)))
+    return Declarations(rel, folders, tuple(top_level_bindings(tree.body)))
 
 
 # Called after each route file is read with (files read, files found), so that a caller can
@@ -356,9 +345,8 @@ def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
          facts: Facts | None = None) -> Scan:
     """Walk the route dir and read every route file and layout, and app.py. Never imports or
     runs them. With `facts`, a file unchanged since it was last read is not parsed again."""
-    result = Scan(config.route_dir, root=root)
-    found = walk(root, config)
-    result.problems = found.problems
+    found = walk(root, config, every_name=True)
+    result = Scan(config.route_dir, problems=found.problems, names=found.names)
     known = facts or _NoFacts()
     for done, (rel, folders) in enumerate(found.route_files, 1):
         read = known.read(root, rel, folders, read_route_file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from ..config import Config
@@ -63,90 +64,116 @@ def _place(
     return _Placed(file, shape, folders)
 
 
-def _check_definitions(placed: _Placed, require_request: bool) -> list[Problem]:
-    problems: list[Problem] = []
-    rel = placed.file.file
+# --- the rules of one route file: each returns its problems, and they run in order ---
+
+
+def _duplicate_methods(placed: _Placed) -> Iterator[Problem]:
     by_name: dict[str, list[int]] = defaultdict(list)
     for d in placed.file.definitions:
         by_name[d.name].append(d.line)
     for name, lines in by_name.items():
         if len(lines) > 1:
             where = ", ".join(str(n) for n in lines)
-            problems.append(
-                Problem(
-                    rel, lines[1], "DUPLICATE_METHOD",
-                    f"{name} is defined {len(lines)} times (lines {where}); only one can serve",
-                    f"keep one {name} handler and remove or rename the others",
-                )
+            yield Problem(
+                placed.file.file, lines[1], "DUPLICATE_METHOD",
+                f"{name} is defined {len(lines)} times (lines {where}); only one can serve",
+                f"keep one {name} handler and remove or rename the others",
             )
-    for d in placed.file.definitions:
-        if not d.is_function:
-            problems.append(
-                Problem(
-                    rel, d.line, "INVALID_HANDLER",
-                    f"{d.name} is bound here but not defined as a function in this file",
-                    f"define it in place: def {d.name}(request, ...): ...",
-                )
-            )
-            continue
-        missing = [p for p in placed.shape.params if p not in d.params]
-        if missing:
-            names = ", ".join(missing)
-            problems.append(
-                Problem(
-                    rel, d.line, "INVALID_HANDLER",
-                    f"{d.name} has no parameter for the path parameter(s) {names} of its folders",
-                    f"add them to the signature, e.g. def {d.name}(request, {names}): ...",
-                )
-            )
-        if d.positional_only:
-            names = ", ".join(d.positional_only)
-            problems.append(
-                Problem(
-                    rel, d.line, "INVALID_HANDLER",
-                    f"{d.name} has positional-only parameter(s) {names}, but FastAPI passes "
-                    "every argument by name, so each request would fail",
-                    f"remove the '/' from the signature of {d.name}",
-                )
-            )
-        if d.variadic:
-            names = ", ".join(d.variadic)
-            problems.append(
-                Problem(
-                    rel, d.line, "INVALID_HANDLER",
-                    f"{d.name} takes {names}, which FastAPI would read as required query "
-                    "parameters of those names, so each request would fail",
-                    f"name every parameter of {d.name} explicitly",
-                )
-            )
-        if d.name == WEBSOCKET and not d.is_async:
-            problems.append(
-                Problem(
-                    rel, d.line, "INVALID_HANDLER",
-                    "WEBSOCKET is a plain def, but a websocket handler awaits every message",
-                    "write async def WEBSOCKET(websocket, ...): ...",
-                )
-            )
-        problems.extend(_typed_segment_mismatches(placed, d))
-        first = "websocket" if d.name == WEBSOCKET else "request"
-        if require_request and first not in d.params:
-            problems.append(
-                Problem(
-                    rel, d.line, "INVALID_HANDLER", f"{d.name} has no '{first}' parameter",
-                    f"write def {d.name}({first}, ...), or set build = "
-                    "{'require_request': False} in config.py",
-                )
-            )
-    if not placed.file.definitions:
-        found = ", ".join(placed.file.lowercase_methods)
-        problems.append(
-            Problem(
-                rel, 0, "NO_HANDLER", "this route file defines no handler, so it serves nothing",
-                (f"handler names are upper case: found {found}, write " + found.upper())
-                if found else "define a module-level GET, POST, PUT, PATCH or DELETE function",
-                warning=True,
-            )
+
+
+def _no_handler(placed: _Placed) -> Iterator[Problem]:
+    if placed.file.definitions:
+        return
+    found = ", ".join(placed.file.lowercase_methods)
+    yield Problem(
+        placed.file.file, 0, "NO_HANDLER",
+        "this route file defines no handler, so it serves nothing",
+        (f"handler names are upper case: found {found}, write " + found.upper())
+        if found else "define a module-level GET, POST, PUT, PATCH or DELETE function",
+        warning=True,
+    )
+
+
+# --- the rules of one handler: a binding that is not a function meets only the first ---
+
+
+def _not_a_function(placed: _Placed, d: Definition) -> Iterator[Problem]:
+    yield Problem(
+        placed.file.file, d.line, "INVALID_HANDLER",
+        f"{d.name} is bound here but not defined as a function in this file",
+        f"define it in place: def {d.name}(request, ...): ...",
+    )
+
+
+def _missing_path_params(placed: _Placed, d: Definition) -> Iterator[Problem]:
+    missing = [p for p in placed.shape.params if p not in d.params]
+    if missing:
+        names = ", ".join(missing)
+        yield Problem(
+            placed.file.file, d.line, "INVALID_HANDLER",
+            f"{d.name} has no parameter for the path parameter(s) {names} of its folders",
+            f"add them to the signature, e.g. def {d.name}(request, {names}): ...",
         )
+
+
+def _positional_only(placed: _Placed, d: Definition) -> Iterator[Problem]:
+    if d.positional_only:
+        yield Problem(
+            placed.file.file, d.line, "INVALID_HANDLER",
+            f"{d.name} has positional-only parameter(s) {', '.join(d.positional_only)}, but "
+            "FastAPI passes every argument by name, so each request would fail",
+            f"remove the '/' from the signature of {d.name}",
+        )
+
+
+def _variadic(placed: _Placed, d: Definition) -> Iterator[Problem]:
+    if d.variadic:
+        yield Problem(
+            placed.file.file, d.line, "INVALID_HANDLER",
+            f"{d.name} takes {', '.join(d.variadic)}, which FastAPI would read as required query "
+            "parameters of those names, so each request would fail",
+            f"name every parameter of {d.name} explicitly",
+        )
+
+
+def _sync_websocket(placed: _Placed, d: Definition) -> Iterator[Problem]:
+    if d.name == WEBSOCKET and not d.is_async:
+        yield Problem(
+            placed.file.file, d.line, "INVALID_HANDLER",
+            "WEBSOCKET is a plain def, but a websocket handler awaits every message",
+            "write async def WEBSOCKET(websocket, ...): ...",
+        )
+
+
+def _no_request(placed: _Placed, d: Definition) -> Iterator[Problem]:
+    """Only with build.require_request (the default)."""
+    first = "websocket" if d.name == WEBSOCKET else "request"
+    if first not in d.params:
+        yield Problem(
+            placed.file.file, d.line, "INVALID_HANDLER", f"{d.name} has no '{first}' parameter",
+            f"write def {d.name}({first}, ...), or set build = "
+            "{'require_request': False} in config.py",
+        )
+
+
+FileRule = Callable[[_Placed], Iterable[Problem]]
+HandlerRule = Callable[[_Placed, Definition], Iterable[Problem]]
+FILE_RULES: tuple[FileRule, ...] = (_duplicate_methods, _no_handler)
+
+
+def _handler_rules(require_request: bool) -> tuple[HandlerRule, ...]:
+    rules = (_missing_path_params, _positional_only, _variadic, _sync_websocket,
+             _typed_segment_mismatches)
+    return (*rules, _no_request) if require_request else rules
+
+
+def _check_definitions(placed: _Placed, handler_rules: tuple[HandlerRule, ...]
+                       ) -> list[Problem]:
+    """Every rule of one route file and of each of its handlers, in order."""
+    problems = [p for rule in FILE_RULES for p in rule(placed)]
+    for d in placed.file.definitions:
+        for rule in handler_rules if d.is_function else (_not_a_function,):
+            problems.extend(rule(placed, d))
     return problems
 
 
@@ -306,14 +333,15 @@ def _operation_id_collisions(files: list[RouteFile], routes: list[Route]) -> lis
 def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
     """Check the scanned tree; return the route table (precedence order) and every problem."""
     problems = list(scan.problems)
-    problems.extend(check_portability(scan, config))
+    problems.extend(check_portability(scan))
     segment_problems: dict[str, Problem] = {}
     placed: list[_Placed] = []
+    handler_rules = _handler_rules(config.build.require_request)
     for file in scan.files:
         p = _place(scan.route_dir, file, segment_problems)
         if p is not None:
             placed.append(p)
-            problems.extend(_check_definitions(p, config.build.require_request))
+            problems.extend(_check_definitions(p, handler_rules))
     problems.extend(segment_problems.values())
     problems.extend(_route_file_conflicts(scan.files))
     conflicts, sibling_pairs = _dynamic_conflicts(placed)

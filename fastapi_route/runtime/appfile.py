@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 
 from ..conventions import APP_FILE
 from ..errors import FastAPIRouteError
+from ..pipeline.declarations import APP_SETTINGS
 from ..project import Project
 from .modules import ProjectModules
 
@@ -32,28 +33,25 @@ class AppFile:
             return cls()
         module = modules.load(APP_FILE)
 
-        def wrong(name: str, should: str) -> FastAPIRouteError:
-            return FastAPIRouteError(
-                f"{APP_FILE}: {name} must be {should}, got {getattr(module, name)!r}",
-                f"fix {name} in {APP_FILE} (it takes what FastAPI(...) takes)",
-            )
+        def wrong(name: str) -> FastAPIRouteError:  # what the build could not see
+            return APP_SETTINGS[name].wrong_value(APP_FILE, getattr(module, name))
 
         lifespan = getattr(module, "lifespan", None)
         if lifespan is not None and not callable(lifespan):
-            raise wrong("lifespan", "an async context manager function of (app)")
+            raise wrong("lifespan")
         handlers = getattr(module, "exception_handlers", {})
         if not isinstance(handlers, Mapping) or not all(callable(h) for h in handlers.values()):
-            raise wrong("exception_handlers", "a dict of exception class or status code to handler")
+            raise wrong("exception_handlers")
         middleware = getattr(module, "middleware", ())
         if not isinstance(middleware, Sequence) or not all(
             isinstance(m, Middleware) for m in middleware
         ):
-            raise wrong("middleware", "a list of starlette.middleware.Middleware(...)")
+            raise wrong("middleware")
         configure = getattr(module, "configure", None)
         if configure is not None and (
             not callable(configure) or inspect.iscoroutinefunction(configure)
         ):
-            raise wrong("configure", "a plain function of (app)")
+            raise wrong("configure")
         return cls(lifespan, dict(handlers), list(middleware), configure)
 
     def finish(self, app: FastAPI) -> None:

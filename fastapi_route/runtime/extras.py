@@ -59,17 +59,6 @@ class RouteContext:
         return {"name": self.config.app_name, "version": self.config.version}
 
 
-def _function(modules: ProjectModules, file: str, name: str) -> Callable[..., Any]:
-    module = modules.load(file)
-    func = getattr(module, name, None)
-    if not callable(func):
-        raise FastAPIRouteError(
-            f"{file} has no function named {name!r}",
-            f"define def {name}(...) in {file}, or delete the file",
-        )
-    return func  # type: ignore[no-any-return]
-
-
 def as_response(result: Any, status: int = 200) -> Response:
     """A custom page's return value: a string is HTML, a dict or list JSON."""
     if isinstance(result, Response):
@@ -153,7 +142,7 @@ def install(
     context = RouteContext(routes, config)
 
     if (root / DOCS_FILE).is_file() and config.docs_enabled:
-        docs = _function(modules, DOCS_FILE, "handler")
+        docs = modules.function(DOCS_FILE, "handler")
 
         async def custom_docs(request: Request) -> Response:
             return await call_page(docs, request, context)
@@ -161,7 +150,7 @@ def install(
         app.add_route("/docs", custom_docs, methods=["GET"], include_in_schema=False)
 
     not_found = (
-        _function(modules, NOT_FOUND_FILE, "handler") if (root / NOT_FOUND_FILE).is_file() else None
+        modules.function(NOT_FOUND_FILE, "handler") if (root / NOT_FOUND_FILE).is_file() else None
     )
     public = root / config.static_dir
     static = StaticFiles(public) if public.is_dir() else None
@@ -188,7 +177,7 @@ def project_middleware(project: Project, modules: ProjectModules) -> list[Middle
     """middleware.py's function, as FastAPI's `@app.middleware("http")` would add it."""
     if not (project.root / MIDDLEWARE_FILE).is_file():
         return []
-    middleware = _function(modules, MIDDLEWARE_FILE, "middleware")
+    middleware = modules.function(MIDDLEWARE_FILE, "middleware")
     if not inspect.iscoroutinefunction(middleware):
         raise FastAPIRouteError(
             f"{MIDDLEWARE_FILE}: middleware must be an async function",

@@ -20,6 +20,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
 from ..errors import FastAPIRouteError
+from ..pipeline.declarations import LAYOUT_SETTINGS
 from .modules import ProjectModules
 
 MiddlewareFunction = Callable[..., Any]  # async def middleware(request, call_next)
@@ -86,31 +87,28 @@ class Layouts:
     def _read(self, file: str) -> Composed:
         module = self.modules.load(file)
 
-        def wrong(name: str, should: str) -> FastAPIRouteError:
-            return FastAPIRouteError(
-                f"{file}: {name} must be {should}, got {getattr(module, name)!r}",
-                f"fix {name} in {file} (layouts take what APIRouter(...) takes)",
-            )
+        def wrong(name: str) -> FastAPIRouteError:  # what the build could not see
+            return LAYOUT_SETTINGS[name].wrong_value(file, getattr(module, name))
 
         dependencies = getattr(module, "dependencies", ())
         if (not isinstance(dependencies, Sequence) or isinstance(dependencies, str)
                 or not all(isinstance(d, params.Depends) for d in dependencies)):
-            raise wrong("dependencies", "a list of Depends(...)")
+            raise wrong("dependencies")
         tags = getattr(module, "tags", ())
         if not isinstance(tags, Sequence) or isinstance(tags, str):
-            raise wrong("tags", "a list of tag names")
+            raise wrong("tags")
         responses = getattr(module, "responses", None)
         if responses is not None and not isinstance(responses, Mapping):
-            raise wrong("responses", "a dict of status code to response description")
+            raise wrong("responses")
         deprecated = getattr(module, "deprecated", None)
         if deprecated is not None and not isinstance(deprecated, bool):
-            raise wrong("deprecated", "True or False")
+            raise wrong("deprecated")
         include = getattr(module, "include_in_schema", True)
         if not isinstance(include, bool):
-            raise wrong("include_in_schema", "True or False")
+            raise wrong("include_in_schema")
         middleware = getattr(module, "middleware", None)
         if middleware is not None and not inspect.iscoroutinefunction(middleware):
-            raise wrong("middleware", "an async function of (request, call_next)")
+            raise wrong("middleware")
         return Composed(tuple(dependencies), tuple(tags), responses, deprecated, include,
                         (middleware,) if middleware is not None else ())
 

@@ -22,7 +22,9 @@ import importlib.util
 import sys
 import threading
 import types
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..conventions import ROUTE_FILES, SegmentError, SegmentKind, parse_segment
 from ..errors import FastAPIRouteError
@@ -154,6 +156,19 @@ class ProjectModules:
             return module
         with self._lock:  # two threads must not both run a file, nor see it half run
             return self._load(rel_file)
+
+    def function(self, rel_file: str, name: str, *, line: int | None = None,
+                 hint: str | None = None) -> Callable[..., Any]:
+        """`name` in a project file (imported if need be), which must be callable there; else a
+        FastAPIRouteError at the file (and `line`, where the build saw it defined)."""
+        func = getattr(self.load(rel_file), name, None)
+        if not callable(func):
+            where = rel_file if line is None else f"{rel_file}:{line}"
+            raise FastAPIRouteError(
+                f"{where} has no function named {name!r}",
+                hint or f"define def {name}(...) in {rel_file}, or delete the file",
+            )
+        return func  # type: ignore[no-any-return]
 
     def _load(self, rel_file: str) -> types.ModuleType:
         module = self._loaded.get(rel_file)

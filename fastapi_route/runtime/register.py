@@ -47,15 +47,8 @@ class FileRoute(APIRoute):
         raise HTTPException(status_code=405, headers={"Allow": self.allow})
 
 
-def handler_of(modules: ProjectModules, r: Route) -> Callable[..., Any]:
-    module = modules.load(r.file)
-    func = getattr(module, r.method, None)
-    if not callable(func):
-        raise FastAPIRouteError(
-            f"{r.file}:{r.line} {r.label} is not callable after import",
-            "the cache may be stale: run 'fastapi-route build'",
-        )
-    return func  # type: ignore[no-any-return]
+# A handler the table has but its file lacks: the table was built from another version of it.
+_STALE = "the cache may be stale: run 'fastapi-route build'"
 
 
 class Registrar:
@@ -72,7 +65,7 @@ class Registrar:
     def add(self, r: Route) -> BaseRoute:
         """Import the handler, build its route with FastAPI's own `add_api_route` (or
         `add_api_websocket_route`) and return it; the router appends it to its routes."""
-        func = handler_of(self.modules, r)
+        func = self.modules.function(r.file, r.method, line=r.line, hint=_STALE)
         layout = self.layouts.compose(r.layouts)
         try:
             endpoint = (self._add_websocket if r.is_websocket else self._add_http)(

@@ -1,0 +1,178 @@
+"""Reading a project's config.py into a `Config`, checked against the schema in config.py.
+
+config.py is a settings file (like gunicorn.conf.py): it is executed in a namespace of its own,
+never imported as a module, and its public module-level names are the settings. That way
+`server = {"port": int(os.environ.get("PORT", 8000))}` works, and a module or function it
+defines for its own use is not mistaken for a setting. Every problem of the file is reported
+at once, each at the line of the last top-level binding of its setting.
+"""
+
+from __future__ import annotations
+
+import ast
+import traceback
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .bindings import top_level_bindings
+from .config import (
+    BUILTIN_COMMANDS,
+    SECTION_TYPES,
+    SECTIONS,
+    SIMPLE_KEYS,
+    Config,
+    server_option_problem,
+)
+from .conventions import CONFIG_FILE
+from .errors import ConfigError, Problem, render_problems
+
+
+def read_config(root: Path, *, display_root: str = "") -> Config:
+    """Read `root/config.py` if present; raise ConfigError listing every bad setting."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return Config()
+    display = f"{display_root}/{CONFIG_FILE}" if display_root else CONFIG_FILE
+    config = _read(path, display)
+    if not isinstance(config, Config):
+        raise ConfigError(render_problems(config))
+    return config
+
+
+def _read(path: Path, display: str) -> Config | list[Problem]:
+    """The file's settings, or what is wrong with it."""
+    executed = _execute(path, display)
+    if isinstance(executed, Problem):
+        return [executed]
+    namespace, tree = executed
+    lines, imported = _setting_lines(tree)
+    # An unknown name an import bound (`from os import environ`, `from __future__ import
+    # annotations`, `TYPE_CHECKING`) is the file's own; `from base import debug` is a setting.
+    values = {
+        k: v for k, v in namespace.items()
+        if _is_setting(k, v) and not (k in imported and k not in SIMPLE_KEYS and k not in SECTIONS)
+    }
+    settings, problems = _check(values, lines, display)
+    if problems:
+        return problems
+    config = Config(**settings)
+    if config.build.cache_dir in (config.route_dir, config.static_dir):
+        return [Problem(
+            display, lines.get("build", 0), "INVALID_CONFIG",
+            f"'build.cache_dir' ({config.build.cache_dir!r}) is also the routes or static folder",
+            "`clean` deletes the cache folder: give it its own name",
+        )]
+    return config
+
+
+def _execute(path: Path, display: str) -> tuple[dict[str, Any], ast.Module] | Problem:
+    """Run the file in a namespace of its own: the namespace and the parsed file, or why not."""
+    namespace: dict[str, Any] = {"__file__": str(path), "__name__": "__fastapi_route_config__"}
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem(display, 0, "CONFIG_ERROR", f"cannot read config.py: {exc}",
+                       "make it a readable UTF-8 text file")
+    try:
+        tree = ast.parse(source, str(path))
+        exec(compile(tree, str(path), "exec"), namespace)
+    except SyntaxError as exc:
+        return Problem(display, exc.lineno or 0, "CONFIG_ERROR", f"syntax error: {exc.msg}",
+                       "fix the Python syntax of config.py")
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: a settings file must not end the process
+        line = 0
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == str(path):
+                line = frame.lineno or 0
+        return Problem(display, line, "CONFIG_ERROR",
+                       f"config.py raised {type(exc).__name__}: {exc}",
+                       "config.py runs at every build and start; make it run cleanly")
+    return namespace, tree
+
+
+def _setting_lines(tree: ast.Module) -> tuple[dict[str, int], set[str]]:
+    """Line of the last top-level binding of each name, and the names an import bound last.
+    A def or class is never a setting (a setting is not callable), so it moves no line."""
+    lines: dict[str, int] = {}
+    imported: set[str] = set()
+    for binding in top_level_bindings(tree.body):  # in file order: the last one wins
+        if binding.kind in ("function", "class"):
+            continue
+        lines[binding.name] = binding.line
+        if binding.kind == "import":
+            imported.add(binding.name)
+        else:
+            imported.discard(binding.name)
+    return lines, imported
+
+
+def _is_setting(name: str, value: Any) -> bool:
+    """Public data names are settings; imported modules and callables are the file's own."""
+    if name.startswith("_"):
+        return False
+    return not (isinstance(value, types.ModuleType) or callable(value))
+
+
+def _check(
+    values: Mapping[str, Any], lines: Mapping[str, int], display: str
+) -> tuple[dict[str, Any], list[Problem]]:
+    settings: dict[str, Any] = {}
+    problems: list[Problem] = []
+
+    def bad(key: str, top: str, message: str, hint: str) -> None:
+        problems.append(
+            Problem(display, lines.get(top, 0), "INVALID_CONFIG", f"'{key}' {message}", hint)
+        )
+
+    for name, value in values.items():
+        if name in SIMPLE_KEYS:
+            try:
+                settings[name] = SIMPLE_KEYS[name](value)
+            except ValueError as exc:
+                bad(name, name, f"{exc}, got {value!r}", f"set {name} to a valid value")
+                continue
+            if name == "commands":
+                for command in settings[name]:
+                    if command in BUILTIN_COMMANDS:
+                        bad(f"commands.{command}", name, "is a built-in command",
+                            "give it another name; the built-in commands are "
+                            + ", ".join(BUILTIN_COMMANDS))
+        elif name in SECTIONS:
+            section = SECTIONS[name]
+            if not isinstance(value, dict):
+                bad(name, name, f"must be a dict, got {value!r}", f"write {name} = {{...}}")
+                continue
+            known: dict[str, Any] = {}
+            extra: dict[str, Any] = {}
+            for key, item in value.items():
+                full = f"{name}.{key}"
+                if key in section.keys:
+                    try:
+                        known[key] = section.keys[key](item)
+                    except ValueError as exc:
+                        bad(full, name, f"{exc}, got {item!r}", f"fix {name}[{key!r}]")
+                elif section.open and isinstance(key, str):
+                    extra[key] = item
+                    problem = server_option_problem(key)
+                    if problem is not None:
+                        bad(full, name, *problem)
+                else:
+                    bad(full, name, "is not a known setting",
+                        f"known keys of {name}: " + ", ".join(section.keys))
+            if extra:
+                known["options"] = extra
+            settings[name] = SECTION_TYPES[name](**known)
+        else:
+            problems.append(
+                Problem(
+                    display, lines.get(name, 0), "UNKNOWN_CONFIG_KEY",
+                    f"'{name}' is not a known setting",
+                    "known settings: " + ", ".join([*SIMPLE_KEYS, *SECTIONS])
+                    + "; prefix helper names with '_'",
+                )
+            )
+    return settings, problems
