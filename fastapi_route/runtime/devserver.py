@@ -32,9 +32,8 @@ from ..errors import FastAPIRouteError
 from ..pipeline.build import compile_table
 from ..pipeline.scan import Facts
 from ..project import Project
-from .app import create_app
+from .app import create_app, runtime_of
 from .errorpage import error_response
-from .ondemand import FileRoutes
 
 log = logging.getLogger("fastapi_route")
 
@@ -70,7 +69,7 @@ class DevApp:
         """Re-read the route tree and swap it into the running app."""
         assert self.app is not None
         started = time.perf_counter()
-        file_routes: FileRoutes = self.app.state.file_routes
+        file_routes = runtime_of(self.app).file_routes
         file_routes.modules.forget(self.config.route_dir)
         try:
             table = compile_table(self.project.root, self.config, facts=self.facts)
