@@ -23,19 +23,21 @@ The variables (written by export(), read by project_from_env() and create_from_e
                             at start), lazy (import on first use); unset: config.py's `lazy`
                             says lazy, else warm
     FASTAPI_ROUTE_SUPERVISOR  set by `run` to "pid:report file": a process that finds a route
-                            FastAPI rejects reports it there and stops `run`
-                            (runtime/failure.py)
+                            FastAPI rejects reports it there and stops `run` (the contract is
+                            runtime/failure.py's, read and written there)
 
-`fastapi-route run --workers N` exports them and starts uvicorn on the factory
-create_from_env(), so every worker serves the same project with the same flags.
+`fastapi-route run --workers N` exports them (`exported`, for the length of the serve call)
+and starts uvicorn on the factory create_from_env(), so every worker serves the same project
+with the same flags.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -43,12 +45,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import FastAPIRouteError
 from .project import Project, find_project, from_package
+from .runtime.failure import ENV_SUPERVISOR
 
 ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
 ENV_APP = "FASTAPI_ROUTE_APP"
 ENV_STRICT = "FASTAPI_ROUTE_STRICT"
 ENV_SCHEDULE = "FASTAPI_ROUTE_SCHEDULE"
-ENV_SUPERVISOR = "FASTAPI_ROUTE_SUPERVISOR"
+VARIABLES = (ENV_PROJECT, ENV_APP, ENV_STRICT, ENV_SCHEDULE, ENV_SUPERVISOR)
 SCHEDULES = ("eager", "warm", "lazy")  # runtime.ondemand.SCHEDULES, without importing FastAPI
 
 _TRUE = ("1", "true", "yes", "on")
@@ -75,6 +78,19 @@ def export(project: Project, *, strict: bool = False, schedule: str | None = Non
     _put(ENV_STRICT, "1" if strict else None)
     _put(ENV_SCHEDULE, schedule)
     _put(ENV_SUPERVISOR, supervisor)
+
+
+@contextlib.contextmanager
+def exported(project: Project, *, strict: bool = False, schedule: str | None = None,
+             supervisor: str | None = None) -> Iterator[None]:
+    """export() for the length of the block; then every variable is as it was before."""
+    before = {name: os.environ.get(name) for name in VARIABLES}
+    export(project, strict=strict, schedule=schedule, supervisor=supervisor)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            _put(name, value)
 
 
 def _put(name: str, value: str | None) -> None:
@@ -105,13 +121,6 @@ def schedule_from_env() -> str | None:
             f"set {ENV_SCHEDULE} to one of {', '.join(SCHEDULES)}, or unset it",
         )
     return value or None
-
-
-def supervisor_from_env() -> tuple[int, str] | None:
-    """The pid of the `run` process serving this one and its failure report file, if `run`
-    started it."""
-    pid, _, report = os.environ.get(ENV_SUPERVISOR, "").partition(":")
-    return (int(pid), report) if pid.isdigit() and report else None
 
 
 def _flag(name: str) -> bool | None:

@@ -6,7 +6,6 @@ import contextlib
 import functools
 import json
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -26,11 +25,10 @@ from .pipeline.build import build as run_build
 from .pipeline.manifest import Manifest
 from .project import Project, find_project
 from .scaffold import create_project
+from .serving import RUN_HOST
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-RUN_HOST = "0.0.0.0"  # what `run` binds when neither --host nor server.host says
 
 
 class Context:
@@ -352,15 +350,6 @@ def _say_project(project: Project) -> None:
     echo(f"Project: {project.root}{how}")
 
 
-def _uvicorn_settings(ctx: Context, host: str, port: int | None, log_level: str
-                      ) -> dict[str, Any]:
-    from .runtime.protocol import NoDelayHTTPProtocol
-
-    server = ctx.config.server  # its uvicorn options were checked when config.py was loaded
-    return {"host": host, "port": port or server.port, "log_level": log_level.lower(),
-            "http": NoDelayHTTPProtocol, **server.options}
-
-
 @main.command()
 @click.option("--host", default=None, help="Bind address (default 0.0.0.0, or server.host).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
@@ -375,52 +364,19 @@ def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
         strict: bool, eager: bool, lazy: bool | None) -> None:
     """Production server from the build cache (verified, and every route file imported,
     before a port is bound; routes are registered on first use or by a warm-up)."""
-    import uvicorn
-
-    from .asgi import export
-    from .runtime import failure
-    from .runtime.app import create_app, load_routes, schedule_of
-    from .runtime.ondemand import Schedule
+    from .serving import ProductionServer
 
     if eager and lazy:
         raise click.UsageError("--eager and --lazy are two different schedules: choose one")
-    schedule: Schedule | None = "eager" if eager else "lazy" if lazy else None
     _say_project(ctx.project)
-    workers = workers or ctx.config.server.workers
-    # Before a port is bound: the cache is verified and (unless lazy) every route file is
-    # imported, so a broken build or an import error fails here with exit 1. One process
-    # serves the app built here; with several, each worker builds its own.
-    if workers > 1 and schedule_of(ctx.config, schedule, None) == "lazy":
-        load_routes(ctx.project, ctx.config, "cache", strict)  # workers import on first use
-        app = None
-    else:
-        app = create_app(ctx.project, source="cache", config=ctx.config, strict=strict,
-                         schedule=schedule, dispatch=workers == 1)
-    export(ctx.project, strict=strict, schedule=schedule, supervisor=failure.supervise())
-    settings = _uvicorn_settings(ctx, host or ctx.config.server.host or RUN_HOST, port,
-                                 ctx.config.logging.production_level)
-    echo(f"Serving {ctx.project.name} on http://{settings['host']}:{settings['port']}",
-         bold=True)
-    # uvicorn re-raises the SIGTERM it handled once it has drained the connections; a
-    # SIGTERM is how servers are stopped, so that ends the command with exit 0 (1 when a
-    # route FastAPI rejects stopped it).
-    signal.signal(signal.SIGTERM, _stopped)
-    if app is not None and workers == 1:
-        uvicorn.run(app, factory=False, workers=1, **settings)
-    else:
-        uvicorn.run("fastapi_route.asgi:create_from_env", factory=True, workers=workers,
-                    **settings)
-    _stopped()
-
-
-def _stopped(*_: object) -> None:
-    from .runtime import failure
-
-    error = failure.stopped_by_failure()
-    if error is not None:
-        echo(f"Error: the server stopped: {error}", err=True, fg="red")
-        sys.exit(1)
-    sys.exit(0)
+    server = ProductionServer(ctx.project, ctx.config, host=host, port=port, workers=workers,
+                              strict=strict,
+                              schedule="eager" if eager else "lazy" if lazy else None)
+    echo(f"Serving {ctx.project.name} on {server.url}", bold=True)
+    ended = server.serve()
+    if ended.error is not None:
+        echo(f"Error: the server stopped: {ended.error}", err=True, fg="red")
+    sys.exit(ended.exit_code)
 
 
 @main.command()
@@ -431,10 +387,10 @@ def dev(ctx: Context, host: str | None, port: int | None) -> None:
     """Development server: scans instead of reading the cache; a change under routes/ is
     swapped into the running app, any other project file restarts it."""
     from .runtime.devserver import serve
+    from .serving import dev_settings
 
     _say_project(ctx.project)
-    settings = _uvicorn_settings(ctx, host or ctx.config.server.host or "127.0.0.1", port,
-                                 ctx.config.logging.level)
+    settings = dev_settings(ctx.config, host, port)
     echo(f"Serving {ctx.project.name} on http://{settings['host']}:{settings['port']} "
          "(dev: reloads on changes)", bold=True)
     serve(ctx.project, ctx.config, settings)

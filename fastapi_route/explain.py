@@ -42,7 +42,8 @@ from .conventions import (
 )
 from .errors import FastAPIRouteError
 from .project import Project
-from .runtime.dispatch import get_route_path
+from .runtime.app import runtime_of
+from .runtime.routepath import get_route_path
 from .table import Route
 
 Outcome = Literal["route", "app_route", "method_not_allowed", "redirect", "static",
@@ -269,9 +270,8 @@ def _relative(path: Path, root: Path) -> str:
 
 def _lazy_routes(app: FastAPI) -> dict[int, Any]:
     """id of each LazyRoute and of the real route that replaced it -> the LazyRoute."""
-    file_routes = getattr(app.state, "file_routes", None)
     found: dict[int, Any] = {}
-    for lazy in getattr(file_routes, "lazy", ()):
+    for lazy in runtime_of(app).file_routes.lazy:
         found[id(lazy)] = lazy
         if lazy.real is not None:
             found[id(lazy.real)] = lazy
@@ -405,8 +405,7 @@ def _middleware(app: FastAPI, record: Route) -> list[Layer]:
             name, origin = cls.__name__, "config.py (CORS)" if cls is CORSMiddleware else (
                 "app.py")
         layers.append(Layer(name, origin))
-    modules = app.state.file_routes.modules
-    layouts = Layouts(modules)
+    layouts = Layouts(runtime_of(app).modules)
     for file in record.layouts:
         for function in layouts.compose((file,)).middleware:
             layers.append(Layer(function.__qualname__, file))
@@ -445,7 +444,7 @@ def _dependant(app: FastAPI, record: Route,
     dependant = getattr(real, "dependant", None)
     if dependant is None:
         return [], []
-    layouts = Layouts(app.state.file_routes.modules)
+    layouts = Layouts(runtime_of(app).modules)
     by_call: dict[Any, str] = {}
     for file in record.layouts:
         for depends in layouts.compose((file,)).dependencies:

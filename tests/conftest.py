@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import textwrap
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,20 +51,6 @@ def project(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
         return write_tree(tmp_path / "app", files)
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _restore_process_state() -> Iterator[None]:
-    """`run` invoked in-process (CliRunner) exports FASTAPI_ROUTE_* for its workers and
-    installs SIGTERM/SIGUSR1 handlers: put both back, so that no test leaks them into the next."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("FASTAPI_ROUTE_")}
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGUSR1)}
-    yield
-    for name in [k for k in os.environ if k.startswith("FASTAPI_ROUTE_")]:
-        del os.environ[name]
-    os.environ.update(env)
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
 
 
 def app_in_mode(root: Path, mode: str, **options: Any) -> Any:

@@ -27,6 +27,7 @@ from fastapi_route.asgi import DeferredApp, export
 from fastapi_route.cli import main
 from fastapi_route.errors import FastAPIRouteError, NoBuildError
 from fastapi_route.project import Project
+from fastapi_route.runtime.failure import supervisor_from_env
 
 NO_BUILD = "No valid build found. Run 'fastapi-route build' first."
 VARIABLES = (asgi.ENV_PROJECT, asgi.ENV_APP, asgi.ENV_STRICT, asgi.ENV_SCHEDULE,
@@ -287,7 +288,7 @@ def test_export_a_folder_round_trips(tmp_path: Path) -> None:
                           asgi.ENV_SUPERVISOR: "4321:/tmp/report"}
     assert asgi.strict_from_env() is True
     assert asgi.schedule_from_env() == "eager"
-    assert asgi.supervisor_from_env() == (4321, "/tmp/report")
+    assert supervisor_from_env() == (4321, "/tmp/report")
 
 
 def test_export_an_installed_app_names_its_package(tmp_path: Path,
@@ -313,7 +314,7 @@ def test_export_clears_flags_left_in_the_environment(tmp_path: Path,
                           asgi.ENV_STRICT: None, asgi.ENV_SCHEDULE: None,
                           asgi.ENV_SUPERVISOR: None}
     assert asgi.schedule_from_env() is None  # config.py decides
-    assert asgi.supervisor_from_env() is None
+    assert supervisor_from_env() is None
     assert asgi.project_from_env().root == tmp_path.resolve()
 
 
@@ -346,11 +347,14 @@ def test_a_flag_that_is_not_yes_or_no_is_an_error(monkeypatch: pytest.MonkeyPatc
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """What the CLI hands uvicorn (which is not started) and our variables at that moment."""
+    """What the CLI hands uvicorn (which is not started), our variables at that moment, and
+    the supervisor they name."""
     seen: dict[str, Any] = {}
 
     def run(target: object, **settings: Any) -> None:
-        seen.update(target=target, env=read_env())
+        supervisor = supervisor_from_env()
+        seen.update(target=target, env=read_env(), supervisor=supervisor,
+                    report_exists=supervisor is not None and Path(supervisor[1]).is_file())
 
     monkeypatch.setattr(uvicorn, "run", run)
     monkeypatch.setattr(signal, "signal", lambda *args: None)  # keep pytest's SIGTERM handler
@@ -367,9 +371,15 @@ def test_run_with_workers_exports_what_each_worker_reads(
     assert served["env"] == {asgi.ENV_PROJECT: str(built.resolve()), asgi.ENV_APP: None,
                              asgi.ENV_STRICT: "1", asgi.ENV_SCHEDULE: "lazy",
                              asgi.ENV_SUPERVISOR: served["env"][asgi.ENV_SUPERVISOR]}
-    pid, report = asgi.supervisor_from_env() or (0, "")
-    assert pid == os.getpid() and Path(report).is_file()  # where a worker reports a failure
+    pid, report = served["supervisor"]
+    assert pid == os.getpid() and served["report_exists"]  # where a worker reports a failure
+    # Exported for the serve call only: afterwards the variables and the report are gone.
+    assert read_env() == dict.fromkeys(VARIABLES)
+    assert not Path(report).exists()
     # What a worker then builds: this project, lazily (a handler is imported on first use).
+    for name, value in served["env"].items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
     marker = built / "routes" / "imported"
     client = TestClient(asgi.create_from_env())
     assert not marker.exists()

@@ -23,7 +23,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
+from fastapi_route.runtime.app import create_app, runtime_of
 from fastapi_route.runtime.dispatch import Dispatcher, RouteIndex, install
 
 STATIC = ["a", "b", "users", "me", "x.y"]
@@ -127,7 +127,7 @@ def _apps(root: Path) -> tuple[FastAPI, FastAPI]:
     for dispatch in (True, False):
         app = create_app(Project(root), source="scan", dispatch=dispatch)
         # Else the "fast" app would be a second linear one, and agree with it by construction.
-        assert isinstance(app.state.dispatcher, Dispatcher) is dispatch
+        assert isinstance(runtime_of(app).dispatcher, Dispatcher) is dispatch
 
         # Routes and sub-apps added by hand, after the file routes.
         @app.get("/by-hand/{item_id:int}")
@@ -206,7 +206,7 @@ def test_candidates_are_few_in_a_large_table(tmp_path):
         )
     _write(tmp_path, files)
     app = create_app(Project(tmp_path), source="scan")
-    view = app.state.dispatcher.view("/area299/5")
+    view = runtime_of(app).dispatcher.view("/area299/5")
     assert len(view.routes) < 10  # FastAPI's own docs routes + the one file route
     assert TestClient(app).get("/area299/5").json() == {"id": 5}
 
@@ -255,7 +255,7 @@ def test_a_route_with_a_user_convertor_is_answered_like_the_linear_scan(tmp_path
     fast, linear = _apps(tmp_path)
     for app in (fast, linear):  # after the file routes: they win where both match
         app.add_route(f"/c/{{x:{DIGITS}}}", _digits)
-    view = fast.state.dispatcher.view("/somewhere/else")
+    view = runtime_of(fast).dispatcher.view("/somewhere/else")
     assert [r.path for r in view.routes if isinstance(r, Route)] == [f"/c/{{x:{DIGITS}}}"]
 
     expected = {

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastapi_route.project import Project
 from fastapi_route.runtime import dispatch
-from fastapi_route.runtime.app import create_app
+from fastapi_route.runtime.app import create_app, runtime_of
 
 TREE = {
     "routes/index.py": "def GET(request):\n    return {'home': True}\n",
@@ -75,7 +75,7 @@ def test_an_app_whose_router_cannot_be_dispatched_still_serves_the_same(
     monkeypatch.setattr(dispatch.Dispatcher, "view", broken_copy)
     with caplog.at_level(logging.WARNING, logger="fastapi_route"):
         app = create_app(Project(tmp_path), source="scan")
-    assert app.state.dispatcher is None
+    assert runtime_of(app).dispatcher is None
     assert any("cannot be copied" in r.message for r in caplog.records)
     assert _answers(app) == expected
     assert expected[1] == (200, {"id": 7}) and expected[2][0] == 422

@@ -30,7 +30,7 @@ from fastapi_route.config import load_config
 from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.pipeline.build import build
 from fastapi_route.project import Project
-from fastapi_route.runtime.app import create_app
+from fastapi_route.runtime.app import create_app, runtime_of
 from fastapi_route.runtime.ondemand import FileRoutes, LazyRoute
 
 SCHEDULES = ("eager", "warm", "lazy")
@@ -58,7 +58,7 @@ def app_for(root: Path, schedule: str, package: str | None = None, **options: An
 
 
 def file_routes(app: Any) -> FileRoutes:
-    routes: FileRoutes = app.state.file_routes
+    routes: FileRoutes = runtime_of(app).file_routes
     return routes
 
 
@@ -387,7 +387,7 @@ def test_eager_registers_every_route_before_returning_the_app(marked: Path) -> N
 
 def test_warm_up_makes_every_route_real_and_the_dispatcher_still_routes(marked: Path) -> None:
     app = app_for(marked, "warm")
-    assert app.state.dispatcher is not None
+    assert runtime_of(app).dispatcher is not None
     with TestClient(app) as client:
         wait_warmed_up(app)
         assert lazy_left(app) == []
@@ -405,7 +405,7 @@ def test_warm_up_makes_every_route_real_and_the_dispatcher_still_routes(marked: 
             assert ws.receive_text() == "hello"
         # The dispatcher's views hold the real routes, not stale stand-ins.
         for path in ("/", "/a/5", "/b/1/2", "/ws"):
-            assert not [r for r in app.state.dispatcher.view(path).routes
+            assert not [r for r in runtime_of(app).dispatcher.view(path).routes
                         if isinstance(r, LazyRoute)], path
 
 
@@ -418,7 +418,7 @@ def test_requests_before_the_warm_up_use_the_dispatcher_and_its_views_follow(
     client = TestClient(app)
     assert client.get("/a/1").json() == {"x": 1}  # builds and caches the view of /a/1
     assert client.get("/a/2").json() == {"x": 2}
-    view = app.state.dispatcher.view("/a/2")
+    view = runtime_of(app).dispatcher.view("/a/2")
     assert not [r for r in view.routes
                 if isinstance(r, LazyRoute) and r.path == "/a/{x}" and r.record.method == "GET"]
     assert client.get("/b/q").json() == {"rest": ["q"]}

@@ -24,6 +24,7 @@ from ..table import Route
 from . import dispatch as dispatcher
 from . import extras
 from .appfile import AppFile
+from .dispatch import Dispatcher
 from .modules import ProjectModules
 from .ondemand import ErrorPage, FileRoutes, Schedule
 
@@ -117,12 +118,50 @@ def create_app(
     # the current table (dev replaces it).
     extras.install(app, found, config, file_routes.table, modules)
     file_routes.install(routes)
-    app.state.file_routes = file_routes  # dev swaps in a new table
     app_file.finish(app)
     file_routes.keep_openapi_complete()  # configure may have replaced app.openapi
-    # Read by lazy routes (a swap invalidates the dispatcher's views); None: Starlette routes.
-    app.state.dispatcher = dispatcher.install(app.router) if dispatch else None
+    # After configure, so its routes are indexed too; None: Starlette's own routing.
+    file_routes.dispatcher = dispatcher.install(app.router) if dispatch else None
+    setattr(app.state, _STATE, Runtime(found, config, file_routes))
     return app
+
+
+class Runtime:
+    """What `create_app` made for its app, attached to it once: read with `runtime_of(app)`
+    (dev installs new tables through it; explain reads the routes' records)."""
+
+    def __init__(self, project: Project, config: Config, file_routes: FileRoutes) -> None:
+        self.project = project
+        self.config = config
+        self.file_routes = file_routes
+
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        return self.file_routes.dispatcher
+
+    @property
+    def modules(self) -> ProjectModules:
+        return self.file_routes.modules
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.file_routes.schedule
+
+    @property
+    def table(self) -> list[Route]:
+        """The routes served now, in precedence order (dev replaces them)."""
+        return self.file_routes.table
+
+
+_STATE = "fastapi_route"  # the one name of ours in app.state
+
+
+def runtime_of(app: FastAPI) -> Runtime:
+    """The Runtime `create_app` attached to `app`."""
+    runtime = getattr(app.state, _STATE, None)
+    if not isinstance(runtime, Runtime):
+        raise LookupError(f"{app!r} was not made by fastapi_route.create_app")
+    return runtime
 
 
 def _with_warm_up(user: Any, file_routes: Callable[[], FileRoutes]) -> Any:

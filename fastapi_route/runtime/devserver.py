@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from pathlib import Path, PurePath
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -32,9 +33,9 @@ from ..errors import FastAPIRouteError
 from ..pipeline.build import compile_table
 from ..pipeline.scan import Facts
 from ..project import Project
-from .app import create_app
+from .app import create_app, runtime_of
 from .errorpage import error_response
-from .ondemand import FileRoutes
+from .signals import handling
 
 log = logging.getLogger("fastapi_route")
 
@@ -70,7 +71,7 @@ class DevApp:
         """Re-read the route tree and swap it into the running app."""
         assert self.app is not None
         started = time.perf_counter()
-        file_routes: FileRoutes = self.app.state.file_routes
+        file_routes = runtime_of(self.app).file_routes
         file_routes.modules.forget(self.config.route_dir)
         try:
             table = compile_table(self.project.root, self.config, facts=self.facts)
@@ -166,9 +167,6 @@ async def _watch(dev: DevApp, watcher: Watcher, server: uvicorn.Server,
 def serve(project: Project, config: Config, settings: dict[str, Any]) -> None:
     """Serve the project until stopped; restart the process when a file outside routes/
     changes."""
-    # uvicorn re-raises the SIGTERM it handled once it has drained the connections: that is
-    # how a server is stopped, so it ends the command with exit 0.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     dev = DevApp(project, config)
     dev.build()
     server = uvicorn.Server(uvicorn.Config(dev, **settings))
@@ -183,7 +181,15 @@ def serve(project: Project, config: Config, settings: dict[str, Any]) -> None:
             stop.set()
         return await watching
 
-    if asyncio.run(main()):
+    # uvicorn re-raises the SIGTERM it handled once it has drained the connections: that is
+    # how a server is stopped, so it ends the command with exit 0.
+    with handling(signal.SIGTERM, _exit_0):
+        restart = asyncio.run(main())
+    if restart:
         # The same command again, in this process: a fresh interpreter, so every module
         # (app.py, config.py, ...) is read anew.
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
+def _exit_0(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)

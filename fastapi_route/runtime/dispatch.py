@@ -25,14 +25,7 @@ from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..conventions import Rank, Template
-
-try:  # the path a route matches against (root_path removed); register and extras use it too
-    from starlette._utils import get_route_path as get_route_path
-except ImportError:  # pragma: no cover - older Starlette: no root_path handling in routes
-
-    def get_route_path(scope: Scope) -> str:
-        return str(scope["path"])
-
+from .routepath import get_route_path
 
 log = logging.getLogger("fastapi_route")
 

@@ -26,8 +26,8 @@ from ..conventions import DOCS_FILE, MIDDLEWARE_FILE, NOT_FOUND_FILE
 from ..errors import FastAPIRouteError
 from ..project import Project
 from ..table import Route, Statistics
-from .dispatch import get_route_path
 from .modules import ProjectModules
+from .routepath import get_route_path
 
 
 class RouteContext:

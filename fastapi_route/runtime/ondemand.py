@@ -35,9 +35,10 @@ from starlette.websockets import WebSocketClose
 
 from ..table import Route
 from . import failure
-from .dispatch import get_route_path
+from .dispatch import Dispatcher
 from .modules import ProjectModules
 from .register import Registrar
+from .routepath import get_route_path
 
 Schedule = Literal["eager", "warm", "lazy"]
 SCHEDULES: tuple[Schedule, ...] = ("eager", "warm", "lazy")
@@ -126,6 +127,8 @@ class FileRoutes:
         self.error_response = error_page or _plain_500
         self.table: list[Route] = []  # the current table, changed in place by install
         self.lazy: list[LazyRoute] = []
+        # Its views hold routes by position: a swap makes them stale (create_app sets it).
+        self.dispatcher: Dispatcher | None = None
         # Sync handlers run in threads, and `url_for` there can make a route real: one at a
         # time (re-entrant: making a route real imports its file, which may ask for another).
         self.lock = threading.RLock()
@@ -178,12 +181,10 @@ class FileRoutes:
                 self._materialize(lazy)
 
     def _materialize(self, lazy: LazyRoute) -> None:
-        routes = self.app.router.routes
         try:
-            # Made by the app's own router (its defaults apply), which appends it: taken back
-            # off the end before anything else runs (no await in between).
+            # Made by the app's own router (its defaults apply) and taken back out of its list
+            # before anything else runs (no await in between).
             lazy.real = lazy.registrar.add(lazy.record)
-            routes.pop()
         except Exception as exc:
             lazy.error = exc
             if self.schedule == "eager":
@@ -193,13 +194,13 @@ class FileRoutes:
             if self.schedule == "warm":
                 failure.stop_serving(exc)
             return
+        routes = self.app.router.routes
         if not (lazy.position < len(routes) and routes[lazy.position] is lazy):
             # routes were inserted before it since it was placed: look it up
             lazy.position = next(i for i, x in enumerate(routes) if x is lazy)
         routes[lazy.position] = lazy.real  # same length: safe while the router iterates
-        dispatcher = getattr(self.app.state, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.routes_replaced(lazy.position)
+        if self.dispatcher is not None:
+            self.dispatcher.routes_replaced(lazy.position)
 
     def materialize_all(self) -> None:
         for lazy in self.lazy:

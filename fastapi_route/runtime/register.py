@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
@@ -25,12 +25,22 @@ from .modules import ProjectModules
 
 
 class FileRoute(APIRoute):
-    """An APIRoute that answers HEAD for GET (unless the path has a HEAD handler of its own)
-    and lists every method of its path in a 405's Allow header (RFC 9110)."""
+    """An APIRoute that answers HEAD for GET (unless the path has a HEAD handler of its own),
+    lists every method of its path in a 405's Allow header (RFC 9110), and runs its layouts'
+    middleware around its app (`fit` says all three)."""
 
-    allow: str  # every method of the path, set by add_route
+    allow: str  # every method of the path
     answers_head: bool = False  # a GET route of a path without its own HEAD handler
+    served: ASGIApp  # `app` inside the layouts' middleware: what `handle` runs
     methods: set[str]
+
+    def fit(self, path_methods: set[str], layout: Composed) -> None:
+        """What the route takes from its table: the methods of its path, and its layouts."""
+        self.answers_head = "GET" in self.methods and "HEAD" not in path_methods
+        http = path_methods - {WEBSOCKET}
+        self.allow = ", ".join(sorted(http | {"HEAD"} if "GET" in http else http))
+        # Kept beside FastAPI's `app` rather than replacing it: `app` stays what FastAPI made.
+        self.served = layout.wrap(self.app)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -41,7 +51,7 @@ class FileRoute(APIRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method in self.methods or (method == "HEAD" and self.answers_head):
-            await self.app(scope, receive, send)
+            await self.served(scope, receive, send)
             return
         # The app's exception handling answers it, as for any HTTPException.
         raise HTTPException(status_code=405, headers={"Allow": self.allow})
@@ -63,8 +73,9 @@ class Registrar:
         self.layouts = Layouts(modules)
 
     def add(self, r: Route) -> BaseRoute:
-        """Import the handler, build its route with FastAPI's own `add_api_route` (or
-        `add_api_websocket_route`) and return it; the router appends it to its routes."""
+        """Import the handler and build its route with the router's own `add_api_route` (or
+        `add_api_websocket_route`), so the router's defaults apply; the route is taken back
+        out of the router's list and returned, for the caller to place."""
         func = self.modules.function(r.file, r.method, line=r.line, hint=_STALE)
         layout = self.layouts.compose(r.layouts)
         try:
@@ -77,16 +88,24 @@ class Registrar:
                 f"{type(exc).__name__}: {exc}",
                 "fix the handler's parameters, their types, or its @route(...) options",
             ) from exc
-        added = self.router.routes[-1]  # the add_api_* methods append the route they made
-        if getattr(added, "endpoint", None) is not endpoint:
-            raise RuntimeError("FastAPI did not append the route it made")
+        added = self._take(endpoint, r)
         if isinstance(added, FileRoute):
-            methods = self.methods[r.path]
-            added.answers_head = r.method == "GET" and "HEAD" not in methods
-            http = methods - {WEBSOCKET}
-            added.allow = ", ".join(sorted(http | {"HEAD"} if "GET" in http else http))
-            added.app = layout.wrap(added.app)
+            added.fit(self.methods[r.path], layout)
         return added
+
+    def _take(self, endpoint: Any, r: Route) -> BaseRoute:
+        """The route the router just made for `endpoint` (a function made for this call
+        alone), removed from the router's list. Found by identity, not by position: where a
+        router puts a new route is its own business (FastAPI's append; a subclass may not)."""
+        routes = self.router.routes
+        for i in range(len(routes) - 1, -1, -1):  # from the end: usually the last one
+            if getattr(routes[i], "endpoint", None) is endpoint:
+                return routes.pop(i)
+        raise FastAPIRouteError(
+            f"{r.file}:{r.line} {r.label} {r.path}: the app's router "
+            f"({type(self.router).__name__}) did not add the route it made to its routes",
+            "a custom router's add_api_route must add the route to `router.routes`",
+        )
 
     def _add_websocket(self, r: Route, func: Callable[..., Any], layout: Composed) -> Any:
         endpoint, own = websocket_endpoint_for(func, PathParams.of(r))

@@ -1,0 +1,116 @@
+"""Serving a project with uvicorn: what `fastapi-route run` decides and does, as a library.
+
+`ProductionServer(...)` decides everything before a port is bound: the schedule and the number
+of workers, uvicorn's settings, and the app, built here so that a broken cache or an import
+error fails now (one process serves this app; with several workers each builds its own, and
+when they import lazily only the cache is verified here). `serve()` then exports what the
+workers read, supervises them (a route FastAPI rejects after binding stops the server:
+runtime/failure.py), runs uvicorn and says how it ended. The environment variables and signal
+handlers it sets are put back when it returns. The click commands only parse, call and print.
+
+This module imports nothing heavy until a server is made: the CLI imports it for RUN_HOST.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+from .project import Project
+from .runtime.failure import Supervisor
+from .runtime.signals import handling
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from .runtime.ondemand import Schedule
+
+RUN_HOST = "0.0.0.0"  # what `run` binds when neither --host nor server.host says
+DEV_HOST = "127.0.0.1"  # and `dev`
+FACTORY = "fastapi_route.asgi:create_from_env"  # what each worker builds its app with
+
+
+def uvicorn_settings(config: Config, host: str, port: int | None, log_level: str
+                     ) -> dict[str, Any]:
+    """uvicorn's keyword arguments: ours, then config.py's `server` options (checked when
+    config.py was loaded: none of them is one of ours)."""
+    from .runtime.protocol import NoDelayHTTPProtocol
+
+    server = config.server
+    return {"host": host, "port": port or server.port, "log_level": log_level.lower(),
+            "http": NoDelayHTTPProtocol, **server.options}
+
+
+def dev_settings(config: Config, host: str | None, port: int | None) -> dict[str, Any]:
+    """uvicorn's settings for `dev`: the loopback address unless told, config.py's log level."""
+    return uvicorn_settings(config, host or config.server.host or DEV_HOST, port,
+                            config.logging.level)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a server ended: stopped as servers are (exit 0), or by a failure (exit 1)."""
+
+    error: str | None = None  # what stopped it: a route FastAPI rejected after binding
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.error is None else 1
+
+
+class _Stopped(Exception):
+    """The SIGTERM that stops the server (uvicorn re-raises it once it has drained)."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
+
+
+class ProductionServer:
+    """`run`: the project's app from its build cache, served by uvicorn."""
+
+    def __init__(self, project: Project, config: Config, *, host: str | None = None,
+                 port: int | None = None, workers: int | None = None, strict: bool = False,
+                 schedule: Schedule | None = None) -> None:
+        from .runtime.app import create_app, load_routes, schedule_of
+
+        self.project = project
+        self.strict = strict
+        self.schedule = schedule
+        self.workers = workers or config.server.workers
+        self.settings = uvicorn_settings(config, host or config.server.host or RUN_HOST, port,
+                                         config.logging.production_level)
+        # Before a port is bound: the cache is verified and (unless lazy) every route file is
+        # imported, so a broken build or an import error fails here.
+        self.app: FastAPI | None = None
+        if self.workers > 1 and schedule_of(config, schedule, None) == "lazy":
+            load_routes(project, config, "cache", strict)  # workers import on first use
+        else:
+            self.app = create_app(project, source="cache", config=config, strict=strict,
+                                  schedule=schedule, dispatch=self.workers == 1)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings['host']}:{self.settings['port']}"
+
+    def serve(self) -> Ended:
+        """Serve until stopped (a SIGTERM, or a failure a worker reports)."""
+        import uvicorn
+
+        from .asgi import exported
+
+        with Supervisor() as supervisor, exported(
+            self.project, strict=self.strict, schedule=self.schedule,
+            supervisor=supervisor.address,
+        ), handling(signal.SIGTERM, _stop):
+            try:
+                if self.app is not None and self.workers == 1:
+                    uvicorn.run(self.app, factory=False, workers=1, **self.settings)
+                else:
+                    uvicorn.run(FACTORY, factory=True, workers=self.workers, **self.settings)
+            except _Stopped:
+                pass  # how servers are stopped: the report says whether a failure did it
+            return Ended(supervisor.failure())
