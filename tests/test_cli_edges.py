@@ -19,11 +19,12 @@ import pytest
 from click.testing import CliRunner
 
 from fastapi_route.cli import main
-from fastapi_route.config import BUILTIN_COMMANDS, load_config
+from fastapi_route.config import load_config
 from fastapi_route.console import ScanProgress
 from fastapi_route.errors import ConfigError
 from fastapi_route.pipeline.build import build
 from fastapi_route.pipeline.scan import scan
+from fastapi_route.settings import BUILTIN_COMMANDS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ROUTE = "def GET(request):\n    return {}\n"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fastapi_route.config import BuildConfig, Config, LoggingConfig, ServerConfig, load_config
+from fastapi_route.config import load_config
 from fastapi_route.errors import ConfigError
+from fastapi_route.settings import BuildConfig, Config, LoggingConfig, ServerConfig
 
 
 def config_error(root: Path, **kwargs: str) -> str:
@@ -522,7 +523,7 @@ def test_server_options_are_checked_when_config_is_loaded(tmp_path, make_tree, k
 @pytest.fixture
 def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """As in a build hook's environment without uvicorn: importing it fails."""
-    from fastapi_route.config import _uvicorn_settings
+    from fastapi_route.settings import _uvicorn_settings
 
     _uvicorn_settings.cache_clear()
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # `import uvicorn` raises ImportError
