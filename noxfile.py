@@ -46,7 +46,8 @@ def minimum(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run(
-        "ruff", "check", "fastapi_route", "hatch_fastapi_route", "tests", "bench", "noxfile.py"
+        "ruff", "check", "fastapi_route", "hatch_fastapi_route", "setuptools_fastapi_route",
+        "tests", "bench", "noxfile.py",
     )
 
 

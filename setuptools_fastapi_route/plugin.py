@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import FastAPIRouteError
-from .packaging import bake, check_options, import_name, write_marker
+from fastapi_route.errors import FastAPIRouteError
+from fastapi_route.packaging import bake, check_options, import_name, write_marker
 
 if sys.version_info >= (3, 11):
     import tomllib
