@@ -177,10 +177,6 @@ class DeferredApp:
                     self._build()
         return self._app
 
-    @property
-    def failure(self) -> str | None:
-        return self._failure
-
     def _build(self) -> None:
         try:
             self._app = self.factory()

@@ -240,11 +240,6 @@ def url_piece(segment: Segment) -> str:
     return segment.name
 
 
-def url_path(segments: list[Segment]) -> str:
-    """The FastAPI path for a folder chain; groups vanish, the root is `/`."""
-    pieces = [url_piece(s) for s in segments if s.kind is not SegmentKind.GROUP]
-    return "/" + "/".join(pieces)
-
 
 def _written(segment: Segment) -> str:
     """The folder name a dynamic segment was read from."""

@@ -119,7 +119,7 @@ def test_app_is_a_real_module_attribute() -> None:
 def test_importing_the_module_builds_nothing() -> None:
     # A server imports the module before any call; the project is read on the first call.
     assert asgi.app._app is None
-    assert asgi.app.failure is None
+    assert asgi.app._failure is None
     recorder = Recorder()
     DeferredApp(recorder)
     assert recorder.calls == 0

@@ -18,7 +18,7 @@ from fastapi_route.conventions import (
     path_pieces,
     piece_rank,
     precedence_key,
-    url_path,
+    shape_of,
     url_piece,
 )
 from fastapi_route.pipeline.build import compile_table
@@ -164,7 +164,8 @@ def test_url_piece():
     ],
 )
 def test_url_path(folders, path):
-    assert url_path([parse_segment(f) for f in folders]) == path
+    shape, errors = shape_of(folders)
+    assert errors == [] and shape is not None and shape.path == path
 
 
 def test_path_pieces():
