@@ -36,6 +36,7 @@ from starlette.websockets import WebSocketClose
 from ..table import Route
 from . import failure
 from .dispatch import get_route_path
+from .layouts import read_layout
 from .modules import ProjectModules
 from .register import Registrar
 
@@ -167,10 +168,13 @@ class FileRoutes:
             self.materialize_all()
 
     def import_all(self, routes: Sequence[Route]) -> None:
-        """Import every route file and layout the table names (a FastAPIRouteError names the
-        file that failed)."""
+        """Import every route file and layout the table names, and check each layout's values
+        (a FastAPIRouteError names the file that failed)."""
+        layouts = {f for r in routes for f in r.layouts}
         for file in dict.fromkeys(f for r in routes for f in (*r.layouts, r.file)):
-            self.modules.load(file)
+            module = self.modules.load(file)
+            if file in layouts:
+                read_layout(file, module)
 
     def materialize(self, lazy: LazyRoute) -> None:
         with self.lock:
