@@ -28,7 +28,8 @@ CASES = [
     ("routes/_layout.py", "def middleware(request, call_next):\n    pass\n",
      "from functools import partial as middleware\n", LAYOUT_SETTINGS["middleware"]),
     ("app.py", "def configure():\n    pass\n", "configure = int(1)\n", APP_SETTINGS["configure"]),
-    ("app.py", "class middleware:\n    pass\n", "middleware = list([1])\n", APP_SETTINGS["middleware"]),
+    ("app.py", "class middleware:\n    pass\n", "middleware = list([1])\n",
+     APP_SETTINGS["middleware"]),
 ]
 
 
