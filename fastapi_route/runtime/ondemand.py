@@ -33,6 +33,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from ..errors import FastAPIRouteError
 from ..table import Route
 from . import failure
 from .dispatch import get_route_path
@@ -192,8 +193,11 @@ class FileRoutes:
             lazy.error = exc
             if self.schedule == "eager":
                 raise
+            # Our own refusal (a layout's value) says all in its message and hint; an error
+            # of the user's code keeps its traceback.
+            own = isinstance(exc, FastAPIRouteError) and exc.__cause__ is None
             log.error("%s %s cannot be served: %s", lazy.record.label, lazy.path, exc,
-                      exc_info=exc)
+                      exc_info=None if own else exc)
             if self.schedule == "warm":
                 failure.stop_serving(exc)
             return
