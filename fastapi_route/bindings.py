@@ -3,6 +3,8 @@
 Top level includes the blocks of top-level `if`, `try`, `with`, `for`, `while` and `match`
 statements (a setting is often chosen by an `if`), but not function or class bodies. The scan
 reads layouts, app.py and route files with it; config.py's loader, the line of each setting.
+An assignment also records the *shape* of its value (`Value`), so that the build can judge a
+literal (`tags = "api"`) without running anything.
 """
 
 from __future__ import annotations
@@ -10,6 +12,70 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+# What a literal is, as `Value.kind`; anything else (a name, a call, an operation...) is
+# "other": only running the module could tell what it is.
+LITERAL_KINDS = frozenset({
+    "str", "bytes", "int", "float", "complex", "bool", "none", "ellipsis",
+    "list", "tuple", "set", "dict", "lambda",
+})
+_CONSTANTS: tuple[tuple[type, str], ...] = (  # bool before int: True is an int
+    (bool, "bool"), (int, "int"), (float, "float"), (complex, "complex"), (str, "str"),
+    (bytes, "bytes"), (type(None), "none"), (type(...), "ellipsis"),
+)
+_SOURCE_LIMIT = 60  # characters of a value's source shown in a message
+
+
+@dataclass(frozen=True)
+class Value:
+    """The shape of an expression as its AST shows it: a literal's kind, and for a list,
+    tuple or set its items, for a dict its keys and values. `source` is how it is written
+    (shortened), for messages."""
+
+    kind: str  # one of LITERAL_KINDS, or "other"
+    source: str = ""
+    items: tuple[Value, ...] = ()  # a list's, tuple's or set's elements; a dict's values
+    keys: tuple[Value, ...] = ()  # a dict's keys, one per value
+
+    @property
+    def is_literal(self) -> bool:
+        return self.kind in LITERAL_KINDS
+
+    @property
+    def is_sequence(self) -> bool:
+        """A list or tuple literal (what APIRouter and FastAPI take for their lists)."""
+        return self.kind in ("list", "tuple")
+
+
+def _source(node: ast.expr) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= _SOURCE_LIMIT else text[: _SOURCE_LIMIT - 3] + "..."
+
+
+def value_of(node: ast.expr) -> Value:
+    """The shape of one expression; a `*x` in a list or a `**x` in a dict is "other" (its
+    items are not known)."""
+    source = _source(node)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) \
+            and isinstance(node.operand, ast.Constant):
+        node = node.operand  # -1, +2.5: still a number
+    if isinstance(node, ast.Constant):
+        kind = next((k for t, k in _CONSTANTS if isinstance(node.value, t)), "other")
+        return Value(kind, source)
+    if isinstance(node, ast.JoinedStr):  # f"..."
+        return Value("str", source)
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        kind = {ast.List: "list", ast.Tuple: "tuple", ast.Set: "set"}[type(node)]
+        return Value(kind, source, tuple(value_of(e) for e in node.elts))
+    if isinstance(node, ast.Dict):
+        spread = Value("other")  # `**x`: neither key nor value is one
+        keys = tuple(spread if k is None else value_of(k) for k in node.keys)
+        values = tuple(spread if k is None else value_of(v)
+                       for k, v in zip(node.keys, node.values, strict=True))
+        return Value("dict", source, values, keys)
+    if isinstance(node, ast.Lambda):
+        return Value("lambda", source)
+    return Value("other", source)
 
 
 @dataclass(frozen=True)
@@ -21,6 +87,7 @@ class Binding:
     kind: str  # "function", "class", "import" or "value"
     is_async: bool = False
     positional: int = 0  # a function's parameters that can be passed by position
+    value: Value | None = None  # a value's shape, when the name is assigned it directly
 
 
 def bound_names(node: ast.stmt) -> list[str]:
@@ -57,6 +124,18 @@ def _blocks(node: ast.stmt) -> Iterator[list[ast.stmt]]:
         yield getattr(node, name, [])
 
 
+def _assigned(node: ast.stmt) -> Value | None:
+    """The shape of what `name = ...` (or `name: T = ...`) gives its names; None for any other
+    binding (`a, b = ...`, `x += ...`, a `for` or `with` target), which the build cannot
+    judge."""
+    if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+        return value_of(node.value)
+    if (isinstance(node, ast.AnnAssign) and node.value is not None
+            and isinstance(node.target, ast.Name)):
+        return value_of(node.value)
+    return None
+
+
 def top_level_bindings(statements: list[ast.stmt]) -> list[Binding]:
     """Every top-level binding of a module's body, in file order."""
     found: list[Binding] = []
@@ -71,7 +150,9 @@ def top_level_bindings(statements: list[ast.stmt]) -> list[Binding]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             found.extend(Binding(name, node.lineno, "import") for name in bound_names(node))
         else:
-            found.extend(Binding(name, node.lineno, "value") for name in bound_names(node))
+            value = _assigned(node)
+            found.extend(Binding(name, node.lineno, "value", value=value)
+                         for name in bound_names(node))
             for block in _blocks(node):
                 found.extend(top_level_bindings(block))
     return found

@@ -318,16 +318,18 @@ def test_configure_runs_once_after_every_route_and_what_it_adds_is_served(
 
 # --- wrong values -------------------------------------------------------------------------------
 
+# Calls and names, not literals: a literal of the wrong shape is the build's to refuse
+# (tests/test_setting_values.py); these only the import shows.
 WRONG_APP = {
-    "a non-callable configure": "configure = 3\n",
+    "a non-callable configure": "configure = int(3)\n",
     "a non-Middleware entry": (
         "from starlette.middleware.gzip import GZipMiddleware\n"
         "middleware = [GZipMiddleware]\n"
     ),
-    "middleware not a list": "middleware = 3\n",
-    "a non-callable handler": "exception_handlers = {404: 'not a function'}\n",
-    "exception_handlers not a dict": "exception_handlers = [1]\n",
-    "a non-callable lifespan": "lifespan = 'soon'\n",
+    "middleware not a list": "middleware = int(3)\n",
+    "a non-callable handler": "exception_handlers = dict({404: 'not a function'})\n",
+    "exception_handlers not a dict": "exception_handlers = list([1])\n",
+    "a non-callable lifespan": "lifespan = str('soon')\n",
 }
 
 

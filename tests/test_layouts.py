@@ -521,12 +521,14 @@ def test_layout_dependencies_guard_websockets(tmp_path, mode):
 
 # --- a wrong value at run time ------------------------------------------------------------------
 
+# Calls, not literals: a literal of the wrong shape is the build's to refuse
+# (tests/test_setting_values.py); these only the import shows.
 BAD_VALUES = {
-    "tags": 'tags = "users"',
-    "dependencies": "dependencies = 3",
-    "responses": 'responses = ["nope"]',
-    "deprecated": 'deprecated = "yes"',
-    "include_in_schema": "include_in_schema = 0",
+    "tags": 'tags = str("users")',
+    "dependencies": "dependencies = int(3)",
+    "responses": 'responses = list(["nope"])',
+    "deprecated": 'deprecated = str("yes")',
+    "include_in_schema": "include_in_schema = int(0)",
 }
 
 
@@ -550,7 +552,7 @@ def test_a_layout_with_a_wrong_value_fails_its_routes_only_in_lazy_mode(tmp_path
     log the file), every other route keeps working (README, "Lazy start")."""
     root = write_tree(tmp_path / "app", {
         "routes/index.py": "def GET(request):\n    return {'ok': True}\n",
-        "routes/users/_layout.py": 'tags = "users"\n',
+        "routes/users/_layout.py": 'tags = str("users")\n',  # a call: the build cannot see it
         "routes/users/route.py": "def GET(request):\n    return []\n",
     })
     client = TestClient(app_in_mode(root, "lazy"), raise_server_exceptions=False)

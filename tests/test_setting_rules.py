@@ -20,14 +20,16 @@ def test_every_setting_has_its_rule() -> None:
     assert tuple(APP_SETTINGS) == APP_NAMES
 
 
-# (file, what the build sees, what only an import shows, the setting's rule)
+# (file, what the build sees, what only an import shows, the setting's rule); a literal value
+# is seen by the build (tests/test_setting_values.py), a call's result only by the import.
 CASES = [
-    ("routes/_layout.py", "def tags():\n    return []\n", "tags = 'users'\n",
+    ("routes/_layout.py", "def tags():\n    return []\n", "tags = str('users')\n",
      LAYOUT_SETTINGS["tags"]),
     ("routes/_layout.py", "def middleware(request, call_next):\n    pass\n",
      "from functools import partial as middleware\n", LAYOUT_SETTINGS["middleware"]),
-    ("app.py", "def configure():\n    pass\n", "configure = 1\n", APP_SETTINGS["configure"]),
-    ("app.py", "class middleware:\n    pass\n", "middleware = [1]\n", APP_SETTINGS["middleware"]),
+    ("app.py", "def configure():\n    pass\n", "configure = int(1)\n", APP_SETTINGS["configure"]),
+    ("app.py", "class middleware:\n    pass\n", "middleware = list([1])\n",
+     APP_SETTINGS["middleware"]),
 ]
 
 

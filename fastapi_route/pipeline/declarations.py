@@ -3,20 +3,56 @@
 Both files say, as module-level names, what one would pass to `APIRouter(...)` or
 `FastAPI(...)`. The build reads them with `ast` and runs nothing, so a misspelt name (which
 Python would silently ignore) is caught with its line before any server starts. Each setting's
-rule is a `Setting`: the build checks what the AST shows (`Setting.refuses`), the runtime what
-only the import can tell (`Setting.wrong_value`), both in the same words.
+rule is a `Setting`: the build checks what the AST shows (`Setting.refusal`: what binds the
+name, and the shape of a literal value), the runtime what only the import can tell
+(`Setting.wrong_value`), both in the same words.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..bindings import Binding
+from ..bindings import Binding, Value
 from ..conventions import APP_NAMES, LAYOUT_NAMES
 from ..errors import FastAPIRouteError, Problem
 from .scan import Declarations
+
+# Whether a value's shape may be right. A value that is not a literal (a name, a call) always
+# may: only the import can tell (`Setting.wrong_value`).
+Shape = Callable[[Value], bool]
+
+
+def _any(value: Value) -> bool:
+    return True
+
+
+def _not_a_literal(value: Value) -> bool:
+    """`Depends(f)`, `Middleware(...)`, a name: what no literal can be."""
+    return not value.is_literal
+
+
+def _one_of(*kinds: str) -> Shape:
+    def shape(value: Value) -> bool:
+        return not value.is_literal or value.kind in kinds
+    return shape
+
+
+def _sequence_of(item: Shape) -> Shape:
+    """A list or tuple literal, each element of which may be `item`."""
+    def shape(value: Value) -> bool:
+        return not value.is_literal or (value.is_sequence and all(map(item, value.items)))
+    return shape
+
+
+def _dict_of(key: Shape, item: Shape, *, or_none: bool = False) -> Shape:
+    def shape(value: Value) -> bool:
+        if not value.is_literal or (or_none and value.kind == "none"):
+            return True
+        return value.kind == "dict" and all(map(key, value.keys)) and all(map(item, value.items))
+    return shape
 
 
 @dataclass(frozen=True)
@@ -28,20 +64,26 @@ class Setting:
     hint: str
     kinds: tuple[str, ...] = ("value",)  # what may bind it, as the AST shows (a value: a list)
     signature: tuple[bool, int] | None = None  # a def binding it: (async, positional params)
+    shape: Shape = _any  # what a value bound to it may look like in the source
 
     @property
     def message(self) -> str:
         return f"{self.name} must be {self.must_be}"
 
-    def refuses(self, b: Binding) -> bool:
-        """Whether the AST already shows that the binding breaks the rule (for an import it
-        cannot tell: the runtime checks what was imported)."""
+    def refusal(self, b: Binding) -> str | None:
+        """The message, when the AST already shows that the binding breaks the rule (for an
+        import, or a value that is not a literal, it cannot tell: the runtime checks what
+        was imported)."""
         if b.kind == "import":
-            return False
+            return None
         if b.kind not in self.kinds:
-            return True
-        return (b.kind == "function" and self.signature is not None
-                and (b.is_async, b.positional) != self.signature)
+            return self.message
+        if b.kind == "function":
+            wrong = self.signature is not None and (b.is_async, b.positional) != self.signature
+            return self.message if wrong else None
+        if b.value is not None and not self.shape(b.value):
+            return f"{self.message}, got {b.value.source}"  # the runtime's words: `got {!r}`
+        return None
 
     def wrong_value(self, file: str, value: Any) -> FastAPIRouteError:
         """The runtime's refusal of an imported value, in the build's words."""
@@ -54,30 +96,33 @@ def _table(*settings: Setting) -> dict[str, Setting]:
 
 LAYOUT_SETTINGS = _table(
     Setting("dependencies", "a list of Depends(...)",
-            "write dependencies = [Depends(check)], as APIRouter(dependencies=...) takes them"),
+            "write dependencies = [Depends(check)], as APIRouter(dependencies=...) takes them",
+            shape=_sequence_of(_not_a_literal)),
     Setting("tags", "a list of tag names", "write tags = ['users'], as APIRouter(tags=...) "
-            "takes them"),
+            "takes them", shape=_sequence_of(_one_of("str"))),
     Setting("responses", "a dict of status code to response description",
             "write responses = {404: {'description': 'Not found'}}, as APIRouter(responses=...) "
-            "takes them"),
-    Setting("deprecated", "True or False", "write deprecated = True"),
-    Setting("include_in_schema", "True or False", "write include_in_schema = False"),
+            "takes them", shape=_dict_of(_one_of("int", "str"), _one_of("dict"), or_none=True)),
+    Setting("deprecated", "True or False", "write deprecated = True",
+            shape=_one_of("bool", "none")),
+    Setting("include_in_schema", "True or False", "write include_in_schema = False",
+            shape=_one_of("bool")),
     Setting("middleware", "an async function of (request, call_next)",
             "write async def middleware(request, call_next): ...", ("function",), (True, 2)),
 )
 APP_SETTINGS = _table(
     Setting("lifespan", "an @asynccontextmanager function of (app)",
             "write @asynccontextmanager async def lifespan(app): ..., as FastAPI(lifespan=...) "
-            "takes it", ("function", "value")),
+            "takes it", ("function", "value"), shape=_one_of("none", "lambda")),
     Setting("exception_handlers", "a dict of exception class or status code to handler",
             "write exception_handlers = {404: handler}, as FastAPI(exception_handlers=...) "
-            "takes them"),
+            "takes them", shape=_dict_of(_one_of("int"), _one_of("lambda"))),
     Setting("middleware", "a list of starlette.middleware.Middleware(...) (a middleware "
             "function goes in middleware.py)", "write middleware = [Middleware(GZipMiddleware)], "
-            "as FastAPI(middleware=...) takes them"),
+            "as FastAPI(middleware=...) takes them", shape=_sequence_of(_not_a_literal)),
     # configure runs once, synchronously, when the app is built: not a coroutine.
     Setting("configure", "a plain function of (app)", "write def configure(app): ...",
-            ("function", "value"), (False, 1)),
+            ("function", "value"), (False, 1), shape=_one_of("none", "lambda")),
 )
 
 _LAYOUT_HINT = "a layout sets " + ", ".join(LAYOUT_NAMES) + "; prefix its own helpers with '_'"
@@ -98,8 +143,9 @@ def check_layout(layout: Declarations) -> list[Problem]:
     for b in layout.bindings:
         setting = LAYOUT_SETTINGS.get(b.name)
         if setting is not None:
-            if setting.refuses(b):
-                bad(b, setting.message, setting.hint)
+            refusal = setting.refusal(b)
+            if refusal is not None:
+                bad(b, refusal, setting.hint)
         elif b.name == "prefix":
             bad(b, "'prefix' is not a layout setting: the folder is the prefix",
                 "remove it; move the layout's folder to change the URL")
@@ -119,9 +165,9 @@ def check_app(app: Declarations) -> list[Problem]:
     for b in app.bindings:
         setting = APP_SETTINGS.get(b.name)
         if setting is not None:
-            if setting.refuses(b):
-                problems.append(Problem(app.file, b.line, "INVALID_APP", setting.message,
-                                        setting.hint))
+            refusal = setting.refusal(b)
+            if refusal is not None:
+                problems.append(Problem(app.file, b.line, "INVALID_APP", refusal, setting.hint))
         elif b.kind in ("value", "function"):
             settings = APP_NAMES if b.kind == "value" else _APP_FUNCTIONS
             meant = difflib.get_close_matches(b.name.lower(), settings, n=1, cutoff=0.85)

@@ -21,7 +21,14 @@ from typing import TypeVar
 
 from ..bindings import Binding, bound_names, top_level_bindings
 from ..config import Config
-from ..conventions import APP_FILE, HANDLER_NAMES, LAYOUT_FILE, ROUTE_FILES, is_skipped_dir
+from ..conventions import (
+    APP_FILE,
+    DOCS_FILE,
+    HANDLER_NAMES,
+    LAYOUT_FILE,
+    ROUTE_FILES,
+    is_skipped_dir,
+)
 from ..errors import Problem
 
 
@@ -73,6 +80,7 @@ class Scan:
     app: Declarations | None = None
     problems: list[Problem] = field(default_factory=list)
     names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # Walk.names: portability
+    docs_page: bool = False  # docs.py exists: its page, not Swagger UI, is at /docs
 
 
 @dataclass
@@ -346,7 +354,8 @@ def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
     """Walk the route dir and read every route file and layout, and app.py. Never imports or
     runs them. With `facts`, a file unchanged since it was last read is not parsed again."""
     found = walk(root, config, every_name=True)
-    result = Scan(config.route_dir, problems=found.problems, names=found.names)
+    result = Scan(config.route_dir, problems=found.problems, names=found.names,
+                  docs_page=(root / DOCS_FILE).is_file())
     known = facts or _NoFacts()
     for done, (rel, folders) in enumerate(found.route_files, 1):
         read = known.read(root, rel, folders, read_route_file)

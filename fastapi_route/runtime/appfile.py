@@ -17,6 +17,14 @@ from ..project import Project
 from .modules import ProjectModules
 
 
+def _handles(key: Any) -> bool:
+    """A key of `exception_handlers`: a status code or an exception class (Starlette files
+    any other key as a class no exception ever is, so its handler would never run)."""
+    if isinstance(key, int):
+        return not isinstance(key, bool)
+    return isinstance(key, type) and issubclass(key, BaseException)
+
+
 @dataclass(frozen=True)
 class AppFile:
     """app.py's settings; all empty without an app.py."""
@@ -40,7 +48,9 @@ class AppFile:
         if lifespan is not None and not callable(lifespan):
             raise wrong("lifespan")
         handlers = getattr(module, "exception_handlers", {})
-        if not isinstance(handlers, Mapping) or not all(callable(h) for h in handlers.values()):
+        if not isinstance(handlers, Mapping) or not all(
+            _handles(key) and callable(h) for key, h in handlers.items()
+        ):
             raise wrong("exception_handlers")
         middleware = getattr(module, "middleware", ())
         if not isinstance(middleware, Sequence) or not all(

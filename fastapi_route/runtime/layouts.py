@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from fastapi import params
@@ -85,32 +86,43 @@ class Layouts:
         return composed
 
     def _read(self, file: str) -> Composed:
-        module = self.modules.load(file)
+        return read_layout(file, self.modules.load(file))
 
-        def wrong(name: str) -> FastAPIRouteError:  # what the build could not see
-            return LAYOUT_SETTINGS[name].wrong_value(file, getattr(module, name))
 
-        dependencies = getattr(module, "dependencies", ())
-        if (not isinstance(dependencies, Sequence) or isinstance(dependencies, str)
-                or not all(isinstance(d, params.Depends) for d in dependencies)):
-            raise wrong("dependencies")
-        tags = getattr(module, "tags", ())
-        if not isinstance(tags, Sequence) or isinstance(tags, str):
-            raise wrong("tags")
-        responses = getattr(module, "responses", None)
-        if responses is not None and not isinstance(responses, Mapping):
-            raise wrong("responses")
-        deprecated = getattr(module, "deprecated", None)
-        if deprecated is not None and not isinstance(deprecated, bool):
-            raise wrong("deprecated")
-        include = getattr(module, "include_in_schema", True)
-        if not isinstance(include, bool):
-            raise wrong("include_in_schema")
-        middleware = getattr(module, "middleware", None)
-        if middleware is not None and not inspect.iscoroutinefunction(middleware):
-            raise wrong("middleware")
-        return Composed(tuple(dependencies), tuple(tags), responses, deprecated, include,
-                        (middleware,) if middleware is not None else ())
+def read_layout(file: str, module: Any) -> Composed:
+    """A layout's settings, each checked by the rule the build applies to a literal
+    (`pipeline.declarations`), in the same words: `run` calls this for every layout before it
+    binds its port, so a value only the import could tell stops it there."""
+
+    def wrong(name: str) -> FastAPIRouteError:  # what the build could not see
+        return LAYOUT_SETTINGS[name].wrong_value(file, getattr(module, name))
+
+    def is_list(value: Any) -> bool:
+        return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+    dependencies = getattr(module, "dependencies", ())
+    if not is_list(dependencies) or not all(isinstance(d, params.Depends) for d in dependencies):
+        raise wrong("dependencies")
+    tags = getattr(module, "tags", ())
+    if not is_list(tags) or not all(isinstance(t, (str, Enum)) for t in tags):
+        raise wrong("tags")
+    responses = getattr(module, "responses", None)
+    if responses is not None and (not isinstance(responses, Mapping) or not all(
+        isinstance(code, (int, str)) and isinstance(response, Mapping)
+        for code, response in responses.items()
+    )):
+        raise wrong("responses")
+    deprecated = getattr(module, "deprecated", None)
+    if deprecated is not None and not isinstance(deprecated, bool):
+        raise wrong("deprecated")
+    include = getattr(module, "include_in_schema", True)
+    if not isinstance(include, bool):
+        raise wrong("include_in_schema")
+    middleware = getattr(module, "middleware", None)
+    if middleware is not None and not inspect.iscoroutinefunction(middleware):
+        raise wrong("middleware")
+    return Composed(tuple(dependencies), tuple(tags), responses, deprecated, include,
+                    (middleware,) if middleware is not None else ())
 
 
 def _fold(layouts: Any) -> Composed:

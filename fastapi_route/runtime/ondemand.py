@@ -33,9 +33,11 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from ..errors import FastAPIRouteError
 from ..table import Route
 from . import failure
 from .dispatch import Dispatcher
+from .layouts import read_layout
 from .modules import ProjectModules
 from .register import Registrar
 from .routepath import get_route_path
@@ -170,10 +172,13 @@ class FileRoutes:
             self.materialize_all()
 
     def import_all(self, routes: Sequence[Route]) -> None:
-        """Import every route file and layout the table names (a FastAPIRouteError names the
-        file that failed)."""
+        """Import every route file and layout the table names, and check each layout's values
+        (a FastAPIRouteError names the file that failed)."""
+        layouts = {f for r in routes for f in r.layouts}
         for file in dict.fromkeys(f for r in routes for f in (*r.layouts, r.file)):
-            self.modules.load(file)
+            module = self.modules.load(file)
+            if file in layouts:
+                read_layout(file, module)
 
     def materialize(self, lazy: LazyRoute) -> None:
         with self.lock:
@@ -189,8 +194,11 @@ class FileRoutes:
             lazy.error = exc
             if self.schedule == "eager":
                 raise
+            # Our own refusal (a layout's value) says all in its message and hint; an error
+            # of the user's code keeps its traceback.
+            own = isinstance(exc, FastAPIRouteError) and exc.__cause__ is None
             log.error("%s %s cannot be served: %s", lazy.record.label, lazy.path, exc,
-                      exc_info=exc)
+                      exc_info=None if own else exc)
             if self.schedule == "warm":
                 failure.stop_serving(exc)
             return
