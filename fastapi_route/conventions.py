@@ -37,6 +37,11 @@ DOCS_FILE = "docs.py"
 APP_FILE = "app.py"  # what one would pass to FastAPI(...)
 APP_NAMES = ("lifespan", "exception_handlers", "middleware", "configure")
 
+# The documentation pages the app adds (FastAPI's, or docs.py's at DOCS_URL) when docs are on.
+DOCS_URL = "/docs"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"  # FastAPI's default, with Swagger UI
+REDOC_URL = "/redoc"
+
 # Names a path parameter may not take: the handler's own `request` or `websocket` argument.
 RESERVED_PARAMS = frozenset({"request", "websocket"})
 
@@ -434,6 +439,17 @@ def _piece(text: str) -> Piece:
 @functools.lru_cache(maxsize=1 << 16)
 def _parse(path: str) -> Template:
     return Template(path, () if path == "/" else tuple(map(_piece, path.split("/")[1:])))
+
+
+@functools.lru_cache(maxsize=64)
+def segment_regex(kind: SegmentType) -> re.Pattern[str]:
+    """What one URL segment of this type looks like: its own pattern, or the regex of the
+    Starlette convertor the runtime's router uses."""
+    if kind.pattern is not None:  # a project's own type
+        return re.compile(kind.pattern)
+    from starlette.convertors import CONVERTOR_TYPES
+
+    return re.compile(CONVERTOR_TYPES[kind.name].regex)
 
 
 def add_segment_type(segment_type: SegmentType) -> None:

@@ -224,7 +224,7 @@ def test_the_build_knows_every_page_the_app_adds(tmp_path, case):
     """The build's list of the app's pages is the runtime's: the GET routes an app with one
     route file holds besides that file's."""
     from fastapi_route.config import load_config
-    from fastapi_route.pipeline.validate import app_pages
+    from fastapi_route.pipeline.shadowing import app_pages
 
     root = write_tree(tmp_path / "app", {**INDEX, **APPS[case]})
     with warnings.catch_warnings():

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from fastapi import FastAPI
 
 from ..config import Config, load_config
-from ..conventions import DOCS_FILE
+from ..conventions import DOCS_FILE, DOCS_URL, REDOC_URL
 from ..errors import FastAPIRouteError
 from ..pipeline import cache as cache_io
 from ..pipeline import freshness
@@ -104,8 +104,8 @@ def create_app(
         description=config.description,
         debug=config.debug,
         openapi_url=config.openapi_url if docs else None,
-        docs_url="/docs" if docs and not (found.root / DOCS_FILE).is_file() else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=DOCS_URL if docs and not (found.root / DOCS_FILE).is_file() else None,
+        redoc_url=REDOC_URL if docs else None,
         lifespan=_with_warm_up(app_file.lifespan, lambda: file_routes)
         if schedule == "warm" else app_file.lifespan,
         exception_handlers=dict(app_file.exception_handlers),

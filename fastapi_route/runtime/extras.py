@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from ..config import Config
-from ..conventions import DOCS_FILE, MIDDLEWARE_FILE, NOT_FOUND_FILE
+from ..conventions import DOCS_FILE, DOCS_URL, MIDDLEWARE_FILE, NOT_FOUND_FILE
 from ..errors import FastAPIRouteError
 from ..project import Project
 from ..table import Route, Statistics
@@ -147,7 +147,7 @@ def install(
         async def custom_docs(request: Request) -> Response:
             return await call_page(docs, request, context)
 
-        app.add_route("/docs", custom_docs, methods=["GET"], include_in_schema=False)
+        app.add_route(DOCS_URL, custom_docs, methods=["GET"], include_in_schema=False)
 
     not_found = (
         modules.function(NOT_FOUND_FILE, "handler") if (root / NOT_FOUND_FILE).is_file() else None
