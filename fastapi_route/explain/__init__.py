@@ -149,11 +149,11 @@ def _answer(result: Explanation, runtime: Runtime, app: FastAPI, decision: Decis
     lazy = runtime.record_of(decision.route)
     if lazy is None:
         result.outcome = "app_route"
-        result.route, _, note = introspect.app_route(runtime, decision.route, scope)
+        result.route, served, note = introspect.app_route(runtime, decision.route, scope)
+        if decision.low_priority and served is None:
+            note = ("not a route file: one of FastAPI's low-priority routes (app.frontend's "
+                    "files), tried after every route and the trailing-slash redirect")
         result.notes.append(note)
-        if decision.low_priority:
-            result.notes.append("one of FastAPI's low-priority routes (a frontend's files): "
-                                "tried after every route and the trailing-slash redirect")
         result.losers = [Loser(_ref(runtime, r, scope), None,
                                "comes after it in the app's routes") for r in decision.losers]
         return

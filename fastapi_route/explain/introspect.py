@@ -46,14 +46,17 @@ def served_by(entry: BaseRoute, scope: Scope) -> Served | None:
     """The route behind one entry of the app's routes that matches `scope`: the entry itself,
     or, for an included router's node, the first route inside that matches (in full, else by
     path only, as FastAPI's router picks it). None: the framework does not say."""
+    contexts: list[Any] | None = None
     if _iter_route_contexts is not None:
         try:
             contexts = list(_iter_route_contexts([entry]))
         except Exception:  # a FastAPI whose walk changed: describe what can be read
-            contexts = []
-        if len(contexts) != 1 or getattr(contexts[0], "original_route", entry) is not entry:
-            inner = _first_match(contexts, scope)
-            return None if inner is None else _served(inner, included=True)
+            contexts = None
+    if contexts is not None and not (
+        len(contexts) == 1 and getattr(contexts[0], "original_route", entry) is entry
+    ):
+        inner = _first_match(contexts, scope)
+        return None if inner is None else _served(inner, included=True)
     if not isinstance(getattr(entry, "path", None), str):
         return None
     return _served(entry, included=False)

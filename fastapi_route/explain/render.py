@@ -29,7 +29,8 @@ def render(e: Explanation) -> str:
     out = [f"{e.method} {e.url}"]
     ref = e.route
     if e.outcome in ("route", "app_route") and ref is not None:
-        out.append(f"  answered by {_where(ref)}  ({ref.method} {ref.path})")
+        shown = f"  ({ref.method} {ref.path})" if ref.method or ref.path else ""
+        out.append(f"  answered by {_where(ref)}{shown}")
         if e.error:
             out.append(f"  but it cannot be served ({e.error}): the app answers 500")
     elif e.outcome == "method_not_allowed" and ref is not None:

@@ -39,6 +39,7 @@ from .dispatch import Dispatcher
 
 Kind = Literal["full", "partial", "redirect", "default", "unknown"]
 LOW_PRIORITY = "_low_priority_routes"  # FastAPI >= 0.16x: routes tried after the redirect check
+ITERATE_LOW_PRIORITY = "_iter_low_priority_routes"  # with those of the included routers
 
 
 @dataclass
@@ -163,14 +164,20 @@ def _probe_low_priority(view: Router, copied: Router, recorder: _Recorder) -> st
     if LOW_PRIORITY not in vars(view):
         return None  # this FastAPI has none
     try:
-        iterate = getattr(view, "_iter_low_priority_routes", None)
-        entries: list[Any] = list(iterate() if callable(iterate) else vars(view)[LOW_PRIORITY])
+        entries = _low_priority_entries(view)
         vars(copied)[LOW_PRIORITY] = [_Probe(e, recorder, low_priority=True) for e in entries]
     except Exception as exc:
         vars(copied)[LOW_PRIORITY] = []  # none run: the default is reported instead
         return (f"FastAPI's low-priority routes could not be replayed "
                 f"({type(exc).__name__}: {exc}); if one serves this URL, it answers instead")
     return None
+
+
+def _low_priority_entries(view: Router) -> list[Any]:
+    """The low-priority entries the router tries, in its order: through FastAPI's own walk
+    (which adds those of included routers), else its own list."""
+    iterate = getattr(view, ITERATE_LOW_PRIORITY, None)
+    return list(iterate() if callable(iterate) else vars(view)[LOW_PRIORITY])
 
 
 class _Waited(Exception):
