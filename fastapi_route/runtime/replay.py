@@ -35,7 +35,9 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute, Match, NoMatchFound, Router
 from starlette.types import Message, Receive, Scope, Send
 
+from .app import runtime_of
 from .dispatch import Dispatcher
+from .routepath import get_route_path
 
 Kind = Literal["full", "partial", "redirect", "default", "unknown"]
 LOW_PRIORITY = "_low_priority_routes"  # FastAPI >= 0.16x: routes tried after the redirect check
@@ -125,8 +127,6 @@ def view_of(app: FastAPI, path: str) -> Router:
 
 
 def _dispatcher_of(app: FastAPI) -> Dispatcher | None:
-    from .app import runtime_of
-
     try:
         return runtime_of(app).dispatcher
     except LookupError:  # an app create_app did not make: its router's own routes
@@ -136,8 +136,6 @@ def _dispatcher_of(app: FastAPI) -> Dispatcher | None:
 def replay(app: FastAPI, scope: Scope) -> Decision:
     """What the app's router does with an http or websocket `scope` (see the module
     docstring). Route files whose URL matches are imported; nothing else runs."""
-    from .routepath import get_route_path
-
     view = view_of(app, get_route_path(scope))
     recorder = _Recorder()
     probes = [_Probe(route, recorder) for route in view.routes]
