@@ -367,13 +367,15 @@ def test_explain_agrees_with_the_running_app() -> None:
 
     @settings(max_examples=EXAMPLES, deadline=None,
               suppress_health_check=[HealthCheck.too_slow])
-    @given(files=trees(), requests=request_lists)
-    def agreement(files: dict[str, str], requests: list[tuple[str, str]]) -> None:
+    @given(files=trees(), requests=request_lists, dispatch=st.booleans())
+    def agreement(files: dict[str, str], requests: list[tuple[str, str]],
+                  dispatch: bool) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             root = write(Path(scratch), files)
             try:
+                # The replay runs over the dispatcher's candidates, or the whole router.
                 lazy = create_app(Project(root), source="scan", schedule="lazy",
-                                  dispatch=False)
+                                  dispatch=dispatch)
             except BuildFailed as exc:  # the generator promises valid trees
                 raise AssertionError(f"invalid tree {files}: {exc}") from exc
             outcomes: dict[str, int] = {}

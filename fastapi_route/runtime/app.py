@@ -26,7 +26,7 @@ from . import extras
 from .appfile import AppFile
 from .dispatch import Dispatcher
 from .modules import ProjectModules
-from .ondemand import ErrorPage, FileRoutes, Schedule
+from .ondemand import ErrorPage, FileRoutes, LazyRoute, Schedule
 
 Source = Literal["cache", "scan"]
 log = logging.getLogger("fastapi_route")
@@ -116,13 +116,13 @@ def create_app(
     file_routes = FileRoutes(app, modules, schedule, error_page)
     # Project pages first: a root catch-all route must not shadow a custom /docs. They see
     # the current table (dev replaces it).
-    extras.install(app, found, config, file_routes.table, modules)
+    pages = extras.install(app, found, config, file_routes.table, modules)
     file_routes.install(routes)
     app_file.finish(app)
     file_routes.keep_openapi_complete()  # configure may have replaced app.openapi
     # After configure, so its routes are indexed too; None: Starlette's own routing.
     file_routes.dispatcher = dispatcher.install(app.router) if dispatch else None
-    setattr(app.state, _STATE, Runtime(found, config, file_routes))
+    setattr(app.state, _STATE, Runtime(found, config, file_routes, pages))
     return app
 
 
@@ -130,10 +130,20 @@ class Runtime:
     """What `create_app` made for its app, attached to it once: read with `runtime_of(app)`
     (dev installs new tables through it; explain reads the routes' records)."""
 
-    def __init__(self, project: Project, config: Config, file_routes: FileRoutes) -> None:
+    def __init__(self, project: Project, config: Config, file_routes: FileRoutes,
+                 pages: extras.Pages) -> None:
         self.project = project
         self.config = config
         self.file_routes = file_routes
+        self.pages = pages  # docs.py's route and the router's default, as extras added them
+
+    def record_of(self, route: object) -> LazyRoute | None:
+        """The table's LazyRoute behind a router entry (see `FileRoutes.record_of`)."""
+        return self.file_routes.record_of(route)
+
+    def is_docs_page(self, route: object) -> bool:
+        """Whether a router entry is the route that serves docs.py's page."""
+        return route is not None and route is self.pages.docs
 
     @property
     def dispatcher(self) -> Dispatcher | None:

@@ -11,6 +11,9 @@ can match (path or trailing-slash twin), and they keep the app's order. The rout
 runs unchanged over a copy of the router holding only the candidates. Routes the trie cannot
 reason about (mounts, hosts, included routers, custom convertors) are candidates for every
 path, so sub-apps and routes added by hand keep working.
+
+`replay.replay` (what `explain` reads) runs the same loop over the same `Dispatcher.view`, with
+probes in place of the routes: one decision, whether a request is served or explained.
 """
 
 from __future__ import annotations

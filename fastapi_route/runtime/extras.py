@@ -6,7 +6,8 @@ from __future__ import annotations
 import inspect
 import os
 import stat
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
@@ -103,43 +105,56 @@ class StaticFiles:
         return Path(candidate)
 
 
-Fallback = Callable[[Scope, Receive, Send], Awaitable[None]]
+class Fallback:
+    """The router's default: a public/ file for GET/HEAD, else the 404 (custom or JSON); a
+    websocket nothing matched is refused."""
 
+    def __init__(self, static: StaticFiles | None, not_found: Callable[..., Any] | None,
+                 context: RouteContext) -> None:
+        self.static = static
+        self.not_found = not_found  # not-found.py's handler; None: the app's 404 handler
+        self.context = context
 
-def make_fallback(
-    static: StaticFiles | None,
-    not_found: Callable[..., Any] | None,
-    context: RouteContext,
-) -> Fallback:
-    """The router's default: a public/ file for GET/HEAD, else the 404 (custom or JSON)."""
+    def static_file(self, scope: Scope) -> Path | None:
+        """The public/ file this request gets, if it reaches the default."""
+        if self.static is None or scope["type"] != "http" or scope["method"] not in (
+            "GET", "HEAD"
+        ):
+            return None
+        return self.static.find(get_route_path(scope))
 
-    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await WebSocketClose()(scope, receive, send)  # a 403 at the handshake
             return
-        response: Response
-        if static is not None and scope["method"] in ("GET", "HEAD"):
-            found = static.find(get_route_path(scope))
-            if found is not None:
-                await FileResponse(found)(scope, receive, send)
-                return
-        if not_found is None:
+        found = self.static_file(scope)
+        if found is not None:
+            await FileResponse(found)(scope, receive, send)
+            return
+        if self.not_found is None:
             # As FastAPI's own router does: the app's exception handlers (the default one, or
             # an app.py override) answer it.
             raise HTTPException(status_code=404)
-        response = await call_page(not_found, Request(scope, receive), context, 404)
+        response = await call_page(self.not_found, Request(scope, receive), self.context, 404)
         await response(scope, receive, send)
 
-    return fallback
+
+@dataclass(frozen=True)
+class Pages:
+    """What `install` added to the app, so the runtime knows them by identity."""
+
+    fallback: Fallback  # the router's default
+    docs: BaseRoute | None = None  # the route that serves docs.py's page
 
 
 def install(
     app: FastAPI, project: Project, config: Config, routes: Sequence[Route],
     modules: ProjectModules,
-) -> None:
+) -> Pages:
     """Add the custom pages and static files that the project folder holds."""
     root = project.root
     context = RouteContext(routes, config)
+    docs_route: BaseRoute | None = None
 
     if (root / DOCS_FILE).is_file() and config.docs_enabled:
         docs = modules.function(DOCS_FILE, "handler")
@@ -148,14 +163,17 @@ def install(
             return await call_page(docs, request, context)
 
         app.add_route(DOCS_URL, custom_docs, methods=["GET"], include_in_schema=False)
+        docs_route = next(r for r in reversed(app.router.routes)
+                          if getattr(r, "endpoint", None) is custom_docs)
 
     not_found = (
         modules.function(NOT_FOUND_FILE, "handler") if (root / NOT_FOUND_FILE).is_file() else None
     )
     public = root / config.static_dir
     static = StaticFiles(public) if public.is_dir() else None
-    app.router.default = make_fallback(static, not_found, context)
-
+    fallback = Fallback(static, not_found, context)
+    app.router.default = fallback
+    return Pages(fallback, docs_route)
 
 
 def cors(config: Config) -> list[Middleware]:

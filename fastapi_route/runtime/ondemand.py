@@ -210,6 +210,11 @@ class FileRoutes:
         if self.dispatcher is not None:
             self.dispatcher.routes_replaced(lazy.position)
 
+    def record_of(self, route: object) -> LazyRoute | None:
+        """The LazyRoute a router entry is (or was made from): by identity, the LazyRoute
+        itself or the real route that replaced it; None for a route that is not a file's."""
+        return next((lazy for lazy in self.lazy if lazy is route or lazy.real is route), None)
+
     def materialize_all(self) -> None:
         for lazy in self.lazy:
             lazy.materialize()

@@ -1,0 +1,232 @@
+"""`fastapi-route explain METHOD URL`: which route answers a request, and why.
+
+The answer is the app's own: the project's app is built lazily (nothing imported until a
+route is made real) and its router's decision is replayed (`runtime.replay`: the router's own
+routing loop over the candidates dispatch would give it, with probes in place of the routes
+and of the default). Only the routes whose path matches are made real (their files imported,
+as a request would); no handler, dependency or middleware runs. This package only reads that
+decision and renders it:
+
+- `model`: the dataclasses an explanation is made of;
+- `why`: the "why" from the folder grammar (`conventions`): which template piece took each URL
+  segment, and for every other route that also matches, the first segment where precedence
+  (static > typed > [param] > catch-all) put the winner first;
+- `introspect`: what FastAPI and the app say of the route: middleware, dependencies,
+  parameters, and for a route that is not a file's, its name, methods and where it is defined;
+- `render`: `render` for a reader, `to_json` for tools.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from fastapi import FastAPI
+from starlette.routing import BaseRoute
+from starlette.types import Scope
+
+from ..config import Config, load_config
+from ..conventions import NOT_FOUND_FILE, WEBSOCKET, printable
+from ..errors import FastAPIRouteError
+from ..project import Project
+from ..runtime.app import Runtime, runtime_of
+from ..runtime.replay import Decision, replay
+from ..runtime.routepath import get_route_path
+from . import introspect
+from .model import (
+    Dependency,
+    Explanation,
+    Layer,
+    Loser,
+    Outcome,
+    Parameter,
+    RouteRef,
+    SegmentMatch,
+    Source,
+)
+from .render import render, to_json
+from .why import segments_of, why_first
+
+__all__ = [
+    "Dependency", "Explanation", "Layer", "Loser", "Outcome", "Parameter", "RouteRef",
+    "SegmentMatch", "Source", "explain", "render", "request_scope", "segments_of", "to_json",
+    "why_first",
+]
+
+_METHOD = re.compile(r"[A-Z]+")
+
+
+def request_scope(method: str, url: str) -> Scope:
+    """The ASGI scope a server would hand the app for `METHOD URL` (a path, with an optional
+    query, or a whole http(s) URL)."""
+    method = method.upper()
+    if method in ("WS", WEBSOCKET):
+        kind = "websocket"
+    elif _METHOD.fullmatch(method):
+        kind = "http"
+    else:
+        raise FastAPIRouteError(
+            f"{printable(method)!r} is not an HTTP method",
+            "e.g. fastapi-route explain GET /users/7 (WS for a websocket)",
+        )
+    if url.startswith("/"):  # a path: "//x" is a path here, not a host
+        raw, _, query = url.partition("#")[0].partition("?")
+    elif url.startswith(("http://", "https://", "ws://", "wss://")):
+        parts = urlsplit(url)
+        raw, query = parts.path or "/", parts.query
+    else:
+        raise FastAPIRouteError(
+            f"{printable(url)!r} is not a URL path",
+            "give the path from the root, e.g. /users/7 or /search?q=x",
+        )
+    scope: dict[str, Any] = {
+        "type": kind, "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "scheme": "ws" if kind == "websocket" else "http",
+        "path": unquote(raw), "raw_path": raw.encode("utf-8", "surrogateescape"),
+        "query_string": query.encode("utf-8", "surrogateescape"), "root_path": "",
+        "headers": [(b"host", b"testserver")], "server": ("testserver", 80),
+        "client": ("127.0.0.1", 0),
+    }
+    if kind == "http":
+        scope["method"] = method
+    return scope
+
+
+def explain(
+    project: Project | str | Path, method: str, url: str, *, source: Source = "cache",
+    config: Config | None = None, app: FastAPI | None = None,
+) -> Explanation:
+    """What the project's app does with `METHOD URL`. `app`: explain on an app already built
+    with `create_app(..., schedule="lazy")` (tests); else one is built from the cache, or from
+    a fresh scan with `source="scan"`, with the dispatcher `run` serves it with."""
+    from ..runtime.app import create_app, resolve_project
+
+    found = resolve_project(project)
+    config = config or load_config(found.root)
+    scope = request_scope(method, url)
+    if app is None:
+        app = create_app(found, source=source, config=config, schedule="lazy")
+    return _explain(app, scope, url)
+
+
+def _explain(app: FastAPI, scope: Scope, url: str) -> Explanation:
+    runtime = runtime_of(app)
+    path = get_route_path(scope)
+    result = Explanation(scope.get("method", WEBSOCKET), url, path, "not_found", 404)
+    decision = replay(app, scope)
+    if decision.note:
+        result.notes.append(decision.note)
+    if decision.kind == "full":
+        _answer(result, runtime, app, decision, scope)
+    elif decision.kind == "partial":
+        _not_allowed(result, runtime, decision, scope)
+    elif decision.kind == "redirect":
+        result.outcome, result.status = "redirect", decision.status
+        target = urlsplit(decision.location or "")
+        result.location = target.path + (f"?{target.query}" if target.query else "")
+        if decision.route is not None:
+            result.route = _ref(runtime, decision.route, scope)
+    elif decision.kind == "default":
+        _default(result, runtime, app, decision)
+    else:
+        result.outcome, result.status = "unknown", decision.status
+    return result
+
+
+def _ref(runtime: Runtime, entry: BaseRoute, scope: Scope) -> RouteRef:
+    lazy = runtime.record_of(entry)
+    if lazy is not None:
+        r = lazy.record
+        return RouteRef(r.method, r.path, r.file, r.line)
+    return introspect.app_route(runtime, entry, scope)[0]
+
+
+def _answer(result: Explanation, runtime: Runtime, app: FastAPI, decision: Decision,
+            scope: Scope) -> None:
+    result.status = None
+    lazy = runtime.record_of(decision.route)
+    if lazy is None:
+        result.outcome = "app_route"
+        result.route, served, note = introspect.app_route(runtime, decision.route, scope)
+        if decision.low_priority and served is None:
+            note = ("not a route file: one of FastAPI's low-priority routes (app.frontend's "
+                    "files), tried after every route and the trailing-slash redirect")
+        result.notes.append(note)
+        result.losers = [Loser(_ref(runtime, r, scope), None,
+                               "comes after it in the app's routes") for r in decision.losers]
+        return
+    record = lazy.record
+    result.outcome = "route"
+    result.route = RouteRef(record.method, record.path, record.file, record.line)
+    result.groups = [f[1:-1] for f in record.file.split("/")[:-1]
+                     if f.startswith("(") and f.endswith(")")]
+    result.segments = segments_of(record, result.path, decision.scope.get("path_params", {}))
+    if record.catchall is not None and record.catchall not in record.params:
+        result.notes.append(f"{record.catchall} is [] here: the optional catch-all "
+                            f"[[...{record.catchall}]] also serves its own folder's URL")
+    result.losers = [_loser(result.route, runtime, r, result.path, scope)
+                     for r in decision.losers]
+    result.layouts = list(record.layouts)
+    result.middleware = introspect.middleware(runtime, app, record)
+    real = lazy.materialize()
+    if real is None:
+        error = lazy.error
+        result.error = f"{type(error).__name__}: {error}"
+        result.status = 500
+        return
+    result.dependencies, result.parameters = introspect.dependant(runtime, record, real)
+
+
+def _loser(winner: RouteRef, runtime: Runtime, entry: BaseRoute, path: str,
+           scope: Scope) -> Loser:
+    ref = _ref(runtime, entry, scope)
+    if runtime.record_of(entry) is None:
+        return Loser(ref, None, "comes after it in the app's routes")
+    segment, reason = why_first(winner.path, ref.path, path)
+    return Loser(ref, segment, reason)
+
+
+def _not_allowed(result: Explanation, runtime: Runtime, decision: Decision,
+                 scope: Scope) -> None:
+    result.outcome, result.status = "method_not_allowed", 405
+    lazy = runtime.record_of(decision.route)
+    if lazy is not None:
+        r = lazy.record
+        result.route = RouteRef(r.method, r.path, r.file, r.line)
+        result.allow = introspect.allow_of(lazy.materialize(), None)
+        return
+    result.route, served, note = introspect.app_route(runtime, decision.route, scope)
+    result.allow = introspect.allow_of(decision.route, served)
+    result.notes.append(note)
+
+
+def _default(result: Explanation, runtime: Runtime, app: FastAPI, decision: Decision) -> None:
+    """Nothing matched: the router's default answers (the refused websocket, the public/ file,
+    the 404), as `extras` installed it."""
+    if decision.scope.get("type") == "websocket":
+        result.outcome, result.status = "websocket_refused", 403
+        return
+    fallback = runtime.pages.fallback
+    if app.router.default is not fallback:
+        result.status = None
+        result.not_found = "the router's default that app.py's configure set"
+        return
+    served = fallback.static_file(decision.scope)
+    if served is not None:
+        result.outcome, result.status = "static", 200
+        result.static_file = _relative(served, runtime.project.root)
+    elif fallback.not_found is not None:
+        result.not_found = f"{NOT_FOUND_FILE} (handler)"
+    elif 404 in app.exception_handlers:
+        result.not_found = "app.py's exception_handlers[404]"
+    else:
+        result.not_found = "FastAPI's JSON 404"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,95 @@
+"""An explanation written out: `render` for a reader, `to_json` for tools."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from .model import Explanation, RouteRef
+
+
+def to_json(explanation: Explanation) -> str:
+    """The explanation for tools: one JSON object, keys in a fixed order."""
+    data = asdict(explanation)
+    data["answered_by"] = explanation.answered_by
+    return json.dumps(data, indent=2, default=str)
+
+
+def _where(ref: RouteRef) -> str:
+    at = None if ref.file is None else (
+        f"{ref.file}:{ref.line}" if ref.line is not None else ref.file)
+    if ref.name is None:  # a file route, docs.py's page, or an entry nothing describes
+        return at or (f"the app's own route {ref.path}" if ref.path
+                      else "an entry of the app's router")
+    return f"the app's own route {ref.name}" + (f", defined at {at}" if at else "")
+
+
+def render(e: Explanation) -> str:
+    """The explanation for a reader."""
+    out = [f"{e.method} {e.url}"]
+    ref = e.route
+    if e.outcome in ("route", "app_route") and ref is not None:
+        shown = f"  ({ref.method} {ref.path})" if ref.method or ref.path else ""
+        out.append(f"  answered by {_where(ref)}{shown}")
+        if e.error:
+            out.append(f"  but it cannot be served ({e.error}): the app answers 500")
+    elif e.outcome == "method_not_allowed" and ref is not None:
+        out.append(f"  405 Method Not Allowed: {ref.path} is served "
+                   f"({_where(ref)}), not for {e.method}")
+        out.append(f"  Allow: {', '.join(e.allow)}")
+    elif e.outcome == "redirect":
+        out.append(f"  {e.status} redirect to {e.location} (no route matches; "
+                   f"its trailing-slash twin does)")
+    elif e.outcome == "static":
+        out.append(f"  no route matches: the static file {e.static_file} answers (200)")
+    elif e.outcome == "websocket_refused":
+        out.append("  no websocket route matches: refused at the handshake (403)")
+    elif e.outcome == "unknown":
+        out.append("  the router's decision could not be replayed"
+                   + (f"; it answers {e.status}" if e.status is not None else ""))
+    elif e.not_found is not None and e.status is None:
+        out.append(f"  no route matches: {e.not_found} answers")
+    else:
+        out.append(f"  404 Not Found: no route matches and no public/ file; "
+                   f"{e.not_found} answers")
+    if e.segments or (e.outcome == "route" and e.path == "/"):
+        out += ["", "Why, segment by segment:"]
+        if not e.segments:
+            out.append("  /  the root URL")
+        width = max((len(s.text) for s in e.segments), default=0) + 1
+        for s in e.segments:
+            shown = "/" + s.text
+            if s.kind == "static":
+                why = f"static {s.piece!r}"
+            elif s.kind == "catch-all":
+                why = f"catch-all {s.piece}: {s.param} = {s.value!r} (the rest of the URL)"
+            else:
+                why = f"{s.kind} {s.piece}: {s.param} = {s.value!r} ({s.convertor})"
+            out.append(f"  {shown:<{width + 1}}  {why}")
+    if e.groups:
+        out.append("  groups " + ", ".join(f"({g})" for g in e.groups)
+                   + " add no URL segment")
+    for note in e.notes:
+        out.append(f"  note: {note}")
+    if e.losers:
+        out += ["", "Also matching, and losing to it:"]
+        for loser in e.losers:
+            out.append(f"  {loser.route.method} {loser.route.path}  {_where(loser.route)}")
+            out.append(f"      {loser.reason}")
+    if e.outcome == "route":
+        out += ["", "Layouts, outermost first:"]
+        out += [f"  {layout}" for layout in e.layouts] or ["  none"]
+        out += ["", "Middleware, outermost first:"]
+        out += [f"  {layer.name}  ({layer.origin})" for layer in e.middleware] or ["  none"]
+        out += ["", "Dependencies, in the order they run:"]
+        out += [f"  {d.name}  ({d.origin})" for d in e.dependencies] or ["  none"]
+        if e.error is None:
+            out += ["", "Handler parameters:"]
+            for p in e.parameters:
+                extra = "" if p.required is None else (
+                    ", required" if p.required else ", optional")
+                note = f"; {p.note}" if p.note else ""
+                out.append(f"  {p.name}: {p.type}  from {p.source}{extra}{note}")
+            if not e.parameters:
+                out.append("  none")
+    return "\n".join(out)
