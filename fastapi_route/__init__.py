@@ -21,12 +21,12 @@ _LAZY = {
     "HTMLResponse": "fastapi.responses",
     "PlainTextResponse": "fastapi.responses",
     "RedirectResponse": "fastapi.responses",
-    "BadRequestException": "fastapi_route.exceptions",
-    "UnauthorizedException": "fastapi_route.exceptions",
-    "ForbiddenException": "fastapi_route.exceptions",
-    "NotFoundException": "fastapi_route.exceptions",
-    "MethodNotAllowedException": "fastapi_route.exceptions",
-    "ConflictException": "fastapi_route.exceptions",
+    "BadRequestException": "fastapi_route.http_exceptions",
+    "UnauthorizedException": "fastapi_route.http_exceptions",
+    "ForbiddenException": "fastapi_route.http_exceptions",
+    "NotFoundException": "fastapi_route.http_exceptions",
+    "MethodNotAllowedException": "fastapi_route.http_exceptions",
+    "ConflictException": "fastapi_route.http_exceptions",
     "create_app": "fastapi_route.runtime.app",
     "route": "fastapi_route.runtime.endpoints",
 }
@@ -43,12 +43,12 @@ if TYPE_CHECKING:
     from fastapi.responses import RedirectResponse as RedirectResponse
     from fastapi.responses import Response as Response
 
-    from .exceptions import BadRequestException as BadRequestException
-    from .exceptions import ConflictException as ConflictException
-    from .exceptions import ForbiddenException as ForbiddenException
-    from .exceptions import MethodNotAllowedException as MethodNotAllowedException
-    from .exceptions import NotFoundException as NotFoundException
-    from .exceptions import UnauthorizedException as UnauthorizedException
+    from .http_exceptions import BadRequestException as BadRequestException
+    from .http_exceptions import ConflictException as ConflictException
+    from .http_exceptions import ForbiddenException as ForbiddenException
+    from .http_exceptions import MethodNotAllowedException as MethodNotAllowedException
+    from .http_exceptions import NotFoundException as NotFoundException
+    from .http_exceptions import UnauthorizedException as UnauthorizedException
     from .runtime.app import create_app as create_app
     from .runtime.endpoints import route as route
 

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from enum import Enum, IntEnum
 from typing import NamedTuple
 
+from .errors import printable
+
 ROUTE_FILES = ("route.py", "index.py")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 WEBSOCKET = "WEBSOCKET"  # a route file's websocket handler: async def WEBSOCKET(websocket, ...)
@@ -123,20 +125,6 @@ class SegmentError(ValueError):
         self.hint = hint
 
 
-def printable(text: str) -> str:
-    """Text safe to print: bytes that are not UTF-8 (which the OS hands over as lone
-    surrogates) as \\xNN, control characters as escapes, so a file name can never crash or
-    garble the terminal that shows a problem."""
-    try:
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if text.isprintable():
-        return text
-    return "".join(
-        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
-        for c in text
-    )
 
 
 def is_skipped_dir(name: str) -> bool:

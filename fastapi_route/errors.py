@@ -27,6 +27,22 @@ class Problem:
         return f"{label} {self.location} {self.message}\n  hint: {self.hint}"
 
 
+def printable(text: str) -> str:
+    """Text safe to print: bytes that are not UTF-8 (which the OS hands over as lone
+    surrogates) as \\xNN, control characters as escapes, so a file name can never crash or
+    garble the terminal that shows a problem."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
 def errors_only(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if not p.warning]
 

@@ -16,22 +16,22 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .table import Route
+from .table import RouteEntry
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
-def _words(route: Route) -> str:
+def _words(route: RouteEntry) -> str:
     words = [route.method.lower()]
     words.extend(p.param or p.text for p in route.template.pieces)  # {id:int} -> id
     text = _NOT_WORD.sub("_", "_".join(words).lower()).strip("_")
     return text if len(words) > 1 else f"{text}_root"  # GET / -> get_root
 
 
-def operation_ids(routes: Iterable[Route]) -> dict[Route, str]:
+def operation_ids(routes: Iterable[RouteEntry]) -> dict[RouteEntry, str]:
     """`get_users_user_id`, `post_items`, ... for each HTTP route; two routes whose words
     agree (`/a-b` and `/a_b`) get `_2`, `_3` in table order, so ids stay unique."""
-    ids: dict[Route, str] = {}
+    ids: dict[RouteEntry, str] = {}
     taken: set[str] = set()
     for r in routes:
         if r.is_websocket:
@@ -46,7 +46,7 @@ def operation_ids(routes: Iterable[Route]) -> dict[Route, str]:
     return ids
 
 
-def describe(func: Callable[..., Any], route: Route) -> tuple[str, str]:
+def describe(func: Callable[..., Any], route: RouteEntry) -> tuple[str, str]:
     """The summary (the docstring's first line, else `GET /users/{user_id}`) and the
     description (the rest of the docstring)."""
     doc = inspect.getdoc(func) or ""

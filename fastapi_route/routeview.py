@@ -1,7 +1,7 @@
 """Two views of the route table for `fastapi-route routes`: JSON records for tools (`--json`)
 and the URL tree for a reader's eye (`--tree`).
 
-Pure functions of `table.Route` records (and the route folder's name, to read the folders a
+Pure functions of `table.RouteEntry` records (and the route folder's name, to read the folders a
 file sits in), so they are tested without the CLI; the command only parses flags and prints.
 """
 
@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from .conventions import Piece, Template, printable, shape_of
+from .conventions import Piece, Template, shape_of
+from .errors import printable
 from .naming import operation_ids
-from .table import Route, sort_routes
+from .table import RouteEntry, sort_routes
 
 # --- --json -------------------------------------------------------------------------------
 
 
-def records(routes: Iterable[Route]) -> list[dict[str, Any]]:
+def records(routes: Iterable[RouteEntry]) -> list[dict[str, Any]]:
     """One JSON-ready dict per route, in precedence order, keys always in the same order."""
     ordered = sort_routes(routes)
     # The ids the app generates (same routes, same order); an @route(operation_id=...) is in
@@ -44,7 +45,7 @@ def records(routes: Iterable[Route]) -> list[dict[str, Any]]:
     ]
 
 
-def to_json(routes: Iterable[Route]) -> str:
+def to_json(routes: Iterable[RouteEntry]) -> str:
     """The route table for tools: a JSON list, see `records`."""
     return json.dumps(records(routes), indent=2)
 
@@ -61,7 +62,7 @@ class Node:
     here, and the segments below."""
 
     piece: str  # as in the FastAPI template: users, {user_id}, {path:path}; "/" for the root
-    routes: list[Route] = field(default_factory=list)
+    routes: list[RouteEntry] = field(default_factory=list)
     layouts: list[tuple[str, ...]] = field(default_factory=list)  # each one's groups
     children: dict[str, Node] = field(default_factory=dict)
     key: tuple[int, str] = (0, "")  # the piece's place in precedence order
@@ -93,7 +94,7 @@ def groups_of(file: str, route_dir: str) -> tuple[str, ...]:
     return shape.groups if shape is not None else ()
 
 
-def url_tree(routes: Iterable[Route], route_dir: str) -> Node:
+def url_tree(routes: Iterable[RouteEntry], route_dir: str) -> Node:
     """The URL tree of the table: each route at its template's node, each layout (any route
     applies) at the node of its folder's URL."""
     ordered = sort_routes(routes)
@@ -146,7 +147,7 @@ def _rows(node: Node, route_dir: str, lead: str, below: str,
     children = node.ordered_children()
     marks = _layout_marks(node)
     label = f"{lead}{node.piece} {marks}" if marks else f"{lead}{node.piece}"
-    by_file: dict[str, list[Route]] = {}
+    by_file: dict[str, list[RouteEntry]] = {}
     for r in node.routes:
         by_file.setdefault(r.file, []).append(r)
     if not by_file:
@@ -161,7 +162,7 @@ def _rows(node: Node, route_dir: str, lead: str, below: str,
                          below + (blank if end else bar), glyphs)
 
 
-def render_tree(routes: Iterable[Route], route_dir: str, *, encoding: str | None = "utf-8"
+def render_tree(routes: Iterable[RouteEntry], route_dir: str, *, encoding: str | None = "utf-8"
                 ) -> str:
     """The URL tree as a terminal tree, one line per URL segment in precedence order:
 

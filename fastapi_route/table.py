@@ -12,7 +12,7 @@ from .conventions import HANDLER_NAMES, WEBSOCKET, Template
 _HANDLERS = frozenset(HANDLER_NAMES)
 
 
-class Route(NamedTuple):
+class RouteEntry(NamedTuple):
     """One method (or the websocket) on one URL, served by the function `method` in `file`.
 
     A NamedTuple: `run` makes one per route from the cache, so creating it must be cheap.
@@ -52,7 +52,7 @@ class Route(NamedTuple):
                 list(self.layouts))
 
     @classmethod
-    def from_record(cls, record: Any) -> Route:
+    def from_record(cls, record: Any) -> RouteEntry:
         """A record from the cache, checked to be exactly what `to_record` writes."""
         if type(record) in (tuple, list) and len(record) == 7:
             method, path, file, line, params, catchall, layouts = record
@@ -69,7 +69,7 @@ class Route(NamedTuple):
         raise ValueError(f"malformed route record {record!r}")
 
 
-def methods_by(routes: Iterable[Route], key: Literal["file", "path"]) -> dict[str, set[str]]:
+def methods_by(routes: Iterable[RouteEntry], key: Literal["file", "path"]) -> dict[str, set[str]]:
     """The methods each route file serves (for the fingerprint), or each URL template has
     handlers for (for a 405's Allow header)."""
     found: dict[str, set[str]] = {}
@@ -78,7 +78,7 @@ def methods_by(routes: Iterable[Route], key: Literal["file", "path"]) -> dict[st
     return found
 
 
-def sort_routes(routes: Iterable[Route]) -> list[Route]:
+def sort_routes(routes: Iterable[RouteEntry]) -> list[RouteEntry]:
     """Precedence order: static > [param] > [...catchall] at each segment, then method."""
     return sorted(
         routes,
@@ -94,7 +94,7 @@ class Statistics:
     methods: dict[str, int]
 
     @classmethod
-    def of(cls, routes: Sequence[Route]) -> Statistics:
+    def of(cls, routes: Sequence[RouteEntry]) -> Statistics:
         dynamic = sum(1 for r in routes if r.is_dynamic)
         counts = Counter(r.method for r in routes)
         return cls(

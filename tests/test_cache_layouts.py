@@ -30,7 +30,7 @@ from fastapi_route.pipeline import codec
 from fastapi_route.pipeline.build import build
 from fastapi_route.project import Project
 from fastapi_route.runtime.app import StaleCacheError, create_app
-from fastapi_route.table import Route
+from fastapi_route.table import RouteEntry
 
 MEND = "fastapi-route clean && fastapi-route build --force"
 
@@ -177,11 +177,11 @@ def test_an_unforged_cache_of_the_same_tree_loads(built):
 def test_a_record_from_the_previous_format_is_refused():
     """Records are seven fields, the last the layout list; a six-field one is malformed."""
     with pytest.raises(ValueError):
-        Route.from_record(("GET", "/", "routes/index.py", 1, [], None))
+        RouteEntry.from_record(("GET", "/", "routes/index.py", 1, [], None))
     with pytest.raises(ValueError):
-        Route.from_record(("GET", "/", "routes/index.py", 1, [], None, "routes/_layout.py"))
+        RouteEntry.from_record(("GET", "/", "routes/index.py", 1, [], None, "routes/_layout.py"))
     with pytest.raises(ValueError):
-        Route.from_record(("GET", "/", "routes/index.py", 1, [], None, [3]))
+        RouteEntry.from_record(("GET", "/", "routes/index.py", 1, [], None, [3]))
 
 
 # --- staleness ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from fastapi_route.cli import main
 from fastapi_route.errors import NoBuildError
 from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline import store
-from fastapi_route.table import Route
+from fastapi_route.table import RouteEntry
 
 ROUTE = "def GET(request):\n    return {}\n"
 Snapshot = dict[str, bytes]
@@ -59,7 +59,7 @@ def cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-def routes_of(cache: Path) -> list[Route]:
+def routes_of(cache: Path) -> list[RouteEntry]:
     return cache_io.load(cache, "routes").routes
 
 
@@ -141,7 +141,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def assert_previous_build_kept(
-    root: Path, before: Snapshot, old: list[Route], result: Result, what: str, where: str,
+    root: Path, before: Snapshot, old: list[RouteEntry], result: Result, what: str, where: str,
     *, new_gitignore: bool = False,
 ) -> None:
     """`new_gitignore`: the build was to add .gitignore; it is `*` whoever wrote it, so it is
@@ -241,7 +241,7 @@ def test_a_disk_failing_from_any_call_on_never_leaves_a_mix(
             break
         where = f"EIO from call {fail_at} on: {faulty.calls}\n{result.output}"
         try:
-            now: list[Route] | None = routes_of(cache)  # never a CacheError: never a mix
+            now: list[RouteEntry] | None = routes_of(cache)  # never a CacheError: never a mix
         except NoBuildError:
             now = None
         if result.exit_code == 0:  # only removing the old files failed

@@ -20,7 +20,7 @@ from fastapi_route.pipeline.scan import scan
 from fastapi_route.pipeline.validate import validate
 from fastapi_route.project import Project
 from fastapi_route.runtime.modules import ProjectModules
-from fastapi_route.table import Route
+from fastapi_route.table import RouteEntry
 
 # Folder names of every kind, valid and not: statics, params, catch-alls, groups, a repeated
 # parameter name, names the grammar refuses, and names that need mangling as modules.
@@ -83,7 +83,7 @@ def test_validation_and_the_cache_check_read_folders_alike(tree: list[tuple[str,
                 raise AssertionError(f"accepted a forged URL for {victim.file}")
 
 
-def _save(cache: Path, routes: list[Route]) -> None:
+def _save(cache: Path, routes: list[RouteEntry]) -> None:
     data, size = codec.encode(routes, 6)
     manifest = Manifest.of_build(
         routes, sorted({r.file for r in routes}), data, size, 6,

@@ -31,7 +31,7 @@ from fastapi_route.errors import CacheError, NoBuildError
 from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline import store
 from fastapi_route.pipeline.build import build, compile_table
-from fastapi_route.table import Route
+from fastapi_route.table import RouteEntry
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,7 +59,7 @@ def write(root: Path, files: dict[str, str]) -> None:
         (root / rel).write_text(text, encoding="utf-8")
 
 
-def table_of(root: Path) -> list[Route]:
+def table_of(root: Path) -> list[RouteEntry]:
     return compile_table(root, load_config(root)).routes
 
 
@@ -77,7 +77,7 @@ def temp_files(cache: Path) -> list[str]:
     return sorted(p.name for p in cache.glob(f".*{store.TEMP_SUFFIX}")) if cache.is_dir() else []
 
 
-def assert_clean_after_build(root: Path, expected: list[Route]) -> None:
+def assert_clean_after_build(root: Path, expected: list[RouteEntry]) -> None:
     result = run_cli(["build", "--project", str(root)], cwd=root.parent)
     assert result.returncode == 0, result.stdout
     cache = root / ".cache"

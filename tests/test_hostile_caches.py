@@ -41,7 +41,7 @@ from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline import safepickle
 from fastapi_route.pipeline.build import build
 from fastapi_route.pipeline.manifest import FORMAT_VERSION
-from fastapi_route.table import Route
+from fastapi_route.table import RouteEntry
 
 OTHER_TREE = {
     "routes/index.py": "def GET(request):\n    return {}\n",
@@ -573,13 +573,13 @@ def _cache_bytes(cache: Path) -> tuple[bytes, bytes]:
 
 
 @pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes, list[Route]]:
+def original(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes, list[RouteEntry]]:
     cache = built(tmp_path_factory.mktemp("original") / "app")
     data, manifest = _cache_bytes(cache)
     return data, manifest, cache_io.load(cache).routes
 
 
-def load_pair(data: bytes, manifest: bytes) -> list[Route] | CacheError:
+def load_pair(data: bytes, manifest: bytes) -> list[RouteEntry] | CacheError:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / ".cache"
         cache.mkdir()
@@ -644,7 +644,7 @@ def test_corrupted_pickles_recompressed_are_refused_or_harmless(
     compressed = zlib.compress(bytes(pickled))
     outcome = load_pair(compressed, rehash(manifest, compressed))
     if not isinstance(outcome, CacheError):
-        assert all(isinstance(r, Route) and r.path.startswith("/") for r in outcome)
+        assert all(isinstance(r, RouteEntry) and r.path.startswith("/") for r in outcome)
 
 
 @settings_fast

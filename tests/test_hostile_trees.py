@@ -38,7 +38,7 @@ from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline.build import Table, build, compile_table
 from fastapi_route.project import Project
 from fastapi_route.runtime.app import create_app
-from fastapi_route.table import Route
+from fastapi_route.table import RouteEntry
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGALRM and symlinks")
 
@@ -381,7 +381,7 @@ def _rank(piece: str) -> int:
     return 2 if piece.endswith(":path}") else 1
 
 
-def example_url(route: Route, token: Iterator[str]) -> tuple[str, list[str]]:
+def example_url(route: RouteEntry, token: Iterator[str]) -> tuple[str, list[str]]:
     """A URL reaching `route`'s template, and its decoded segments."""
     segments: list[str] = []
     for piece in path_pieces(route.path):
@@ -395,12 +395,14 @@ def example_url(route: Route, token: Iterator[str]) -> tuple[str, list[str]]:
     return "/" + "/".join(quote(s, safe="") for s in segments), segments
 
 
-def reference_match(routes: list[Route], method: str, segments: list[str]) -> Route | None:
+def reference_match(
+    routes: list[RouteEntry], method: str, segments: list[str]
+) -> RouteEntry | None:
     """The spec's rule, written independently of the implementation: among the routes for
     this method whose template matches, the one that is most static at the first segment
     where they differ (static beats [param] beats [...catchall])."""
 
-    def ranks(route: Route) -> tuple[int, ...] | None:
+    def ranks(route: RouteEntry) -> tuple[int, ...] | None:
         pieces = path_pieces(route.path)
         out = []
         for i, piece in enumerate(pieces):

@@ -28,7 +28,7 @@ from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.project import Project
 from fastapi_route.runtime.app import create_app, runtime_of
 from fastapi_route.runtime.ondemand import LazyRoute
-from fastapi_route.runtime.register import FileRoute
+from fastapi_route.runtime.register import FileAPIRoute
 
 SCHEDULES = ("eager", "warm", "lazy")
 
@@ -83,8 +83,8 @@ def app_of(root: Path, schedule: str = "lazy", **options: Any) -> Any:
                       **options)
 
 
-def made_routes(app: Any) -> list[FileRoute]:
-    return [r for r in app.router.routes if isinstance(r, FileRoute)]
+def made_routes(app: Any) -> list[FileAPIRoute]:
+    return [r for r in app.router.routes if isinstance(r, FileAPIRoute)]
 
 
 class InsertingFirst(APIRouter):
@@ -161,9 +161,9 @@ def test_a_router_included_by_configure_is_served_beside_the_file_routes(
     assert {"/v0/old/{item_id}", "/users/{user_id}", "/shop/items", "/"} <= set(paths)
     # Every file route sits where its LazyRoute stood: before whatever configure added.
     routes = app.router.routes
-    ours = [i for i, r in enumerate(routes) if isinstance(r, (FileRoute, LazyRoute))]
+    ours = [i for i, r in enumerate(routes) if isinstance(r, (FileAPIRoute, LazyRoute))]
     assert ours == list(range(ours[0], ours[0] + len(ours)))
-    assert not any(isinstance(r, FileRoute) for r in routes[ours[-1] + 1:])
+    assert not any(isinstance(r, FileAPIRoute) for r in routes[ours[-1] + 1:])
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)

@@ -14,7 +14,7 @@ from fastapi_route import routeview
 from fastapi_route.cli import main
 from fastapi_route.config import load_config
 from fastapi_route.pipeline.build import compile_table
-from fastapi_route.table import Route
+from fastapi_route.table import RouteEntry
 
 GET = "def GET(request):\n    return {}\n"
 
@@ -109,7 +109,7 @@ def invoke(root: Path, *args: str, charset: str = "utf-8") -> Any:
     return CliRunner(charset=charset).invoke(main, ["routes", *args, "--project", str(root)])
 
 
-def table(root: Path) -> list[Route]:
+def table(root: Path) -> list[RouteEntry]:
     return compile_table(root, load_config(root)).routes
 
 
@@ -189,13 +189,13 @@ def test_one_url_served_from_two_groups_and_a_group_layout_below_a_folder():
     """Methods of one URL may live in route files of different groups: one line per file.
     A layout in a group folder below `shop/` marks `shop` with the group's name."""
     routes = [
-        Route("GET", "/shop", "app/routes/(public)/shop/route.py", 3),
-        Route("POST", "/shop", "app/routes/(staff)/shop/route.py", 8,
-              layouts=("app/routes/(staff)/_layout.py",)),
-        Route("GET", "/shop/{item}", "app/routes/shop/[item]/route.py", 1, ("item",),
-              layouts=("app/routes/shop/(beta)/_layout.py",)),
-        Route("GET", "/shop/{item}/x", "app/routes/shop/(beta)/[item]/x/route.py", 1, ("item",),
-              layouts=("app/routes/shop/(beta)/_layout.py",)),
+        RouteEntry("GET", "/shop", "app/routes/(public)/shop/route.py", 3),
+        RouteEntry("POST", "/shop", "app/routes/(staff)/shop/route.py", 8,
+                   layouts=("app/routes/(staff)/_layout.py",)),
+        RouteEntry("GET", "/shop/{item}", "app/routes/shop/[item]/route.py", 1, ("item",),
+                   layouts=("app/routes/shop/(beta)/_layout.py",)),
+        RouteEntry("GET", "/shop/{item}/x", "app/routes/shop/(beta)/[item]/x/route.py", 1,
+                   ("item",), layouts=("app/routes/shop/(beta)/_layout.py",)),
     ]
     assert routeview.render_tree(routes, "app/routes") == (
         "/ [layout (staff)]\n"

@@ -31,7 +31,7 @@ from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.pipeline.build import build
 from fastapi_route.project import Project
 from fastapi_route.runtime.app import create_app, runtime_of
-from fastapi_route.runtime.ondemand import FileRoutes, LazyRoute
+from fastapi_route.runtime.ondemand import LazyRoute, OnDemandRoutes
 
 SCHEDULES = ("eager", "warm", "lazy")
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_project"
@@ -57,8 +57,8 @@ def app_for(root: Path, schedule: str, package: str | None = None, **options: An
                       **options)
 
 
-def file_routes(app: Any) -> FileRoutes:
-    routes: FileRoutes = runtime_of(app).file_routes
+def file_routes(app: Any) -> OnDemandRoutes:
+    routes: OnDemandRoutes = runtime_of(app).file_routes
     return routes
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from fastapi_route import conventions
 from fastapi_route.conventions import Rank, SegmentType, Template, add_segment_type, precedence_key
-from fastapi_route.table import Route
+from fastapi_route.table import RouteEntry
 
 
 def test_pieces_of_our_templates():
@@ -44,7 +44,7 @@ def test_literal_braces_are_static():
 
 
 def test_parsing_is_memoised_and_routes_share_it():
-    a = Route("GET", "/users/{id}", "routes/users/[id]/route.py", 1, ("id",))
+    a = RouteEntry("GET", "/users/{id}", "routes/users/[id]/route.py", 1, ("id",))
     b = a._replace(method="POST")
     assert a.template is b.template is Template.parse("/users/{id}")
 

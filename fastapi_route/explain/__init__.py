@@ -28,8 +28,8 @@ from starlette.routing import BaseRoute
 from starlette.types import Scope
 
 from ..config import Config, load_config
-from ..conventions import NOT_FOUND_FILE, WEBSOCKET, printable
-from ..errors import FastAPIRouteError
+from ..conventions import NOT_FOUND_FILE, WEBSOCKET
+from ..errors import FastAPIRouteError, printable
 from ..project import Project
 from ..runtime.app import Runtime, runtime_of
 from ..runtime.replay import Decision, replay

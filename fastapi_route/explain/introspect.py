@@ -20,8 +20,8 @@ from starlette.types import Scope
 
 from ..conventions import APP_FILE, DOCS_FILE
 from ..runtime.app import Runtime
-from ..runtime.register import FileRoute
-from ..table import Route
+from ..runtime.register import FileAPIRoute
+from ..table import RouteEntry
 from .model import Dependency, Layer, Parameter, RouteRef
 
 # FastAPI >= 0.137 keeps an included router as one entry of the app's routes and walks the
@@ -135,14 +135,14 @@ def _defined_at(endpoint: Callable[..., Any] | None,
 
 def allow_of(real: BaseRoute | None, served: Served | None) -> list[str]:
     """A 405's Allow header: every method of a file route's path, else the route's methods."""
-    if isinstance(real, FileRoute):
+    if isinstance(real, FileAPIRoute):
         return [m.strip() for m in real.allow.split(",") if m.strip()]
     if served is not None:
         return served.methods
     return sorted(getattr(real, "methods", None) or ())
 
 
-def middleware(runtime: Runtime, app: FastAPI, record: Route) -> list[Layer]:
+def middleware(runtime: Runtime, app: FastAPI, record: RouteEntry) -> list[Layer]:
     """The middleware around a file route, outermost first: the app's, then its layouts'."""
     from starlette.middleware.base import BaseHTTPMiddleware
     from starlette.middleware.cors import CORSMiddleware
@@ -190,7 +190,7 @@ def _type(annotation: Any) -> str:
     return str(annotation).replace("typing.", "").replace("NoneType", "None")
 
 
-def dependant(runtime: Runtime, record: Route,
+def dependant(runtime: Runtime, record: RouteEntry,
               real: BaseRoute) -> tuple[list[Dependency], list[Parameter]]:
     """The dependencies in the order FastAPI runs them, and each handler parameter's source,
     read from FastAPI's own analysis of the route."""
@@ -213,7 +213,7 @@ def dependant(runtime: Runtime, record: Route,
     return dependencies, list(_parameters(analysis, record, getattr(real, "endpoint", None)))
 
 
-def _parameters(analysis: Dependant, record: Route,
+def _parameters(analysis: Dependant, record: RouteEntry,
                 endpoint: Callable[..., Any] | None) -> Iterator[Parameter]:
     sources: dict[str, tuple[str, Any]] = {}
     for source, fields in (("path", analysis.path_params), ("query", analysis.query_params),

@@ -7,14 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..conventions import SEGMENT_TYPES, Rank, Template
-from ..table import Route
+from ..table import RouteEntry
 from .model import SegmentMatch
 
 KINDS = {Rank.STATIC: "static", Rank.TYPED: "typed", Rank.PARAM: "param",
          Rank.CATCHALL: "catch-all"}
 
 
-def segments_of(record: Route, path: str, path_params: dict[str, Any]) -> list[SegmentMatch]:
+def segments_of(record: RouteEntry, path: str, path_params: dict[str, Any]) -> list[SegmentMatch]:
     """Which template piece took each URL segment, with the value the handler gets."""
     texts = [] if path == "/" else path.split("/")[1:]  # the request's URL segments
     found: list[SegmentMatch] = []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import BuildFailed, Problem, errors_only
-from ..table import Route
+from ..table import RouteEntry
 from . import codec, store
 from .manifest import Manifest
 from .scan import Facts, FileCallback, scan
@@ -20,7 +20,7 @@ from .validate import validate
 class Table:
     """A validated route table, with the facts the cache records about its tree."""
 
-    routes: list[Route]
+    routes: list[RouteEntry]
     route_files: list[str]
     layout_files: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)

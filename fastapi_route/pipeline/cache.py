@@ -31,7 +31,7 @@ from ..conventions import (
     layouts_above,
 )
 from ..errors import CacheError, NoBuildError
-from ..table import Route
+from ..table import RouteEntry
 from . import codec
 from .manifest import FORMAT_VERSION, Manifest
 from .store import DATA_FILE, MANIFEST_FILE, locked, read_bounded
@@ -48,7 +48,7 @@ class Cache:
     """A verified cache as read from disk."""
 
     manifest: Manifest
-    routes: list[Route]
+    routes: list[RouteEntry]
 
 
 def _corrupt(cache: Path, why: str) -> CacheError:
@@ -95,7 +95,7 @@ class _Shapes:
         return shape
 
 
-def _where_routes_are(manifest: Manifest, routes: Sequence[Route]) -> str | None:
+def _where_routes_are(manifest: Manifest, routes: Sequence[RouteEntry]) -> str | None:
     """Why the table cannot be what a build of this project wrote, or None.
 
     `run` imports each record's file, so a forged record naming `/tmp/evil.py` or

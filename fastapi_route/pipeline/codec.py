@@ -11,7 +11,7 @@ import pickle
 import zlib
 from collections.abc import Sequence
 
-from ..table import Route
+from ..table import RouteEntry
 from . import safepickle
 from .manifest import FORMAT_VERSION
 
@@ -21,7 +21,7 @@ PICKLE_PROTOCOL = 4  # fixed, so the bytes do not change with the Python version
 MAX_TABLE_BYTES = 64 * 1024 * 1024  # decompressed
 
 
-def encode(routes: Sequence[Route], level: int) -> tuple[bytes, int]:
+def encode(routes: Sequence[RouteEntry], level: int) -> tuple[bytes, int]:
     """The compressed table and its uncompressed size."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=PICKLE_PROTOCOL)
@@ -46,7 +46,7 @@ def inflate(data: bytes, limit: int = MAX_TABLE_BYTES) -> bytes:
     return raw
 
 
-def decode(data: bytes) -> list[Route]:
+def decode(data: bytes) -> list[RouteEntry]:
     """The table `encode` wrote; an exception (zlib.error, UnpicklingError, ValueError, ...)
     for anything else."""
     payload = safepickle.loads(inflate(data))
@@ -55,4 +55,4 @@ def decode(data: bytes) -> list[Route]:
     records = payload.get("routes")
     if not isinstance(records, list):
         raise ValueError("no route list")
-    return [Route.from_record(r) for r in records]
+    return [RouteEntry.from_record(r) for r in records]

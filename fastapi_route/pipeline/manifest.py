@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
-from ..table import Route, Statistics, methods_by
+from ..table import RouteEntry, Statistics, methods_by
 
 FORMAT_VERSION = 2  # of routes.dat and this manifest; a reader refuses any other
 # 2: records name the layouts that apply, the manifest lists layout_files (0.4.0)
@@ -80,7 +80,7 @@ class Manifest:
 
     @classmethod
     def of_build(
-        cls, routes: Sequence[Route], route_files: Sequence[str], data: bytes,
+        cls, routes: Sequence[RouteEntry], route_files: Sequence[str], data: bytes,
         original_size: int, level: int, *, cache_dir: str, route_dir: str,
         layout_files: Sequence[str] = (),
     ) -> Manifest:

@@ -22,8 +22,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 
-from ..conventions import printable
-from ..errors import Problem
+from ..errors import Problem, printable
 from .scan import Scan
 
 CODE = "PORTABILITY"

@@ -17,11 +17,10 @@ from ..conventions import (
     Template,
     layouts_above,
     precedence_key,
-    printable,
 )
-from ..errors import Problem
+from ..errors import Problem, printable
 from ..naming import operation_ids
-from ..table import Route, sort_routes
+from ..table import RouteEntry, sort_routes
 from .declarations import check_app, check_layout
 from .placement import Placed, place
 from .portability import check_portability
@@ -271,11 +270,11 @@ def _route_collisions(
     return problems
 
 
-def _operation_id_collisions(files: list[RouteFile], routes: list[Route]) -> list[Problem]:
+def _operation_id_collisions(files: list[RouteFile], routes: list[RouteEntry]) -> list[Problem]:
     """An `@route(operation_id=...)` that another route already has: OpenAPI ids are unique,
     and client generators turn them into method names. `routes` in precedence order."""
     chosen = {(f.file, d.name): d for f in files for d in f.definitions if d.operation_id}
-    owners: dict[str, Route] = {}
+    owners: dict[str, RouteEntry] = {}
     for r, generated in operation_ids(routes).items():
         if (r.file, r.method) not in chosen:
             owners.setdefault(generated, r)
@@ -294,7 +293,7 @@ def _operation_id_collisions(files: list[RouteFile], routes: list[Route]) -> lis
     return problems
 
 
-def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
+def validate(scan: Scan, config: Config) -> tuple[list[RouteEntry], list[Problem]]:
     """Check the scanned tree; return the route table (precedence order) and every problem."""
     problems = list(scan.problems)
     problems.extend(check_portability(scan))
@@ -319,12 +318,14 @@ def validate(scan: Scan, config: Config) -> tuple[list[Route], list[Problem]]:
     problems.extend(shadowed_files(placed, scan, config))
 
     by_folder = {layout.folders: layout.file for layout in scan.layouts}
-    routes: list[Route] = []
+    routes: list[RouteEntry] = []
     for p in placed:
         applied = tuple(by_folder[f] for f in layouts_above(p.file.folders) if f in by_folder)
         for method, line in p.file.handlers().items():
             for path, params, catchall in p.shape.urls:
-                routes.append(Route(method, path, p.file.file, line, params, catchall, applied))
+                routes.append(
+                    RouteEntry(method, path, p.file.file, line, params, catchall, applied)
+                )
     routes = sort_routes(routes)
     problems.extend(_operation_id_collisions(scan.files, routes))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}

@@ -20,13 +20,13 @@ from ..pipeline import freshness
 from ..pipeline.build import compile_table
 from ..pipeline.scan import Facts
 from ..project import Project, find_project
-from ..table import Route
+from ..table import RouteEntry
 from . import dispatch as dispatcher
 from . import extras
 from .appfile import AppFile
 from .dispatch import Dispatcher
 from .modules import ProjectModules
-from .ondemand import ErrorPage, FileRoutes, LazyRoute, Schedule
+from .ondemand import ErrorPage, LazyRoute, OnDemandRoutes, Schedule
 
 Source = Literal["cache", "scan"]
 log = logging.getLogger("fastapi_route")
@@ -45,7 +45,7 @@ def resolve_project(project: Project | str | Path | None) -> Project:
 def load_routes(
     project: Project, config: Config, source: Source, strict: bool = False,
     facts: Facts | None = None,
-) -> list[Route]:
+) -> list[RouteEntry]:
     """The route table: verified from the cache (run) or scanned and validated (dev)."""
     if source == "scan":
         return compile_table(project.root, config, facts=facts).routes
@@ -113,7 +113,7 @@ def create_app(
         middleware=[*extras.cors(config), *app_file.middleware,
                     *extras.project_middleware(found, modules)],
     )
-    file_routes = FileRoutes(app, modules, schedule, error_page)
+    file_routes = OnDemandRoutes(app, modules, schedule, error_page)
     # Project pages first: a root catch-all route must not shadow a custom /docs. They see
     # the current table (dev replaces it).
     pages = extras.install(app, found, config, file_routes.table, modules)
@@ -130,7 +130,7 @@ class Runtime:
     """What `create_app` made for its app, attached to it once: read with `runtime_of(app)`
     (dev installs new tables through it; explain reads the routes' records)."""
 
-    def __init__(self, project: Project, config: Config, file_routes: FileRoutes,
+    def __init__(self, project: Project, config: Config, file_routes: OnDemandRoutes,
                  pages: extras.Pages) -> None:
         self.project = project
         self.config = config
@@ -138,7 +138,7 @@ class Runtime:
         self.pages = pages  # docs.py's route and the router's default, as extras added them
 
     def record_of(self, route: object) -> LazyRoute | None:
-        """The table's LazyRoute behind a router entry (see `FileRoutes.record_of`)."""
+        """The table's LazyRoute behind a router entry (see `OnDemandRoutes.record_of`)."""
         return self.file_routes.record_of(route)
 
     def is_docs_page(self, route: object) -> bool:
@@ -158,7 +158,7 @@ class Runtime:
         return self.file_routes.schedule
 
     @property
-    def table(self) -> list[Route]:
+    def table(self) -> list[RouteEntry]:
         """The routes served now, in precedence order (dev replaces them)."""
         return self.file_routes.table
 
@@ -174,7 +174,7 @@ def runtime_of(app: FastAPI) -> Runtime:
     return runtime
 
 
-def _with_warm_up(user: Any, file_routes: Callable[[], FileRoutes]) -> Any:
+def _with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes]) -> Any:
     """The app's lifespan (app.py's, if any) with the warm-up running once it has started."""
     if inspect.isasyncgenfunction(user):  # the older form Starlette still takes
         user = contextlib.asynccontextmanager(user)

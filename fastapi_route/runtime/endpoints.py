@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
 from ..conventions import SEGMENT_TYPES, Rank
-from ..table import Route
+from ..table import RouteEntry
 
 # Attribute set by the @route decorator: extra keyword arguments for add_api_route.
 ROUTE_OPTIONS = "__fastapi_route_options__"
@@ -111,7 +111,7 @@ class PathParams:
     types: Mapping[str, type[Any]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, r: Route) -> PathParams:
+    def of(cls, r: RouteEntry) -> PathParams:
         return cls(r.catchall, r.catchall in r.params, {
             name: kind.python for name, kind in r.template.params if kind.rank is Rank.TYPED
         })

@@ -27,7 +27,7 @@ from ..config import Config
 from ..conventions import DOCS_FILE, DOCS_URL, MIDDLEWARE_FILE, NOT_FOUND_FILE
 from ..errors import FastAPIRouteError
 from ..project import Project
-from ..table import Route, Statistics
+from ..table import RouteEntry, Statistics
 from .modules import ProjectModules
 from .routepath import get_route_path
 
@@ -35,7 +35,7 @@ from .routepath import get_route_path
 class RouteContext:
     """What a not-found.py or docs.py handler may ask about the app."""
 
-    def __init__(self, routes: Sequence[Route], config: Config) -> None:
+    def __init__(self, routes: Sequence[RouteEntry], config: Config) -> None:
         self._routes = routes  # the app's current table (dev replaces its contents)
         self.config = config
 
@@ -148,7 +148,7 @@ class Pages:
 
 
 def install(
-    app: FastAPI, project: Project, config: Config, routes: Sequence[Route],
+    app: FastAPI, project: Project, config: Config, routes: Sequence[RouteEntry],
     modules: ProjectModules,
 ) -> Pages:
     """Add the custom pages and static files that the project folder holds."""

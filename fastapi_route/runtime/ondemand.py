@@ -13,7 +13,7 @@ warm app is the eager app. The schedules differ only in when that happens:
 - `lazy`: nothing is imported until used; a route that cannot be served answers 500 (it is
   logged) and the others keep working.
 
-`dev` replaces the whole set with a new table in the running app (`FileRoutes.install`).
+`dev` replaces the whole set with a new table in the running app (`OnDemandRoutes.install`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from ..errors import FastAPIRouteError
-from ..table import Route
+from ..table import RouteEntry
 from . import failure
 from .dispatch import Dispatcher
 from .layouts import read_layout
@@ -57,7 +57,8 @@ class LazyRoute(BaseRoute):
 
     indexable = True  # a plain path route to the dispatcher's trie
 
-    def __init__(self, owner: FileRoutes, registrar: Registrar, r: Route, position: int) -> None:
+    def __init__(self, owner: OnDemandRoutes, registrar: Registrar, r: RouteEntry,
+                 position: int) -> None:
         self.owner = owner
         self.registrar = registrar
         self.record = r
@@ -118,7 +119,7 @@ def _plain_500(error: Exception) -> Response:
     return PlainTextResponse("Internal Server Error", 500)
 
 
-class FileRoutes:
+class OnDemandRoutes:
     """The routes of one route table in an app, made real on a schedule."""
 
     def __init__(self, app: FastAPI, modules: ProjectModules, schedule: Schedule,
@@ -127,7 +128,7 @@ class FileRoutes:
         self.modules = modules
         self.schedule = schedule
         self.error_response = error_page or _plain_500
-        self.table: list[Route] = []  # the current table, changed in place by install
+        self.table: list[RouteEntry] = []  # the current table, changed in place by install
         self.lazy: list[LazyRoute] = []
         # Its views hold routes by position: a swap makes them stale (create_app sets it).
         self.dispatcher: Dispatcher | None = None
@@ -151,7 +152,7 @@ class FileRoutes:
 
         self._openapi = self.app.openapi = openapi  # type: ignore[method-assign]
 
-    def install(self, routes: Sequence[Route]) -> None:
+    def install(self, routes: Sequence[RouteEntry]) -> None:
         """Put a LazyRoute per route in the router, in the table's precedence order, in
         place of the previous table's routes (at the end, the first time); then follow the
         schedule: eager makes them all real, warm imports every file they need."""
@@ -171,7 +172,7 @@ class FileRoutes:
         if self.schedule == "eager":
             self.materialize_all()
 
-    def import_all(self, routes: Sequence[Route]) -> None:
+    def import_all(self, routes: Sequence[RouteEntry]) -> None:
         """Import every route file and layout the table names, and check each layout's values
         (a FastAPIRouteError names the file that failed)."""
         layouts = {f for r in routes for f in r.layouts}

@@ -1,6 +1,6 @@
 """Route table -> FastAPI routes, through FastAPI's own `add_api_route`.
 
-Each route is a FileRoute: an APIRoute that also answers HEAD for GET and names every method
+Each route is a FileAPIRoute: an APIRoute that also answers HEAD for GET and names every method
 of its path in a 405. Adapting the user's function happens once, in `endpoints`.
 """
 
@@ -18,13 +18,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
 from ..naming import describe, operation_ids
-from ..table import Route, methods_by
+from ..table import RouteEntry, methods_by
 from .endpoints import PathParams, endpoint_for, websocket_endpoint_for
 from .layouts import Composed, Layouts
 from .modules import ProjectModules
 
 
-class FileRoute(APIRoute):
+class FileAPIRoute(APIRoute):
     """An APIRoute that answers HEAD for GET (unless the path has a HEAD handler of its own),
     lists every method of its path in a 405's Allow header (RFC 9110), and runs its layouts'
     middleware around its app (`fit` says all three)."""
@@ -65,14 +65,14 @@ class Registrar:
     """Adds routes of one table to an app: what every route needs from the whole table (the
     methods of its path, its operation id) and its layouts, worked out once."""
 
-    def __init__(self, app: FastAPI, routes: Sequence[Route], modules: ProjectModules) -> None:
+    def __init__(self, app: FastAPI, routes: Sequence[RouteEntry], modules: ProjectModules) -> None:
         self.router = app.router
         self.modules = modules
         self.methods = methods_by(routes, "path")
         self.operation_ids = operation_ids(routes)
         self.layouts = Layouts(modules)
 
-    def add(self, r: Route) -> BaseRoute:
+    def add(self, r: RouteEntry) -> BaseRoute:
         """Import the handler and build its route with the router's own `add_api_route` (or
         `add_api_websocket_route`), so the router's defaults apply; the route is taken back
         out of the router's list and returned, for the caller to place."""
@@ -89,11 +89,11 @@ class Registrar:
                 "fix the handler's parameters, their types, or its @route(...) options",
             ) from exc
         added = self._take(endpoint, r)
-        if isinstance(added, FileRoute):
+        if isinstance(added, FileAPIRoute):
             added.fit(self.methods[r.path], layout)
         return added
 
-    def _take(self, endpoint: Any, r: Route) -> BaseRoute:
+    def _take(self, endpoint: Any, r: RouteEntry) -> BaseRoute:
         """The route the router just made for `endpoint` (a function made for this call
         alone), removed from the router's list. Found by identity, not by position: where a
         router puts a new route is its own business (FastAPI's append; a subclass may not)."""
@@ -107,14 +107,14 @@ class Registrar:
             "a custom router's add_api_route must add the route to `router.routes`",
         )
 
-    def _add_websocket(self, r: Route, func: Callable[..., Any], layout: Composed) -> Any:
+    def _add_websocket(self, r: RouteEntry, func: Callable[..., Any], layout: Composed) -> Any:
         endpoint, own = websocket_endpoint_for(func, PathParams.of(r))
         self.router.add_api_websocket_route(
             r.path, endpoint, name=f"websocket {r.path}", **layout.websocket_options(own)
         )
         return endpoint
 
-    def _add_http(self, r: Route, func: Callable[..., Any], layout: Composed) -> Any:
+    def _add_http(self, r: RouteEntry, func: Callable[..., Any], layout: Composed) -> Any:
         endpoint, own = endpoint_for(func, PathParams.of(r))
         summary, description = describe(func, r)
         endpoint.__doc__ = description  # FastAPI's description when @route gives none
@@ -122,7 +122,7 @@ class Registrar:
         own.setdefault("operation_id", self.operation_ids[r])
         own.setdefault("name", own["operation_id"])  # for url_for
         self.router.add_api_route(
-            r.path, endpoint, methods=[r.method], route_class_override=FileRoute,
+            r.path, endpoint, methods=[r.method], route_class_override=FileAPIRoute,
             **layout.route_options(own),
         )
         return endpoint
