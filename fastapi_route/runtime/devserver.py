@@ -34,6 +34,7 @@ from ..pipeline.build import compile_table
 from ..pipeline.scan import Facts, TreeChanged
 from ..project import Project
 from .app import create_app, runtime_of
+from .caches import clear_memo_caches
 from .errorpage import error_response
 from .signals import handling
 
@@ -93,6 +94,9 @@ class DevApp:
         file_routes = runtime_of(self.app).file_routes
         file_routes.modules.forget(self.config.route_dir)
         file_routes.install(table.routes)
+        if file_routes.dispatcher is not None:  # its index and views hold the old routes
+            file_routes.dispatcher.view("/")  # indexes the new ones now
+        clear_memo_caches()  # FastAPI and typing memoise the old functions and models
         self.error = None
         log.info("fastapi-route: %d routes reloaded in %.3f s", len(table.routes),
                  time.perf_counter() - started)
