@@ -6,7 +6,9 @@ modules under `routes/` are dropped and each is imported again by the next reque
 it. A save anywhere else in the project (`config.py`, `app.py`, `middleware.py`, helpers)
 restarts the process, after the lifespan has shut down, so that state a lifespan built is never
 split between two copies of a module. A broken tree answers every request with the error page
-until a save fixes it.
+until a save fixes it; a file or folder that vanishes while the tree is read (a rename, a
+delete) is no error, the tree is read again. Once a new table is installed nothing holds the
+previous route modules (FastAPI's and typing's memo caches are emptied: `caches`).
 """
 
 from __future__ import annotations
