@@ -5,6 +5,10 @@ The walk follows symlinked folders but remembers the folders above it, so a link
 tree is reported as CIRCULAR_GROUP instead of looping. It is the only walk of the tree: it
 also lists every name below the route and static folders, for the portability check. Facts go
 to `validate`, which decides.
+
+A file or folder that was listed but is gone when it is read (deleted or renamed meanwhile)
+is not a problem of the tree: the tree changed while it was read. `scan` then raises
+TreeChanged, for the caller to scan again (`dev` does, a few times) or to say so.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ..conventions import (
     ROUTE_FILES,
     is_skipped_dir,
 )
-from ..errors import Problem
+from ..errors import FastAPIRouteError, Problem
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,34 @@ class Scan:
     docs_page: bool = False  # docs.py exists: its page, not Swagger UI, is at /docs
 
 
+@dataclass(frozen=True, order=True)
+class Vanished(Problem):
+    """A file the walk listed but gone when it was read: no fault of the tree. A Problem in
+    type only, so that a reader that sets problems aside (`freshness`) needs no change;
+    `scan` never reports one, it raises TreeChanged."""
+
+
+def vanished(rel: str) -> Vanished:
+    return Vanished(rel, 0, "VANISHED", "deleted or renamed while the route tree was read",
+                    "read the tree again once it stops changing")
+
+
+def _gone(exc: OSError) -> bool:
+    """The error of a path that no longer is what the walk listed: gone, or a file where a
+    folder was (or a folder where a file was)."""
+    return isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
+
+
+class TreeChanged(FastAPIRouteError):
+    """Files or folders of the route tree vanished while it was read."""
+
+    def __init__(self, paths: list[str]) -> None:
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        super().__init__(f"the route tree changed while it was read ({shown} vanished)",
+                         "run the command again once the files stop changing")
+        self.paths = paths
+
+
 @dataclass
 class Walk:
     """The files the route folder holds, each as (path relative to root, folder names below
@@ -95,6 +127,8 @@ class Walk:
     # static folders, `_private` ones too, but no hidden name and no __pycache__ (what the
     # portability check reads).
     names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Folders (relative to root) listed in their parent but gone when read: the tree changed.
+    vanished: list[str] = field(default_factory=list)
 
 
 def _selected(rel_to_routes: str, config: Config) -> bool:
@@ -164,7 +198,9 @@ def _walk_from(root: Path, top: str, config: Config, result: Walk, *, routes: bo
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            if routed:  # below a `_private` folder (or outside routes) unreadable is fine
+            if _gone(exc):  # listed (or found) a moment ago: the tree is changing
+                result.vanished.append(rel(*parts))
+            elif routed:  # below a `_private` folder (or outside routes) unreadable is fine
                 problems.append(
                     Problem(rel(*parts), 0, "SCAN_ERROR", f"cannot read folder: {exc.strerror}",
                             "check the folder's permissions")
@@ -259,7 +295,8 @@ def _crashes_the_parser(source: bytes) -> bool:
 
 
 def _parse(path: Path, rel: str) -> ast.Module | Problem:
-    """Parse one file; a file Python cannot parse becomes a SYNTAX_ERROR problem."""
+    """Parse one file; a file Python cannot parse becomes a SYNTAX_ERROR problem, a file gone
+    since the walk listed it Vanished."""
     try:
         source = path.read_bytes()
         if (UNGUARDED_PARSER_LIMIT is not None and len(source) > UNGUARDED_PARSER_LIMIT
@@ -276,6 +313,8 @@ def _parse(path: Path, rel: str) -> ast.Module | Problem:
         return Problem(rel, 1, "SYNTAX_ERROR", "too deeply nested for Python to parse",
                        "split the nested expression into smaller statements")
     except (ValueError, OSError) as exc:  # null bytes, unreadable file
+        if isinstance(exc, OSError) and _gone(exc):
+            return vanished(rel)
         return Problem(rel, 1, "SYNTAX_ERROR", f"cannot read this file as Python: {exc}",
                        "save it as UTF-8 Python source")
     return tree
@@ -339,8 +378,13 @@ class Facts:
         if known is not None and known[0] == key:
             return known[1]  # type: ignore[return-value]  # what `reader` gave for this file
         result = reader(path, rel, folders)
-        self._known[rel] = (key, result)
+        if not isinstance(result, Vanished):
+            self._known[rel] = (key, result)
         return result
+
+    def keep(self, files: set[str]) -> None:
+        """Forget every file but these (the ones the last scan found)."""
+        self._known = {rel: known for rel, known in self._known.items() if rel in files}
 
 
 class _NoFacts(Facts):
@@ -348,18 +392,27 @@ class _NoFacts(Facts):
              ) -> T | Problem:
         return reader(root / rel, rel, folders)
 
+    def keep(self, files: set[str]) -> None:
+        pass
+
 
 def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
          facts: Facts | None = None) -> Scan:
     """Walk the route dir and read every route file and layout, and app.py. Never imports or
-    runs them. With `facts`, a file unchanged since it was last read is not parsed again."""
+    runs them. With `facts`, a file unchanged since it was last read is not parsed again.
+
+    Raises TreeChanged when a file or folder vanished between the walk and its reading.
+    """
     found = walk(root, config, every_name=True)
     result = Scan(config.route_dir, problems=found.problems, names=found.names,
                   docs_page=(root / DOCS_FILE).is_file())
     known = facts or _NoFacts()
+    gone = list(found.vanished)
     for done, (rel, folders) in enumerate(found.route_files, 1):
         read = known.read(root, rel, folders, read_route_file)
-        if isinstance(read, Problem):
+        if isinstance(read, Vanished):
+            gone.append(rel)
+        elif isinstance(read, Problem):
             result.problems.append(read)
         else:
             result.files.append(read)
@@ -367,14 +420,21 @@ def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
             on_file(done, len(found.route_files))
     for rel, folders in found.layout_files:
         layout = known.read(root, rel, folders, read_declarations)
-        if isinstance(layout, Problem):
+        if isinstance(layout, Vanished):
+            gone.append(layout.file)
+        elif isinstance(layout, Problem):
             result.problems.append(layout)
         else:
             result.layouts.append(layout)
     if (root / APP_FILE).is_file():
         app = read_declarations(root / APP_FILE, APP_FILE)
-        if isinstance(app, Problem):
+        if isinstance(app, Vanished):
+            gone.append(app.file)
+        elif isinstance(app, Problem):
             result.problems.append(app)
         else:
             result.app = app
+    if gone:
+        raise TreeChanged(gone)
+    known.keep({rel for rel, _ in (*found.route_files, *found.layout_files)})
     return result

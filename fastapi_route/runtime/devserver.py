@@ -6,7 +6,9 @@ modules under `routes/` are dropped and each is imported again by the next reque
 it. A save anywhere else in the project (`config.py`, `app.py`, `middleware.py`, helpers)
 restarts the process, after the lifespan has shut down, so that state a lifespan built is never
 split between two copies of a module. A broken tree answers every request with the error page
-until a save fixes it.
+until a save fixes it; a file or folder that vanishes while the tree is read (a rename, a
+delete) is no error, the tree is read again. Once a new table is installed nothing holds the
+previous route modules (FastAPI's and typing's memo caches are emptied: `caches`).
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from starlette.websockets import WebSocketClose
 from ..config import Config
 from ..errors import FastAPIRouteError
 from ..pipeline.build import compile_table
-from ..pipeline.scan import Facts
+from ..pipeline.scan import Facts, TreeChanged
 from ..project import Project
 from .app import create_app, runtime_of
+from .caches import clear_memo_caches
 from .errorpage import error_response
 from .signals import handling
 
@@ -44,6 +47,9 @@ log = logging.getLogger("fastapi_route")
 STEP_MS = 30
 DEBOUNCE_MS = 400
 _IGNORED_SUFFIXES = (".pyc", ".pyo", ".tmp", ".swp", ".swx", "~")
+# A tree still changing under this many scans in a row is left to the watcher's next batch
+# (whatever vanished during the last scan is a change it has seen).
+SCANS = 3
 
 
 class DevApp:
@@ -68,18 +74,31 @@ class DevApp:
             self.error = exc
 
     def reload_routes(self) -> None:
-        """Re-read the route tree and swap it into the running app."""
+        """Re-read the route tree and swap it into the running app. A file or folder that
+        vanishes while the tree is read (a rename, a delete) means "read it again", not an
+        error; after SCANS tries the app stays as it is until the next change."""
         assert self.app is not None
         started = time.perf_counter()
+        for _ in range(SCANS):
+            try:
+                table = compile_table(self.project.root, self.config, facts=self.facts)
+                break
+            except TreeChanged as exc:
+                log.debug("fastapi-route: %s; reading it again", exc.message)
+                changing = exc
+            except FastAPIRouteError as exc:
+                log.error("%s", exc)
+                self.error = exc
+                return
+        else:
+            log.info("fastapi-route: %s; waiting for the next change", changing.message)
+            return
         file_routes = runtime_of(self.app).file_routes
         file_routes.modules.forget(self.config.route_dir)
-        try:
-            table = compile_table(self.project.root, self.config, facts=self.facts)
-        except FastAPIRouteError as exc:
-            log.error("%s", exc)
-            self.error = exc
-            return
         file_routes.install(table.routes)
+        if file_routes.dispatcher is not None:  # its index and views hold the old routes
+            file_routes.dispatcher.view("/")  # indexes the new ones now
+        clear_memo_caches()  # FastAPI and typing memoise the old functions and models
         self.error = None
         log.info("fastapi-route: %d routes reloaded in %.3f s", len(table.routes),
                  time.perf_counter() - started)

@@ -196,6 +196,11 @@ class ProjectModules:
         prefix = ".".join([self.base, *(module_part(p) for p in PurePosixPath(folder).parts)])
         for name in [n for n in sys.modules if n == prefix or n.startswith(prefix + ".")]:
             del sys.modules[name]
+        # The import system sets a package's submodules as its attributes: the package kept
+        # (the project's) must not keep the dropped one, and every module below it, alive.
+        parent, _, child = prefix.rpartition(".")
+        if isinstance(getattr(sys.modules.get(parent), child, None), types.ModuleType):
+            delattr(sys.modules[parent], child)
         inside = PurePosixPath(folder).as_posix() + "/"
         self._loaded = {f: m for f, m in self._loaded.items() if not f.startswith(inside)}
         importlib.invalidate_caches()  # new files in folders Python already listed
