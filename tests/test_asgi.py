@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,15 +44,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 class Recorder:
     """A factory that counts its calls and builds a FastAPI app recording its lifespan."""
 
-    def __init__(self, delay: float = 0.0, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None) -> None:
         self.calls = 0
         self.events: list[str] = []
-        self.delay = delay
         self.error = error
 
     def __call__(self) -> ASGIApp:
         self.calls += 1
-        time.sleep(self.delay)  # widens the window in which a second first call could race
         if self.error is not None:
             raise self.error
 
@@ -152,35 +149,89 @@ def test_without_lifespan_the_first_request_builds_it() -> None:
     assert recorder.events == []
 
 
-def test_racing_first_calls_in_one_loop_build_once() -> None:
-    recorder = Recorder(delay=0.05)
-    app = DeferredApp(recorder)
+class HeldRecorder(Recorder):
+    """A Recorder whose first call blocks until `release` is set: the build is in progress for
+    as long as the test wants. `progress` is set when a later call arrives too, so the test
+    never waits for a call that will not come."""
 
-    async def both() -> list[list[Message]]:
-        return list(await asyncio.gather(call_http(app), call_http(app)))
+    def __init__(self) -> None:
+        super().__init__()
+        self.building = threading.Event()  # the first call is inside the factory
+        self.release = threading.Event()
+        self.progress = threading.Event()
+        self.entered = 0
+        self._counting = threading.Lock()
 
-    for sent in asyncio.run(both()):
-        assert sent[0]["status"] == 200
-    assert recorder.calls == 1
+    def __call__(self) -> ASGIApp:
+        with self._counting:
+            self.entered += 1
+            first = self.entered == 1
+        if first:
+            self.building.set()
+            if not self.release.wait(10):  # bounded: a broken test fails, never hangs
+                raise AssertionError("the test never released the first build")
+        else:
+            self.progress.set()  # a second build started while the first had not finished
+        return super().__call__()
+
+
+class Announcing:
+    """Wraps DeferredApp's own lock (whatever it is): counts the calls that reach it, then
+    takes it. Reaching it is the last thing a call does before it waits for the build, so the
+    test knows a second call is parked there, not just started; the waiting is still the
+    real lock's (replaced by a no-op, the second call goes straight into the factory)."""
+
+    def __init__(self, inner: Any, arrived: Callable[[], None]) -> None:
+        self.inner = inner
+        self.arrived = arrived
+
+    def __enter__(self) -> Any:
+        self.arrived()
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc: object) -> Any:
+        return self.inner.__exit__(*exc)
 
 
 def test_racing_first_calls_in_threads_build_once() -> None:
-    recorder = Recorder(delay=0.2)
+    """Servers that run one event loop per thread: while the first call is inside the
+    factory, three more first calls (each in its own thread and loop) wait for it and are
+    then served by the app it built; the factory runs once."""
+    recorder = HeldRecorder()
     app = DeferredApp(recorder)
-    start = threading.Barrier(4)
-    statuses: list[int] = []
+    assert hasattr(app, "_lock"), "DeferredApp no longer has the lock this test watches"
+    others = 3
+    reached = []
+    counting = threading.Lock()
+
+    def arrived() -> None:
+        with counting:
+            reached.append(threading.current_thread().name)
+            if len(reached) == 1 + others:  # the first call's own pass, then every other's
+                recorder.progress.set()
+
+    app._lock = Announcing(app._lock, arrived)  # type: ignore[assignment]
+    statuses: dict[str, int] = {}
 
     def serve() -> None:
-        start.wait()
-        statuses.append(asyncio.run(call_http(app))[0]["status"])
+        sent = asyncio.run(call_http(app))
+        statuses[threading.current_thread().name] = sent[0]["status"]
 
-    threads = [threading.Thread(target=serve) for _ in range(4)]
+    first = threading.Thread(target=serve, name="first")
+    first.start()
+    assert recorder.building.wait(10), "the first call never reached the factory"
+    threads = [threading.Thread(target=serve, name=f"other{i}") for i in range(others)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert statuses == [200] * 4
-    assert recorder.calls == 1
+    # Every other call is parked at the lock, or (no lock) already inside the factory.
+    progressed = recorder.progress.wait(10)
+    recorder.release.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+        assert not thread.is_alive(), f"{thread.name} is still waiting"
+    assert progressed, f"the other calls never reached the build: {reached}"
+    assert recorder.entered == recorder.calls == 1, f"the factory ran {recorder.entered} times"
+    assert statuses == {name: 200 for name in ["first", "other0", "other1", "other2"]}
 
 
 # --- a failed build -----------------------------------------------------------------------------

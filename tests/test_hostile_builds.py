@@ -226,6 +226,43 @@ def cli(root: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+BLOCKED = "waiting for the lock\n"
+
+
+def waiting_build(root: Path) -> subprocess.Popen[str]:
+    """`fastapi-route build`, which prints BLOCKED when a lock it asks for is taken (tried
+    without blocking first), then waits for it as usual."""
+    return subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, runpy, sys\n"
+         "real = fcntl.flock\n"
+         "def flock(fd, operation):\n"
+         "    if operation & fcntl.LOCK_UN:\n"
+         "        return real(fd, operation)\n"
+         "    try:\n"
+         "        return real(fd, operation | fcntl.LOCK_NB)\n"
+         "    except BlockingIOError:\n"
+         f"        print({BLOCKED!r}, end='', flush=True)\n"
+         "    return real(fd, operation)\n"
+         "fcntl.flock = flock\n"
+         "sys.argv = ['fastapi-route', 'build', '--project', sys.argv[1]]\n"
+         "runpy.run_module('fastapi_route', run_name='__main__')\n", str(root)],
+        cwd=root.parent, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def until_blocked(proc: subprocess.Popen[str]) -> list[str]:
+    """The lines `proc` printed up to BLOCKED, or to its end if it never blocked."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line == BLOCKED:
+            break
+    return lines
+
+
 def test_many_builds_at_once_with_readers(tmp_path: Path) -> None:
     """Twelve builds at once (plain and --force, every compression level, so each writes other
     bytes) while two other processes load in a loop: every load succeeds."""
@@ -305,6 +342,7 @@ def test_builds_killed_at_random_moments(tmp_path: Path) -> None:
 def test_a_build_killed_while_others_wait_for_the_lock(tmp_path: Path) -> None:
     """SIGKILL the build holding the lock (stopped mid-write): the kernel drops its lock, the
     waiting builds go on, and the result is complete."""
+    import fcntl  # POSIX, as the whole module
     root = tmp_path / "app"
     write(root, tree(0))
     assert cli(root, "build").wait() == 0
@@ -329,9 +367,19 @@ def test_a_build_killed_while_others_wait_for_the_lock(tmp_path: Path) -> None:
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
     # Stopped between staging routes.dat and manifest.json, lock held: no reader can get in.
-    waiting = [cli(root, "build") for _ in range(3)]
-    time.sleep(0.5)
+    waiting = [waiting_build(root) for _ in range(3)]
+    for w in waiting:
+        seen = until_blocked(w)
+        assert seen[-1:] == [BLOCKED], "a build went ahead while the lock was held:\n" + "".join(
+            seen)
+    # Each is inside flock() now, and only the holder's death can let it out.
     assert all(w.poll() is None for w in waiting), "the lock did not hold them back"
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # not even a reader gets in
+    finally:
+        os.close(fd)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     for w in waiting:

@@ -239,21 +239,34 @@ def test_every_name_shipped_from_routes_and_public_is_checked(tmp_path: Path) ->
     ]
 
 
+# Names left unchecked, each with the same name where it is checked and the problem that
+# one gives there (None: the other name of the pair reports it).
+UNCHECKED = {
+    "routes/.git/con": ("routes/git/con", "routes/git/con"),  # hidden: tool state
+    "routes/.Hidden": ("routes/Hidden", None),
+    "routes/.hidden": ("routes/hidden", "routes/hidden"),
+    "routes/__pycache__/index.cpython-311.pyc":  # rebuilt by every interpreter
+        ("routes/pycache/index.cpython-311.pyc", "routes/pycache/index.cpython-311.pyc"),
+    "routes/__pycache__/Index.cpython-311.pyc": ("routes/pycache/Index.cpython-311.pyc", None),
+    "public/.well-known/aux.txt": ("public/well-known/aux.txt", "public/well-known/aux.txt"),
+    "models/aux.py": ("routes/models/aux.py", "routes/models/aux.py"),  # the user's package
+    "Con.md": ("public/Con.md", "public/Con.md"),  # the rest of the project
+}
+
+
 def test_hidden_names_caches_and_the_rest_of_the_project_are_not_checked(
     tmp_path: Path,
 ) -> None:
-    root = tree(tmp_path, {
-        "routes/index.py": GET,
-        "routes/.git/con": "",  # hidden: tool state, never routed or served
-        "routes/.Hidden": "",
-        "routes/.hidden": "",
-        "routes/__pycache__/index.cpython-311.pyc": "",
-        "routes/__pycache__/Index.cpython-311.pyc": "",
-        "public/.well-known/aux.txt": "",
-        "models/aux.py": "X = 1\n",  # the user's own package: their packaging decides
-        "Con.md": "",
-    })
-    compile_table(root, load_config(root))
+    files = {"routes/index.py": GET}
+    root = tree(tmp_path / "unchecked", {**files, **{
+        name: "X = 1\n" if name.endswith(".py") else "" for name in UNCHECKED}})
+    assert portability(root) == []
+    assert [r.path for r in compile_table(root, load_config(root)).routes] == ["/"]
+    # Not vacuous: each name, moved to where names are checked, is a problem there.
+    moved = tree(tmp_path / "checked", {**files, **{
+        there: "X = 1\n" if there.endswith(".py") else "" for there, _ in UNCHECKED.values()}})
+    assert sorted(files_of(portability(moved))) == sorted(
+        problem for _, problem in UNCHECKED.values() if problem is not None)
 
 
 def test_the_folders_config_names_are_walked(tmp_path: Path) -> None:
