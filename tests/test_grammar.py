@@ -236,7 +236,7 @@ def test_a_route_imports_under_the_name_the_grammar_gives(tmp_path: Path) -> Non
     assert module.VALUE == 7
 
 
-def _validated(tmp_path: Path, files: dict[str, str]) -> tuple[list[Route], list[Problem]]:
+def _validated(tmp_path: Path, files: dict[str, str]) -> tuple[list[RouteEntry], list[Problem]]:
     write_tree(tmp_path, files)
     config = Config()
     return validate(scan(tmp_path, config), config)
