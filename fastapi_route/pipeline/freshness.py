@@ -94,15 +94,16 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
     result.added = sorted(now - built)
     result.removed = sorted(built - now)
     cached_methods: dict[str, set[str]] | None = None
+    base = str(root)
     files = [(rel, folders, True) for rel, folders in found.route_files]
     files += [(rel, folders, False) for rel, folders in found.layout_files]
     for rel, folders, is_route in files:
         if rel not in built:
             continue
         recorded = manifest.digests.get(rel)
-        path = root / rel
-        if recorded is not None and _digest_of(path) == recorded[0]:
+        if recorded is not None and _digest_of(f"{base}/{rel}") == recorded[0]:
             continue  # the very bytes of the build
+        path = root / rel
         read = (read_route_file if is_route else read_declarations)(path, rel, folders)
         if isinstance(read, Problem):
             result.unreadable.append(rel)
@@ -121,20 +122,22 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
     return result
 
 
-def _digest_of(path: Path) -> str | None:
+def _digest_of(path: str) -> str | None:
     """The digest of a regular file's bytes (as `scan.digest` computes it at build); None if
-    it cannot be read. Non-blocking, so a FIFO put in a file's place cannot hang the check."""
+    it cannot be read. Non-blocking, so a FIFO put in a file's place cannot hang the check.
+    Plain `os` calls on a string path: this runs for every file at every start."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError:
         return None
     try:
-        with os.fdopen(fd, "rb", buffering=0) as file:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            return digest(iter(functools.partial(file.read, _CHUNK), b""))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return digest(iter(functools.partial(os.read, fd, _CHUNK), b""))
     except OSError:
         return None
+    finally:
+        os.close(fd)
 
 
 def facts_digest(read: RouteFile | Declarations) -> str:
