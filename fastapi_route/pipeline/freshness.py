@@ -160,8 +160,13 @@ def _declared(binding: Binding) -> bool:
     )
 
 
+_FIELDS = {kind: tuple(f.name for f in dataclasses.fields(kind) if f.name != "line")
+           for kind in (Definition, Binding)}
+
+
 def _without_line(record: Definition | Binding) -> str:
-    values: list[tuple[str, Any]] = [
-        (f.name, getattr(record, f.name)) for f in dataclasses.fields(record) if f.name != "line"
-    ]
+    """Every fact the scan records of a handler or binding but its line, named. (A field added
+    to Definition or Binding changes the digest of any file re-read: bump FORMAT_VERSION.)"""
+    values: list[tuple[str, Any]] = [(name, getattr(record, name))
+                                     for name in _FIELDS[type(record)]]
     return repr(values)
