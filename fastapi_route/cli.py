@@ -296,10 +296,11 @@ def status(ctx: Context, as_json: bool) -> None:
     manifest = cache.manifest
     if as_json:
         click.echo(json.dumps(
-            {**manifest.to_dict(), "status": "Built", "valid": True,
+            {**{k: v for k, v in manifest.to_dict().items() if k != "digests"},
+             "status": "Built", "valid": True,
              "cache_path": str(ctx.cache_path), "cache_size": store.size(ctx.cache_path),
-             "stale": stale.stale,
-             "stale_reason": stale.describe(), **_where(ctx.project)},
+             "stale": stale.stale, "stale_reason": stale.describe(),
+             "stale_files": stale.as_dict(), **_where(ctx.project)},
             indent=2, sort_keys=True))
         return
     block(

@@ -228,11 +228,9 @@ def test_staleness_names_added_removed_and_changed_files(project):
     stale = freshness.check(root, config, loaded)
     assert stale.added == ["routes/about/route.py"]
     assert stale.removed == ["routes/docs/[...slug]/route.py"]
-    assert stale.changed == ["routes/users/route.py"]
+    assert stale.methods_changed == ["routes/users/route.py"]  # POST removed
     assert "added: routes/about/route.py" in stale.describe()
-    # Without parsing (what `run` does), file-level changes are still seen.
-    quick = freshness.check(root, config, loaded, methods=False)
-    assert quick.stale and quick.changed == []
+    assert "methods changed: routes/users/route.py" in stale.describe()
 
 
 def test_editing_a_handler_body_is_not_stale(project):

@@ -117,8 +117,11 @@ def test_build_install_and_run_the_sample_app_from_an_empty_folder(
         status = run([venv.bin("fastapi-route"), "status"], cwd=empty_dir)
         assert "Built" in status.stdout
         assert str(installed / ".cache") in status.stdout
+        # The wheel's cache is built from the very files installed: fresh, mtimes aside.
+        assert "Stale:          no" in status.stdout, status.stdout
 
-        command = [venv.bin("fastapi-route"), "run", "--host", "127.0.0.1", "--port", "{port}"]
+        command = [venv.bin("fastapi-route"), "run", "--strict", "--host", "127.0.0.1",
+                   "--port", "{port}"]
         with serving(command, cwd=empty_dir, ready="/health") as server:
             me = get_json(server, "/users/me")
             assert isinstance(me, dict)
@@ -193,7 +196,8 @@ def test_the_setuptools_example_builds_installs_and_serves(
         manifest = json.loads((installed / ".cache" / "manifest.json").read_text())
         assert manifest["compression_level"] == 9  # from config.py
 
-        command = [venv.bin("fastapi-route"), "run", "--host", "127.0.0.1", "--port", "{port}"]
+        command = [venv.bin("fastapi-route"), "run", "--strict", "--host", "127.0.0.1",
+                   "--port", "{port}"]
         with serving(command, cwd=empty_dir) as server:
             assert get_json(server, "/") == {"name": "Setuptools App",
                                              "built_with": "setuptools"}

@@ -11,8 +11,9 @@ from ..config import Config
 from ..errors import BuildFailed, Problem, errors_only
 from ..table import RouteEntry
 from . import codec, store
+from .freshness import facts_digest
 from .manifest import Manifest
-from .scan import Facts, FileCallback, scan
+from .scan import Declarations, Facts, FileCallback, RouteFile, scan
 from .validate import validate
 
 
@@ -24,6 +25,12 @@ class Table:
     route_files: list[str]
     layout_files: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    read: list[RouteFile | Declarations] = field(default_factory=list, repr=False)
+
+    def digests(self) -> dict[str, tuple[str, str]]:
+        """Each route file and layout -> (digest of its bytes, of its facts), for the
+        manifest (`freshness`); computed on demand: `dev` re-compiles without them."""
+        return {f.file: (f.digest, facts_digest(f)) for f in self.read}
 
 
 # Called as each build step ends, with its name and a one-line detail, so that the CLI can
@@ -47,7 +54,8 @@ def compile_table(
         raise BuildFailed(problems)
     on_step("Validated", f"{len(problems)} warnings" if problems else "no problems")
     return Table(routes, sorted(f.file for f in scanned.files),
-                 sorted(layout.file for layout in scanned.layouts), problems)
+                 sorted(layout.file for layout in scanned.layouts), problems,
+                 [*scanned.files, *scanned.layouts])
 
 
 @dataclass
@@ -74,7 +82,7 @@ def build(
     manifest = Manifest.of_build(
         table.routes, table.route_files, data, original_size, level,
         cache_dir=config.build.cache_dir, route_dir=config.route_dir,
-        layout_files=table.layout_files,
+        layout_files=table.layout_files, digests=table.digests(),
     )
     target = into if into is not None else root / config.build.cache_dir
     path = store.save(target, data, manifest.to_json(), force=force)

@@ -156,6 +156,13 @@ def read_manifest(cache: Path) -> dict[str, Any]:
 
 def _typed(cache: Path, raw: dict[str, Any]) -> Manifest:
     version = raw.get("format_version")
+    if type(version) is int and 1 <= version < FORMAT_VERSION:  # an older fastapi-route's
+        raise CacheError(
+            f"The build cache at {cache} has format {version}, made by fastapi-route "
+            f"{raw.get('fastapi_route_version', '?')}; this version {__version__} reads "
+            f"format {FORMAT_VERSION}: rebuild it.",
+            "fastapi-route build",
+        )
     if version != FORMAT_VERSION:  # before the fields: another version has other fields
         raise CacheError(
             f"The build cache at {cache} has format {version!r}, made by fastapi-route "

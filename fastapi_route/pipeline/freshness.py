@@ -1,57 +1,172 @@
-"""Is a cache still the tree's? Compares the recorded structure with the files on disk."""
+"""Is a cache still the tree's? The one definition `status`, `run`, `run --strict` and the
+ASGI entry point share.
+
+A cache is stale when, since its build, a route file or `_layout.py` was added or removed
+(moving one is both), a method was added to or removed from a route file, a handler's
+signature changed (its parameters' names, kinds and annotations, its literal `operation_id`,
+`async` or not, or a handler bound by something other than `def`), a layout's declared names
+changed, or a file can no longer be read as Python. A handler's body, a comment or blank line,
+a default value, the handlers' order, a layout's values, the files' mtimes and the project's
+place on the disk change nothing the build derived, so they need no rebuild (SPEC 5).
+
+The build records, per file, a digest of its bytes and a digest of its facts (what the scan
+read from it, line numbers left out): `Manifest.digests`. The check walks the tree, hashes
+each file, and parses only those whose bytes changed, comparing their facts. A re-read file
+whose facts did not change gives its handlers' current lines (`with_current_lines`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ..bindings import Binding
 from ..config import Config
+from ..conventions import LAYOUT_NAMES
 from ..errors import Problem
-from ..table import methods_by
+from ..table import Route, methods_by
 from .cache import Cache
-from .manifest import fingerprint
-from .scan import read_route_file, walk
+from .scan import (
+    Declarations,
+    Definition,
+    RouteFile,
+    digest,
+    read_declarations,
+    read_route_file,
+    walk,
+)
+
+_CHUNK = 1 << 16
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_KINDS = (("added", "added"), ("removed", "removed"), ("methods_changed", "methods changed"),
+          ("signature_changed", "signature changed"),
+          ("declarations_changed", "declarations changed"), ("unreadable", "unreadable"))
 
 
 @dataclass
 class Staleness:
-    added: list[str] = field(default_factory=list)
+    """What changed since the build, each list sorted; empty lists: the cache is fresh."""
+
+    added: list[str] = field(default_factory=list)  # route files and layouts
     removed: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)  # same file, other methods
+    methods_changed: list[str] = field(default_factory=list)  # a method added or removed
+    signature_changed: list[str] = field(default_factory=list)  # same methods, other facts
+    declarations_changed: list[str] = field(default_factory=list)  # a layout's names
+    unreadable: list[str] = field(default_factory=list)  # no longer parses, or cannot be read
+    # Re-read route files whose facts are the build's: method -> its handler's line now.
+    lines: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def stale(self) -> bool:
-        return bool(self.added or self.removed or self.changed)
+        return any(getattr(self, name) for name, _ in _KINDS)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """The files by kind of change (`status --json`'s `stale_files`)."""
+        return {name: list(getattr(self, name)) for name, _ in _KINDS}
 
     def describe(self) -> str:
-        parts = []
-        for label, files in (("added", self.added), ("removed", self.removed),
-                             ("methods changed", self.changed)):
-            if files:
-                parts.append(f"{label}: " + ", ".join(files))
-        return "; ".join(parts)
+        """One line naming every changed file by kind, as `status` and `run` print it."""
+        return "; ".join(f"{label}: " + ", ".join(getattr(self, name))
+                         for name, label in _KINDS if getattr(self, name))
+
+    def with_current_lines(self, routes: list[Route]) -> list[Route]:
+        """`routes` with the lines of handlers in re-read files as the files have them now
+        (a line added above a handler moves it, and is not stale)."""
+        if not self.lines:
+            return routes
+        return [r._replace(line=self.lines[r.file].get(r.method, r.line))
+                if r.file in self.lines else r for r in routes]
 
 
-def check(root: Path, config: Config, cache: Cache, *, methods: bool = True) -> Staleness:
-    """Route files and layouts added, removed or renamed since the build; with `methods`, also
-    handlers added or removed in a file (this parses each file, so `run` leaves it out)."""
+def check(root: Path, config: Config, cache: Cache) -> Staleness:
+    """Compare the cache with the tree: walk it, hash every route file and layout, and parse
+    only those whose bytes differ from the build's."""
     result = Staleness()  # a cache of another route_dir is refused by cache.load
+    manifest = cache.manifest
     found = walk(root, config)
+    built = {*manifest.route_files, *manifest.layout_files}
     now = {rel for rel, _ in (*found.route_files, *found.layout_files)}
-    built = {*cache.manifest.route_files, *cache.manifest.layout_files}
     result.added = sorted(now - built)
     result.removed = sorted(built - now)
-    if not methods:
-        return result
-    handlers: dict[str, set[str]] = {}
-    for rel, folders in found.route_files:
-        read = read_route_file(root / rel, rel, folders)
-        if not isinstance(read, Problem):  # one that no longer parses: the build reports it
-            handlers[rel] = set(read.handlers())
-    if fingerprint(handlers, now) == cache.manifest.fingerprint:
-        return result  # the same files with the same methods: nothing more to name
-    cached = methods_by(cache.routes, "file")
-    result.changed = sorted(
-        rel for rel, found in handlers.items() if rel in built and found != cached.get(rel, set())
-    )
+    cached_methods: dict[str, set[str]] | None = None
+    base = str(root)
+    files = [(rel, folders, True) for rel, folders in found.route_files]
+    files += [(rel, folders, False) for rel, folders in found.layout_files]
+    for rel, folders, is_route in files:
+        if rel not in built:
+            continue
+        recorded = manifest.digests.get(rel)
+        if recorded is not None and _digest_of(f"{base}/{rel}") == recorded[0]:
+            continue  # the very bytes of the build
+        path = root / rel
+        read = (read_route_file if is_route else read_declarations)(path, rel, folders)
+        if isinstance(read, Problem):
+            result.unreadable.append(rel)
+        elif recorded is not None and facts_digest(read) == recorded[1]:
+            if isinstance(read, RouteFile):
+                result.lines[rel] = read.handlers()
+        elif isinstance(read, Declarations):
+            result.declarations_changed.append(rel)
+        else:
+            if cached_methods is None:
+                cached_methods = methods_by(cache.routes, "file")
+            same = set(read.handlers()) == cached_methods.get(rel, set())
+            (result.signature_changed if same else result.methods_changed).append(rel)
+    for name, _ in _KINDS:
+        getattr(result, name).sort()
     return result
+
+
+def _digest_of(path: str) -> str | None:
+    """The digest of a regular file's bytes (as `scan.digest` computes it at build); None if
+    it cannot be read. Non-blocking, so a FIFO put in a file's place cannot hang the check.
+    Plain `os` calls on a string path: this runs for every file at every start."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return digest(iter(functools.partial(os.read, fd, _CHUNK), b""))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def facts_digest(read: RouteFile | Declarations) -> str:
+    """The digest of what the build derives from a route file or layout, line numbers left
+    out: each handler's facts (sorted: the handlers' order means nothing), or a layout's
+    declared names (a setting, or any public value it binds) with what the scan knows of them.
+    """
+    if isinstance(read, RouteFile):
+        facts = sorted(_without_line(d) for d in read.definitions)
+    else:
+        facts = [_without_line(b) for b in read.bindings if _declared(b)]
+    return digest(("\n".join(facts).encode(),))
+
+
+def _declared(binding: Binding) -> bool:
+    """A layout's name that the build reads or refuses: not an import, function, class or
+    `_name` of its own, unless it is named like a setting (`middleware`)."""
+    return binding.name in LAYOUT_NAMES or (
+        binding.kind == "value" and not binding.name.startswith("_")
+    )
+
+
+_FIELDS = {kind: tuple(f.name for f in dataclasses.fields(kind) if f.name != "line")
+           for kind in (Definition, Binding)}
+
+
+def _without_line(record: Definition | Binding) -> str:
+    """Every fact the scan records of a handler or binding but its line, named. (A field added
+    to Definition or Binding changes the digest of any file re-read: bump FORMAT_VERSION.)"""
+    values: list[tuple[str, Any]] = [(name, getattr(record, name))
+                                     for name in _FIELDS[type(record)]]
+    return repr(values)

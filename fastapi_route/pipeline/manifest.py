@@ -16,10 +16,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
-from ..table import RouteEntry, Statistics, methods_by
+from ..table import RouteEntry, Statistics
 
-FORMAT_VERSION = 2  # of routes.dat and this manifest; a reader refuses any other
+# A route file's or layout's path -> (digest of its bytes, digest of the facts the build read
+# from them): see `freshness`.
+Digests = Mapping[str, tuple[str, str]]
+
+FORMAT_VERSION = 3  # of routes.dat and this manifest; a reader refuses any other
 # 2: records name the layouts that apply, the manifest lists layout_files (0.4.0)
+# 3: the manifest records each route file's and layout's digests (`digests`)
 
 
 def created_at() -> str:
@@ -30,14 +35,14 @@ def created_at() -> str:
     return datetime.now(tz=timezone.utc).isoformat()
 
 
-def fingerprint(methods: Mapping[str, Iterable[str]], route_files: Iterable[str]) -> str:
-    """Hash of the tree's structure: each route file's relative path and its methods.
+def fingerprint(files: Iterable[str], digests: Digests) -> str:
+    """Hash of the tree's structure: each route file's and layout's relative path and the
+    digest of its facts (its methods and their signatures; a layout's declared names).
 
-    `status` compares it with the tree on disk (which it parses anyway); `run` only walks the
-    tree and compares `route_files`, which needs no parse.
+    Two builds have the same fingerprint exactly when neither is stale for the other's tree
+    (`freshness`); nothing compares it at start (the per-file digests say which file changed).
     """
-    files = sorted({*route_files, *methods})
-    text = "\n".join(f"{f} {' '.join(sorted(methods.get(f, ())))}" for f in files)
+    text = "\n".join(f"{f} {digests[f][1] if f in digests else ''}" for f in sorted({*files}))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -55,6 +60,13 @@ def _is_number(value: object) -> bool:
 
 def _is_str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_digests(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], str)
+        for v in value.values()
+    )
 
 
 @dataclass(frozen=True)
@@ -77,13 +89,17 @@ class Manifest:
     route_dir: str  # the loader refuses records outside it, and a project with another one
     route_files: tuple[str, ...]  # `run`'s stale check: the walk's files against these
     layout_files: tuple[str, ...]  # the same for layouts; the loader's check of each record
+    # Each of those files -> [digest of its bytes, digest of its facts]: `freshness` re-reads
+    # only a file whose bytes changed, and compares its facts. A file missing here is stale.
+    digests: Digests = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of_build(
         cls, routes: Sequence[RouteEntry], route_files: Sequence[str], data: bytes,
         original_size: int, level: int, *, cache_dir: str, route_dir: str,
-        layout_files: Sequence[str] = (),
+        layout_files: Sequence[str] = (), digests: Digests | None = None,
     ) -> Manifest:
+        digests = dict(sorted((digests or {}).items()))
         stats = Statistics.of(routes)
         return cls(
             format_version=FORMAT_VERSION,
@@ -97,17 +113,19 @@ class Manifest:
             compressed_size=len(data),
             compression_ratio=round(original_size / len(data), 2) if data else 0.0,
             routes_sha256=hashlib.sha256(data).hexdigest(),
-            fingerprint=fingerprint(methods_by(routes, "file"), [*route_files, *layout_files]),
+            fingerprint=fingerprint([*route_files, *layout_files], digests),
             cache_dir=cache_dir,
             route_dir=route_dir,
             route_files=tuple(route_files),
             layout_files=tuple(layout_files),
+            digests=digests,
         )
 
     def to_dict(self) -> dict[str, Any]:
         fields = dataclasses.asdict(self)
         fields["route_files"] = list(self.route_files)
         fields["layout_files"] = list(self.layout_files)
+        fields["digests"] = {f: list(pair) for f, pair in self.digests.items()}
         return fields
 
     def to_json(self) -> bytes:
@@ -122,7 +140,7 @@ class Manifest:
             "compression_level": _is_int, "original_size": _is_int,
             "compressed_size": _is_int, "compression_ratio": _is_number,
             "routes_sha256": _str, "fingerprint": _str, "cache_dir": _str, "route_dir": _str,
-            "route_files": _is_str_list, "layout_files": _is_str_list,
+            "route_files": _is_str_list, "layout_files": _is_str_list, "digests": _is_digests,
         }
         wrong = [name for name, ok in checks.items() if name not in data or not ok(data[name])]
         if wrong:
@@ -130,5 +148,6 @@ class Manifest:
         values = {name: data[name] for name in checks}
         values["route_files"] = tuple(values["route_files"])
         values["layout_files"] = tuple(values["layout_files"])
+        values["digests"] = {f: (pair[0], pair[1]) for f, pair in values["digests"].items()}
         values["compression_ratio"] = float(values["compression_ratio"])
         return cls(**values)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -57,6 +58,7 @@ class RouteFile:
     folders: tuple[str, ...]  # folder names from the route dir down to the file
     definitions: tuple[Definition, ...] = ()
     lowercase_methods: tuple[str, ...] = ()  # `def get(...)`: worth a warning, not a route
+    digest: str = ""  # of the bytes these facts were read from (`digest`)
 
     def handlers(self) -> dict[str, int]:
         """Each method defined as a function here, at its first definition's line."""
@@ -74,6 +76,7 @@ class Declarations:
     file: str  # posix, relative to the project root
     folders: tuple[str, ...]  # folder names from the route dir down to it (layouts)
     bindings: tuple[Binding, ...] = ()
+    digest: str = ""  # of the bytes these facts were read from (`digest`)
 
 
 @dataclass
@@ -148,9 +151,8 @@ def walk(root: Path, config: Config, *, every_name: bool = False) -> Walk:
     """Every route file (as include/exclude patterns select them) and every layout; with
     `every_name`, also every name below the route and static folders (`Walk.names`).
 
-    `run` repeats only this walk (no parse, no names) and compares it with the manifest's
-    route_files to tell whether the cache is stale; `status` also parses and compares the
-    fingerprint.
+    `run` and `status` repeat only this walk (no names) to tell whether the cache is stale
+    (`freshness`).
     """
     result = Walk()
     route_dir = Path(config.route_dir).as_posix()
@@ -294,9 +296,18 @@ def _crashes_the_parser(source: bytes) -> bool:
     return result.returncode < 0  # killed by a signal; a SyntaxError is reported below
 
 
-def _parse(path: Path, rel: str) -> ast.Module | Problem:
-    """Parse one file; a file Python cannot parse becomes a SYNTAX_ERROR problem, a file gone
-    since the walk listed it Vanished."""
+def digest(chunks: Iterable[bytes]) -> str:
+    """A file's digest, from its bytes in one or more pieces: the build records it beside the
+    facts read from them, and `freshness` re-reads only a file whose digest differs."""
+    hashed = hashlib.blake2b(digest_size=16)
+    for chunk in chunks:
+        hashed.update(chunk)
+    return hashed.hexdigest()
+
+
+def _parse(path: Path, rel: str) -> tuple[ast.Module, str] | Problem:
+    """Parse one file, with the digest of the bytes parsed; a file Python cannot parse
+    becomes a SYNTAX_ERROR problem, a file gone since the walk listed it Vanished."""
     try:
         source = path.read_bytes()
         if (UNGUARDED_PARSER_LIMIT is not None and len(source) > UNGUARDED_PARSER_LIMIT
@@ -317,14 +328,15 @@ def _parse(path: Path, rel: str) -> ast.Module | Problem:
             return vanished(rel)
         return Problem(rel, 1, "SYNTAX_ERROR", f"cannot read this file as Python: {exc}",
                        "save it as UTF-8 Python source")
-    return tree
+    return tree, digest((source,))
 
 
 def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile | Problem:
     """Parse one route file: its handlers, as facts."""
-    tree = _parse(path, rel)
-    if isinstance(tree, Problem):
-        return tree
+    parsed = _parse(path, rel)
+    if isinstance(parsed, Problem):
+        return parsed
+    tree, read = parsed
     definitions: list[Definition] = []
     lowercase: list[str] = []
     for node in tree.body:
@@ -337,17 +349,18 @@ def read_route_file(path: Path, rel: str, folders: tuple[str, ...]) -> RouteFile
         for name in bound_names(node):
             if name in HANDLER_NAMES:
                 definitions.append(Definition(name, node.lineno, False))
-    return RouteFile(rel, folders, tuple(definitions), tuple(lowercase))
+    return RouteFile(rel, folders, tuple(definitions), tuple(lowercase), read)
 
 
 def read_declarations(
     path: Path, rel: str, folders: tuple[str, ...] = ()
 ) -> Declarations | Problem:
     """Parse a `_layout.py` or `app.py`: the names it binds, as facts."""
-    tree = _parse(path, rel)
-    if isinstance(tree, Problem):
-        return tree
-    return Declarations(rel, folders, tuple(top_level_bindings(tree.body)))
+    parsed = _parse(path, rel)
+    if isinstance(parsed, Problem):
+        return parsed
+    tree, read = parsed
+    return Declarations(rel, folders, tuple(top_level_bindings(tree.body)), read)
 
 
 # Called after each route file is read with (files read, files found), so that a caller can

@@ -33,7 +33,8 @@ log = logging.getLogger("fastapi_route")
 
 
 class StaleCacheError(FastAPIRouteError):
-    """--strict refuses a cache whose route files changed since the build."""
+    """--strict refuses a stale cache (`freshness`: a file added or removed, a method or a
+    handler's signature changed since the build)."""
 
 
 def resolve_project(project: Project | str | Path | None) -> Project:
@@ -50,13 +51,13 @@ def load_routes(
     if source == "scan":
         return compile_table(project.root, config, facts=facts).routes
     cache = cache_io.load(project.root / config.build.cache_dir, config.route_dir)
-    stale = freshness.check(project.root, config, cache, methods=False)
+    stale = freshness.check(project.root, config, cache)  # the check `status` makes
     if stale.stale:
         message = f"the build cache is stale ({stale.describe()})"
         if strict:
             raise StaleCacheError(message[0].upper() + message[1:] + ".", "fastapi-route build")
         log.warning("%s; run 'fastapi-route build'", message)
-    return cache.routes
+    return stale.with_current_lines(cache.routes)
 
 
 def schedule_of(config: Config, schedule: Schedule | None, lazy: bool | None) -> Schedule:
