@@ -29,7 +29,7 @@ from ..bindings import Binding
 from ..config import Config
 from ..conventions import LAYOUT_NAMES
 from ..errors import Problem
-from ..table import Route, methods_by
+from ..table import RouteEntry, methods_by
 from .cache import Cache
 from .scan import (
     Declarations,
@@ -74,7 +74,7 @@ class Staleness:
         return "; ".join(f"{label}: " + ", ".join(getattr(self, name))
                          for name, label in _KINDS if getattr(self, name))
 
-    def with_current_lines(self, routes: list[Route]) -> list[Route]:
+    def with_current_lines(self, routes: list[RouteEntry]) -> list[RouteEntry]:
         """`routes` with the lines of handlers in re-read files as the files have them now
         (a line added above a handler moves it, and is not stale)."""
         if not self.lines:
