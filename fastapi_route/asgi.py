@@ -27,8 +27,8 @@ The variables (written by export(), read by project_from_env() and create_from_e
                             runtime/failure.py's, read and written there)
 
 `fastapi-route run --workers N` exports them (`exported`, for the length of the serve call)
-and starts uvicorn on the factory create_from_env(), so every worker serves the same project
-with the same flags.
+and starts uvicorn on `app`, so every worker serves the same project with the same flags, and
+a worker that cannot start tells `run` (runtime/failure.py).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import FastAPIRouteError
 from .project import Project, find_project, from_package
+from .runtime import failure
 from .runtime.failure import ENV_SUPERVISOR
 
 ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
@@ -182,23 +183,27 @@ class DeferredApp:
             self._app = self.factory()
         except FastAPIRouteError as exc:
             self._failure = str(exc)  # the user's mistake: the message says what to do
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             # The project's own code failed (config.py, a route import): its traceback helps.
             log.exception("the project failed to load")
-            self._failure = f"the project failed to load: {type(exc).__name__}: {exc}"
+            self._failure = f"the project failed to load: {failure.describe(exc)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = self.build()
         if app is not None:
-            await app(scope, receive, send)
+            if scope["type"] == "lifespan":  # a lifespan that raises: one located message
+                await failure.start(app, scope, receive, send, _root_of(app))
+            else:
+                await app(scope, receive, send)
             return
         message = self._failure or "the app failed to load"
         if scope["type"] == "lifespan":
             # The server ends with this message (uvicorn and granian log it, hypercorn raises
-            # it); raising instead would make them log "lifespan unsupported" and carry on.
+            # it; under `run`, run prints it); raising instead would make them log "lifespan
+            # unsupported" and carry on.
             event = await receive()
             if event["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.failed", "message": message})
+                await failure.fail_start(send, message)
             return
         log.error("%s", message)
         if scope["type"] == "http":
@@ -212,6 +217,16 @@ class DeferredApp:
             await send({"type": "http.response.body", "body": body})
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1011})  # 1011: internal error
+
+
+def _root_of(app: ASGIApp) -> Path | None:
+    """The project folder of an app create_app made (where a failure is located)."""
+    from .runtime.app import runtime_of
+
+    try:
+        return runtime_of(app).project.root  # type: ignore[arg-type]
+    except (LookupError, AttributeError):
+        return None
 
 
 app = DeferredApp()

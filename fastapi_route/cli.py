@@ -375,7 +375,7 @@ def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
     echo(f"Serving {ctx.project.name} on {server.url}", bold=True)
     ended = server.serve()
     if ended.error is not None:
-        echo(f"Error: the server stopped: {ended.error}", err=True, fg="red")
+        echo(f"Error: {ended.error}", err=True, fg="red")
     sys.exit(ended.exit_code)
 
 
