@@ -28,7 +28,8 @@ The variables (written by export(), read by project_from_env() and create_from_e
 
 `fastapi-route run --workers N` exports them (`exported`, for the length of the serve call)
 and starts uvicorn on `app`, so every worker serves the same project with the same flags, and
-a worker that cannot start tells `run` (runtime/failure.py).
+a worker that cannot start tells `run` (runtime/failure.py). The `fastapi-route` command
+reads them too, where no flag says (a flag wins).
 """
 
 from __future__ import annotations
@@ -39,14 +40,17 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import FastAPIRouteError
-from .project import Project, find_project, from_package
+from .errors import FastAPIRouteError, ProjectNotFound
+from .project import Project, find_project, from_package, from_path
 from .runtime import failure
 from .runtime.failure import ENV_SUPERVISOR
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
 ENV_APP = "FASTAPI_ROUTE_APP"
@@ -101,15 +105,43 @@ def _put(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
+# One reader per variable; the `fastapi-route` command reads them too, where no flag says.
+
+
 def project_from_env() -> Project:
-    path = os.environ.get(ENV_PROJECT)
-    package = os.environ.get(ENV_APP)
-    if package and not path:
-        return from_package(package)  # no need to scan every installed distribution
-    return find_project(Path(path) if path else None)
+    """The project the variables name; with neither, the current folder, else the one
+    installed app. A hint names the variables: under a server there is no --project."""
+    named = project_named_by_env()
+    if named is not None:
+        return named
+    try:
+        return find_project(None)
+    except ProjectNotFound as exc:
+        raise ProjectNotFound(
+            exc.message,
+            f"set {ENV_PROJECT} to a project folder, or {ENV_APP} to an installed app's package",
+        ) from None
+
+
+def project_named_by_env() -> Project | None:
+    """The project FASTAPI_ROUTE_PROJECT, else FASTAPI_ROUTE_APP, names; None when neither
+    is set. A wrong one is an error whose hint names the variable."""
+    path = os.environ.get(ENV_PROJECT, "").strip()
+    package = os.environ.get(ENV_APP, "").strip()
+    try:
+        if path:
+            return from_path(Path(path), found_by=ENV_PROJECT)
+        if package:  # by package name: no need to scan every installed distribution
+            return from_package(package, found_by=f"{ENV_APP}={package}")
+    except ProjectNotFound as exc:
+        hint = (f"set {ENV_PROJECT} to a project folder (holding routes/ or config.py)" if path
+                else f"install the app's wheel, or set {ENV_PROJECT} to its source tree")
+        raise ProjectNotFound(exc.message, f"{hint}, or unset it") from None
+    return None
 
 
 def strict_from_env() -> bool:
+    """False when unset."""
     return _flag(ENV_STRICT) is True
 
 
