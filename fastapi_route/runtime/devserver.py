@@ -193,6 +193,8 @@ def serve(project: Project, config: Config, settings: dict[str, Any]) -> None:
             if exc.code not in (0, None):  # uvicorn did not start; it logged why
                 sys.exit(1)
             raise
+    if not server.started and not restart:  # the same, from uvicorn < 0.30: no exit of its own
+        sys.exit(1)
     if restart:
         # The same command again, in this process: a fresh interpreter, so every module
         # (app.py, config.py, ...) is read anew.
