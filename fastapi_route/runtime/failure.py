@@ -164,14 +164,18 @@ def project_frames(error: BaseException, root: Path) -> list[traceback.FrameSumm
     return []
 
 
+_OURS = Path(__file__).resolve().parent.parent  # fastapi_route/
+
+
 def _inside(filename: str, base: Path) -> str | None:
     """`filename` relative to the project (posix), unless it is not in it or is a library's
-    (a virtualenv inside the project folder)."""
+    (a virtualenv inside the project folder) or ours (a project around our source tree)."""
+    path = PurePath(os.path.abspath(filename))
     try:
-        rel = PurePath(os.path.abspath(filename)).relative_to(base)
+        rel = path.relative_to(base)
     except ValueError:
         return None
-    if {"site-packages", "dist-packages"} & set(rel.parts):
+    if {"site-packages", "dist-packages"} & set(rel.parts) or _OURS in path.parents:
         return None
     return rel.as_posix()
 
