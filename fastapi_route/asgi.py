@@ -27,8 +27,9 @@ The variables (written by export(), read by project_from_env() and create_from_e
                             runtime/failure.py's, read and written there)
 
 `fastapi-route run --workers N` exports them (`exported`, for the length of the serve call)
-and starts uvicorn on the factory create_from_env(), so every worker serves the same project
-with the same flags.
+and starts uvicorn on `app`, so every worker serves the same project with the same flags, and
+a worker that cannot start tells `run` (runtime/failure.py). The `fastapi-route` command
+reads them too, where no flag says (a flag wins).
 """
 
 from __future__ import annotations
@@ -39,13 +40,17 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import FastAPIRouteError
-from .project import Project, find_project, from_package
+from .errors import FastAPIRouteError, ProjectNotFound
+from .project import Project, find_project, from_package, from_path
+from .runtime import failure
 from .runtime.failure import ENV_SUPERVISOR
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
 ENV_APP = "FASTAPI_ROUTE_APP"
@@ -100,15 +105,43 @@ def _put(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
+# One reader per variable; the `fastapi-route` command reads them too, where no flag says.
+
+
 def project_from_env() -> Project:
-    path = os.environ.get(ENV_PROJECT)
-    package = os.environ.get(ENV_APP)
-    if package and not path:
-        return from_package(package)  # no need to scan every installed distribution
-    return find_project(Path(path) if path else None)
+    """The project the variables name; with neither, the current folder, else the one
+    installed app. A hint names the variables: under a server there is no --project."""
+    named = project_named_by_env()
+    if named is not None:
+        return named
+    try:
+        return find_project(None)
+    except ProjectNotFound as exc:
+        raise ProjectNotFound(
+            exc.message,
+            f"set {ENV_PROJECT} to a project folder, or {ENV_APP} to an installed app's package",
+        ) from None
+
+
+def project_named_by_env() -> Project | None:
+    """The project FASTAPI_ROUTE_PROJECT, else FASTAPI_ROUTE_APP, names; None when neither
+    is set. A wrong one is an error whose hint names the variable."""
+    path = os.environ.get(ENV_PROJECT, "").strip()
+    package = os.environ.get(ENV_APP, "").strip()
+    try:
+        if path:
+            return from_path(Path(path), found_by=ENV_PROJECT)
+        if package:  # by package name: no need to scan every installed distribution
+            return from_package(package, found_by=f"{ENV_APP}={package}")
+    except ProjectNotFound as exc:
+        hint = (f"set {ENV_PROJECT} to a project folder (holding routes/ or config.py)" if path
+                else f"install the app's wheel, or set {ENV_PROJECT} to its source tree")
+        raise ProjectNotFound(exc.message, f"{hint}, or unset it") from None
+    return None
 
 
 def strict_from_env() -> bool:
+    """False when unset."""
     return _flag(ENV_STRICT) is True
 
 
@@ -182,23 +215,27 @@ class DeferredApp:
             self._app = self.factory()
         except FastAPIRouteError as exc:
             self._failure = str(exc)  # the user's mistake: the message says what to do
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             # The project's own code failed (config.py, a route import): its traceback helps.
             log.exception("the project failed to load")
-            self._failure = f"the project failed to load: {type(exc).__name__}: {exc}"
+            self._failure = f"the project failed to load: {failure.describe(exc)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = self.build()
         if app is not None:
-            await app(scope, receive, send)
+            if scope["type"] == "lifespan":  # a lifespan that raises: one located message
+                await failure.start(app, scope, receive, send, _root_of(app))
+            else:
+                await app(scope, receive, send)
             return
         message = self._failure or "the app failed to load"
         if scope["type"] == "lifespan":
             # The server ends with this message (uvicorn and granian log it, hypercorn raises
-            # it); raising instead would make them log "lifespan unsupported" and carry on.
+            # it; under `run`, run prints it); raising instead would make them log "lifespan
+            # unsupported" and carry on.
             event = await receive()
             if event["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.failed", "message": message})
+                await failure.fail_start(send, message)
             return
         log.error("%s", message)
         if scope["type"] == "http":
@@ -212,6 +249,16 @@ class DeferredApp:
             await send({"type": "http.response.body", "body": body})
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1011})  # 1011: internal error
+
+
+def _root_of(app: ASGIApp) -> Path | None:
+    """The project folder of an app create_app made (where a failure is located)."""
+    from .runtime.app import runtime_of
+
+    try:
+        return runtime_of(app).project.root  # type: ignore[arg-type]
+    except (LookupError, AttributeError):
+        return None
 
 
 app = DeferredApp()

@@ -35,12 +35,24 @@ class Context:
     """What every command needs: the project and its settings, found once."""
 
     def __init__(self, path: Path | None, app: str | None) -> None:
-        self.project: Project = find_project(path, app)
+        self.project: Project = chosen_project(path, app)
         self.config: Config = load_config(self.project.root)
 
     @property
     def cache_path(self) -> Path:
         return self.project.root / self.config.build.cache_dir
+
+
+def chosen_project(path: Path | None, app: str | None) -> Project:
+    """--project PATH or --app NAME; without either, FASTAPI_ROUTE_PROJECT or FASTAPI_ROUTE_APP
+    (a wrong one's hint names the variable); without those, the search."""
+    from .asgi import project_named_by_env
+
+    if path is None and app is None:
+        named = project_named_by_env()
+        if named is not None:
+            return named
+    return find_project(path, app)
 
 
 @dataclass
@@ -180,7 +192,7 @@ class FastAPIRouteGroup(click.Group):
         if key not in ctx.meta:
             selection = ctx.find_object(Selection) or Selection()
             try:
-                project = find_project(selection.path, selection.app)
+                project = chosen_project(selection.path, selection.app)
                 ctx.meta[key] = dict(load_config(project.root).commands)
             except FastAPIRouteError:
                 ctx.meta[key] = {}  # no project here (or a broken one): the built-in commands
@@ -355,28 +367,33 @@ def _say_project(project: Project) -> None:
 @click.option("--host", default=None, help="Bind address (default 0.0.0.0, or server.host).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.option("--workers", type=click.IntRange(1, 512), default=None, help="Worker processes.")
-@click.option("--strict", is_flag=True, help="Refuse a cache whose route files changed.")
+@click.option("--strict", is_flag=True,
+              help="Refuse a cache whose route files changed (default: FASTAPI_ROUTE_STRICT).")
 @click.option("--eager", is_flag=True, default=False,
               help="Register every route with FastAPI before the port is bound.")
 @click.option("--lazy", is_flag=True, default=None,
-              help="Import each route on its first request (default: lazy in config.py).")
+              help="Import each route on its first request (default: FASTAPI_ROUTE_SCHEDULE, "
+              "else lazy in config.py).")
 @pass_project
 def run(ctx: Context, host: str | None, port: int | None, workers: int | None,
         strict: bool, eager: bool, lazy: bool | None) -> None:
     """Production server from the build cache (verified, and every route file imported,
     before a port is bound; routes are registered on first use or by a warm-up)."""
+    from .asgi import schedule_from_env, strict_from_env
     from .serving import ProductionServer
 
     if eager and lazy:
         raise click.UsageError("--eager and --lazy are two different schedules: choose one")
+    # A flag wins; without one, the variable (a bad value is an error, exit 1).
+    schedule = "eager" if eager else "lazy" if lazy else schedule_from_env()
+    strict = strict or strict_from_env()
     _say_project(ctx.project)
     server = ProductionServer(ctx.project, ctx.config, host=host, port=port, workers=workers,
-                              strict=strict,
-                              schedule="eager" if eager else "lazy" if lazy else None)
+                              strict=strict, schedule=schedule)  # type: ignore[arg-type]
     echo(f"Serving {ctx.project.name} on {server.url}", bold=True)
     ended = server.serve()
     if ended.error is not None:
-        echo(f"Error: the server stopped: {ended.error}", err=True, fg="red")
+        echo(f"Error: {ended.error}", err=True, fg="red")
     sys.exit(ended.exit_code)
 
 

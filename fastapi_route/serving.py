@@ -4,8 +4,9 @@
 of workers, uvicorn's settings, and the app, built here so that a broken cache or an import
 error fails now (one process serves this app; with several workers each builds its own, and
 when they import lazily only the cache is verified here). `serve()` then exports what the
-workers read, supervises them (a route FastAPI rejects after binding stops the server:
-runtime/failure.py), runs uvicorn and says how it ended. The environment variables and signal
+workers read, supervises them (a lifespan that raises or a worker that cannot start, and a
+route FastAPI rejects after binding, stop the server: runtime/failure.py), runs uvicorn and
+says how it ended. The environment variables and signal
 handlers it sets are put back when it returns. The click commands only parse, call and print.
 
 This module imports nothing heavy until a server is made: the CLI imports it for RUN_HOST.
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 
 RUN_HOST = "0.0.0.0"  # what `run` binds when neither --host nor server.host says
 DEV_HOST = "127.0.0.1"  # and `dev`
-FACTORY = "fastapi_route.asgi:create_from_env"  # what each worker builds its app with
+# What each worker serves: the app `uvicorn fastapi_route.asgi:app` serves, which builds the
+# project's app from the variables `exported` sets, and reports a failed start.
+WORKER_APP = "fastapi_route.asgi:app"
 
 
 def uvicorn_settings(config: Config, host: str, port: int | None, log_level: str
@@ -54,7 +57,10 @@ def dev_settings(config: Config, host: str | None, port: int | None) -> dict[str
 class Ended:
     """How a server ended: stopped as servers are (exit 0), or by a failure (exit 1)."""
 
-    error: str | None = None  # what stopped it: a route FastAPI rejected after binding
+    # What stopped it: "the server did not start: ..." (a lifespan that raised, a worker that
+    # could not build the app, uvicorn's own refusal) or "the server stopped: ..." (a route
+    # FastAPI rejected after binding).
+    error: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -101,6 +107,7 @@ class ProductionServer:
         import uvicorn
 
         from .asgi import exported
+        from .runtime.failure import Starting
 
         with Supervisor() as supervisor, exported(
             self.project, strict=self.strict, schedule=self.schedule,
@@ -108,9 +115,15 @@ class ProductionServer:
         ), handling(signal.SIGTERM, _stop):
             try:
                 if self.app is not None and self.workers == 1:
-                    uvicorn.run(self.app, factory=False, workers=1, **self.settings)
+                    uvicorn.run(Starting(self.app, self.project.root), factory=False, workers=1,
+                                **self.settings)
                 else:
-                    uvicorn.run(FACTORY, factory=True, workers=self.workers, **self.settings)
+                    uvicorn.run(WORKER_APP, factory=False, workers=self.workers,
+                                **self.settings)
             except _Stopped:
                 pass  # how servers are stopped: the report says whether a failure did it
+            except SystemExit as exc:  # uvicorn's "did not start" (3), or a port it cannot bind
+                return Ended(supervisor.failure() or
+                             f"the server did not start (uvicorn exited {exc.code}; its "
+                             "message is above)")
             return Ended(supervisor.failure())

@@ -418,7 +418,7 @@ def test_run_with_workers_exports_what_each_worker_reads(
     args = ["run", "--project", str(built), "--workers", "2", "--lazy", "--strict"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert served["target"] == "fastapi_route.asgi:create_from_env"
+    assert served["target"] == "fastapi_route.asgi:app"
     assert served["env"] == {asgi.ENV_PROJECT: str(built.resolve()), asgi.ENV_APP: None,
                              asgi.ENV_STRICT: "1", asgi.ENV_SCHEDULE: "lazy",
                              asgi.ENV_SUPERVISOR: served["env"][asgi.ENV_SUPERVISOR]}

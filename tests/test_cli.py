@@ -355,7 +355,8 @@ def test_run_hands_uvicorn_each_setting_once(project, monkeypatch, workers):
     assert code == 0, out
     assert seen["log_level"] == "debug" and seen["port"] == 9000 and seen["host"] == "0.0.0.0"
     assert seen["workers"] == workers
-    assert seen["factory"] is (workers > 1)
+    assert seen["factory"] is False  # one process: the app; workers: fastapi_route.asgi:app
+    assert (seen["target"] == "fastapi_route.asgi:app") is (workers > 1)
 
 
 def test_server_options_it_sets_itself_fail_the_build_and_run(project):

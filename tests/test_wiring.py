@@ -143,8 +143,10 @@ def test_a_supervisor_owns_its_report_for_the_length_of_a_with(tmp_path: Path) -
         pid, report = supervisor.address.split(":", 1)
         assert int(pid) == os.getpid() and Path(report) == supervisor.report
         assert supervisor.failure() is None
-        supervisor.report.write_text("routes/a.py:1 GET / cannot be registered\nmore\n")
-        assert supervisor.failure() == "routes/a.py:1 GET / cannot be registered"
+        # Two workers reported: the first report is the failure, hint and all.
+        supervisor.report.write_text("routes/a.py:1 GET / cannot be registered\n  hint: h"
+                                     "\x1e\nroutes/b.py:1 the second\x1e\n")
+        assert supervisor.failure() == "routes/a.py:1 GET / cannot be registered\n  hint: h"
     assert not supervisor.report.exists()
     assert supervisor.failure() is None
 
@@ -240,7 +242,7 @@ def test_handlers_a_multi_process_server_leaves_are_put_back(
     before = process_state()
 
     def supervise_workers(target: object, settings: dict[str, Any]) -> None:
-        assert target == "fastapi_route.asgi:create_from_env" and settings["workers"] == 2
+        assert target == "fastapi_route.asgi:app" and settings["workers"] == 2
         # As uvicorn's Multiprocess does: handlers of its own, never restored.
         for sig in SERVED_SIGNALS:
             signal.signal(sig, lambda signum, frame: None)

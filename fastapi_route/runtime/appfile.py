@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from ..conventions import APP_FILE
 from ..errors import FastAPIRouteError
 from ..pipeline.declarations import APP_SETTINGS
 from ..project import Project
+from .failure import located
 from .modules import ProjectModules
 
 
@@ -33,6 +35,7 @@ class AppFile:
     exception_handlers: Mapping[Any, Callable[..., Any]] = field(default_factory=dict)
     middleware: Sequence[Middleware] = ()  # the first is outermost
     configure: Callable[[FastAPI], Any] | None = None  # called once every route is registered
+    root: Path | None = None  # the project's: where configure's error is located
 
     @classmethod
     def load(cls, project: Project, modules: ProjectModules) -> AppFile:
@@ -62,7 +65,7 @@ class AppFile:
             not callable(configure) or inspect.iscoroutinefunction(configure)
         ):
             raise wrong("configure")
-        return cls(lifespan, dict(handlers), list(middleware), configure)
+        return cls(lifespan, dict(handlers), list(middleware), configure, project.root)
 
     def finish(self, app: FastAPI) -> None:
         """Run `configure(app)`; what it adds is served."""
@@ -72,6 +75,6 @@ class AppFile:
             self.configure(app)
         except Exception as exc:
             raise FastAPIRouteError(
-                f"{APP_FILE}: configure(app) raised {type(exc).__name__}: {exc}",
-                "fix configure in app.py (its traceback is in the server log)",
+                located(f"{APP_FILE}: configure(app) raised", exc, self.root),
+                "fix configure in app.py",
             ) from exc

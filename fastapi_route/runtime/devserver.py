@@ -38,6 +38,7 @@ from ..project import Project
 from .app import create_app, runtime_of
 from .caches import clear_memo_caches
 from .errorpage import error_response
+from .failure import Starting
 from .signals import handling
 
 log = logging.getLogger("fastapi_route")
@@ -188,7 +189,9 @@ def serve(project: Project, config: Config, settings: dict[str, Any]) -> None:
     changes."""
     dev = DevApp(project, config)
     dev.build()
-    server = uvicorn.Server(uvicorn.Config(dev, **settings))
+    # A lifespan that raises ends dev (exit 1) with one located message: it has no page to
+    # show it on, and a save may not be what mends it (docs/decisions.md).
+    server = uvicorn.Server(uvicorn.Config(Starting(dev, project.root), **settings))
     watcher = Watcher(project, config)
 
     async def main() -> bool:
@@ -203,7 +206,14 @@ def serve(project: Project, config: Config, settings: dict[str, Any]) -> None:
     # uvicorn re-raises the SIGTERM it handled once it has drained the connections: that is
     # how a server is stopped, so it ends the command with exit 0.
     with handling(signal.SIGTERM, _exit_0):
-        restart = asyncio.run(main())
+        try:
+            restart = asyncio.run(main())
+        except SystemExit as exc:
+            if exc.code not in (0, None):  # uvicorn did not start; it logged why
+                sys.exit(1)
+            raise
+    if not server.started and not restart:  # the same, from uvicorn < 0.30: no exit of its own
+        sys.exit(1)
     if restart:
         # The same command again, in this process: a fresh interpreter, so every module
         # (app.py, config.py, ...) is read anew.

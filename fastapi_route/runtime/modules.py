@@ -29,6 +29,7 @@ from typing import Any
 from ..conventions import ROUTE_FILES, SegmentError, SegmentKind, parse_segment
 from ..errors import FastAPIRouteError
 from ..project import Project
+from .failure import located
 
 _MANGLED = {SegmentKind.PARAM: "_param_", SegmentKind.CATCHALL: "_catchall_",
             SegmentKind.OPTIONAL_CATCHALL: "_optional_", SegmentKind.GROUP: "_group_"}
@@ -184,10 +185,10 @@ class ProjectModules:
             assert spec is not None
             module = self._loaded[rel_file] = _execute(spec)
             return module
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() at import fails the import too
             raise HandlerImportError(
-                f"{rel_file} failed to import: {type(exc).__name__}: {exc}",
-                "fix the error in that file (its traceback is in the server log)",
+                located(f"{rel_file} failed to import", exc, self.root),
+                "fix the error in that file",
             ) from exc
 
     def forget(self, folder: str) -> None:
