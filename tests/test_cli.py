@@ -292,8 +292,11 @@ def test_killed_build_leaves_old_cache_and_next_build_cleans_up(
     _, stopped = os.waitpid(proc.pid, os.WUNTRACED)  # returns once the build stopped itself
     assert os.WIFSTOPPED(stopped), (stopped, log.read_text())
     temps = sorted(p.name for p in cache.glob(".*.tmp"))
-    if when == "before":  # the temp file being renamed in, complete
-        assert len(temps) == 1 and temps[0].startswith(f".{file}."), temps
+    if when == "before":  # the staged file being renamed in is there, complete
+        staged = [t for t in temps if t.startswith(f".{file}.") and t != f".{file}.old.tmp"]
+        assert len(staged) == 1, temps
+        if not tree_changes:  # nothing else was touched: the old pair stands
+            assert temps == staged, temps
     proc.kill()
     assert proc.wait() == -signal.SIGKILL
 

@@ -7,10 +7,11 @@ survive dying (SIGKILL, a power cut) or failing (a full disk, an I/O error) at a
 
 1. Stage: each new file is written to a `.NAME.XXXX.tmp` file in the cache folder and fsynced,
    then the folder is fsynced. Nothing old has been touched: a failure here removes the temps.
-2. Swap: .gitignore is renamed in (it holds `*` whoever wrote it); manifest.json is renamed
-   aside to `.manifest.json.old.tmp`, which retracts the build; routes.dat, when it changes,
-   is renamed aside to `.routes.dat.old.tmp`; the new routes.dat is renamed in, then the new
-   manifest.json (from this rename on the new build is there); the folder is fsynced.
+2. Swap: .gitignore is renamed in (it holds `*` whoever wrote it). When routes.dat changes,
+   manifest.json is renamed aside to `.manifest.json.old.tmp`, which retracts the build, and
+   routes.dat to `.routes.dat.old.tmp`; the new routes.dat is renamed in. Then the new
+   manifest.json (from this rename on the new build is there; with the same data it is the
+   only rename, atomic, and the old build stands until it); the folder is fsynced.
 3. Undo: when a call of step 2 fails, the new manifest.json is removed if it got in (and the
    new routes.dat if there was none before), and the old files are renamed back, data first:
    renames onto names the folder held a moment ago need no new space. The old files are back,
@@ -20,7 +21,8 @@ survive dying (SIGKILL, a power cut) or failing (a full disk, an I/O error) at a
 A writer that fails leaves the old files. Two renames cannot be one atomic step, so between
 the retraction and the new manifest there is no manifest.json, never a manifest beside data it
 does not describe: a writer killed at any moment leaves the old pair, the new pair or (killed
-during the swap or its undo) no manifest, plus temp files the next writer removes.
+while swapping new data in, or undoing that) no manifest, plus temp files the next writer
+removes.
 """
 
 from __future__ import annotations
@@ -222,9 +224,13 @@ def _swap(cache: Path, staged: dict[str, Path], outcome: _Outcome) -> None:
     set_aside: list[str] = []
     placed: list[str] = []
     try:
-        for name in (MANIFEST_FILE, DATA_FILE):  # the manifest first: it retracts the build
-            if name in staged and _put_aside(cache, name):
-                set_aside.append(name)
+        # New data: retract the build first (the manifest aside), so no moment has the old
+        # manifest beside the new data. The same data: the manifest is one atomic rename, and
+        # a writer killed before it leaves the old build whole.
+        if DATA_FILE in staged:
+            for name in (MANIFEST_FILE, DATA_FILE):
+                if _put_aside(cache, name):
+                    set_aside.append(name)
         for name in (DATA_FILE, MANIFEST_FILE):  # the manifest last: it makes the new build
             if name in staged:
                 os.replace(staged[name], cache / name)
