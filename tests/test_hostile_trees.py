@@ -35,7 +35,7 @@ from fastapi_route.config import load_config
 from fastapi_route.conventions import HTTP_METHODS, path_pieces
 from fastapi_route.errors import BuildFailed
 from fastapi_route.pipeline import cache as cache_io
-from fastapi_route.pipeline.build import Table, build, compile_table
+from fastapi_route.pipeline.build import CompiledTree, build, compile_table
 from fastapi_route.project import Project
 from fastapi_route.runtime.app import create_app
 from fastapi_route.table import RouteEntry
@@ -423,7 +423,7 @@ def reference_match(
     return chosen[0]
 
 
-def tokens_for(table: Table) -> Iterator[str]:
+def tokens_for(table: CompiledTree) -> Iterator[str]:
     """Values for path parameters: numbers (an `int` parameter accepts them) that no static
     folder is named, so they never select a static route by accident."""
     statics = {p for r in table.routes for p in path_pieces(r.path)}
@@ -434,7 +434,7 @@ def tokens_for(table: Table) -> Iterator[str]:
             yield str(n)
 
 
-def check_requests(root: Path, table: Table) -> int:
+def check_requests(root: Path, table: CompiledTree) -> int:
     """Request every route's example URL; return how many reached the route itself.
 
     Requests go through httpx's ASGI transport, which decodes the path once, as uvicorn does.
@@ -444,7 +444,7 @@ def check_requests(root: Path, table: Table) -> int:
     return asyncio.run(_check_requests(app, root, table))
 
 
-async def _check_requests(app: FastAPI, root: Path, table: Table) -> int:
+async def _check_requests(app: FastAPI, root: Path, table: CompiledTree) -> int:
     transport = httpx.ASGITransport(app=app)
     token = tokens_for(table)
     own = 0
@@ -477,7 +477,7 @@ def _forget_modules(before: set[str]) -> None:
             del sys.modules[name]
 
 
-def compile_or_fail(root: Path) -> Table | BuildFailed:
+def compile_or_fail(root: Path) -> CompiledTree | BuildFailed:
     """compile_table, bounded in time; BuildFailed comes back as a value, checked here."""
     try:
         with time_limit(TIME_LIMIT):
@@ -600,7 +600,7 @@ def test_link_out_of_the_tree_is_served_from_its_link_path(tmp_path: Path) -> No
                     [Link(("a",), "ext", "outside"), Link(("a",), "(g)", "dangling")])
     root = _tree(tmp_path, spec)
     table = compile_or_fail(root)
-    assert isinstance(table, Table)
+    assert isinstance(table, CompiledTree)
     assert [(r.path, r.file) for r in table.routes] == [
         ("/a", "routes/a/route.py"), ("/a/ext", "routes/a/ext/route.py"),
     ]
@@ -665,7 +665,7 @@ def test_cli_routes_prints_what_the_table_holds(tmp_path: Path) -> None:
     ])
     root = _tree(tmp_path, spec)
     table = compile_or_fail(root)
-    assert isinstance(table, Table)
+    assert isinstance(table, CompiledTree)
     result = run_cli(["routes", "--project", str(root)], cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()[1:-1]
@@ -683,7 +683,7 @@ def test_folder_named_like_a_sibling_module(tmp_path: Path, folders: tuple[str, 
     root = _tree(tmp_path, spec)
     (root / "routes" / folders[0] / "helpers.py").write_text("X = 1\n")
     table = compile_or_fail(root)
-    assert isinstance(table, Table)
+    assert isinstance(table, CompiledTree)
     before = set(sys.modules)
     try:
         assert check_requests(root, table) == 2

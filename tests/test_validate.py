@@ -11,7 +11,7 @@ import pytest
 
 from fastapi_route.config import Config, load_config
 from fastapi_route.errors import BuildFailed, Problem
-from fastapi_route.pipeline.build import Table, compile_table
+from fastapi_route.pipeline.build import CompiledTree, compile_table
 
 GET_OK = """
     def GET(request):
@@ -19,7 +19,7 @@ GET_OK = """
 """
 
 
-def table_of(root: Path, config: Config | None = None) -> Table:
+def table_of(root: Path, config: Config | None = None) -> CompiledTree:
     return compile_table(root, config if config is not None else load_config(root))
 
 
@@ -40,7 +40,7 @@ def where(problems: list[Problem]) -> set[tuple[str, str, int]]:
     return {(p.code, p.file, p.line) for p in problems}
 
 
-def routes_of(table: Table) -> list[tuple[str, str]]:
+def routes_of(table: CompiledTree) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in table.routes]
 
 
@@ -562,8 +562,8 @@ def test_folder_param_still_required_without_require_request(tmp_path, make_tree
 # --------------------------------------------------------------------------- CIRCULAR_GROUP
 
 
-def _compile_with_timeout(root: Path, seconds: float = 20) -> BaseException | Table:
-    result: list[BaseException | Table] = []
+def _compile_with_timeout(root: Path, seconds: float = 20) -> BaseException | CompiledTree:
+    result: list[BaseException | CompiledTree] = []
 
     def run() -> None:
         try:

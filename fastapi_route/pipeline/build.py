@@ -18,8 +18,10 @@ from .validate import validate
 
 
 @dataclass
-class Table:
-    """A validated route table, with the facts the cache records about its tree."""
+class CompiledTree:
+    """What `compile_table` makes of a tree: the validated route table (`table.RouteEntry`
+    records, what the cache stores) and the facts of the files it was read from (for the
+    manifest)."""
 
     routes: list[RouteEntry]
     route_files: list[str]
@@ -45,7 +47,7 @@ def _unreported(step: str, detail: str) -> None:
 def compile_table(
     root: Path, config: Config, *, on_step: StepCallback = _unreported,
     on_file: FileCallback | None = None, facts: Facts | None = None,
-) -> Table:
+) -> CompiledTree:
     """Scan and validate; raise BuildFailed with every problem when there is an error."""
     scanned = scan(root, config, on_file=on_file, facts=facts)
     on_step("Scanned routes", f"{len(scanned.files)} route files in {config.route_dir}/")
@@ -53,14 +55,14 @@ def compile_table(
     if errors_only(problems):
         raise BuildFailed(problems)
     on_step("Validated", f"{len(problems)} warnings" if problems else "no problems")
-    return Table(routes, sorted(f.file for f in scanned.files),
+    return CompiledTree(routes, sorted(f.file for f in scanned.files),
                  sorted(layout.file for layout in scanned.layouts), problems,
                  [*scanned.files, *scanned.layouts])
 
 
 @dataclass
 class BuildResult:
-    table: Table
+    table: CompiledTree
     manifest: Manifest
     cache_path: Path
     seconds: float
