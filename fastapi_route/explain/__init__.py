@@ -31,6 +31,7 @@ from ..config import Config, load_config
 from ..conventions import NOT_FOUND_FILE, WEBSOCKET
 from ..errors import FastAPIRouteError, printable
 from ..project import Project
+from ..routeview import groups_of
 from ..runtime.app import Runtime, runtime_of
 from ..runtime.replay import Decision, replay
 from ..runtime.routepath import get_route_path
@@ -160,8 +161,7 @@ def _answer(result: Explanation, runtime: Runtime, app: FastAPI, decision: Decis
     record = lazy.record
     result.outcome = "route"
     result.route = RouteRef(record.method, record.path, record.file, record.line)
-    result.groups = [f[1:-1] for f in record.file.split("/")[:-1]
-                     if f.startswith("(") and f.endswith(")")]
+    result.groups = list(groups_of(record.file, runtime.config.route_dir))
     result.segments = segments_of(record, result.path, decision.scope.get("path_params", {}))
     if record.catchall is not None and record.catchall not in record.params:
         result.notes.append(f"{record.catchall} is [] here: the optional catch-all "
