@@ -160,7 +160,10 @@ def _declared(binding: Binding) -> bool:
     )
 
 
-_FIELDS = {kind: tuple(f.name for f in dataclasses.fields(kind) if f.name != "line")
+# Not facts of the tree's shape: where a thing is (its line), and what a layout's setting is
+# set to (its value's shape, which the build checks; a new value needs no rebuild).
+_NOT_FACTS = ("line", "value")
+_FIELDS = {kind: tuple(f.name for f in dataclasses.fields(kind) if f.name not in _NOT_FACTS)
            for kind in (Definition, Binding)}
 
 
