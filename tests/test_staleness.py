@@ -31,7 +31,7 @@ from fastapi_route.pipeline import cache as cache_io
 from fastapi_route.pipeline import freshness
 from fastapi_route.pipeline.build import build
 from fastapi_route.project import Project
-from fastapi_route.runtime.app import StaleCacheError, create_app
+from fastapi_route.runtime.app import StaleCacheError, create_app, runtime_of
 
 ITEMS = "routes/items/route.py"
 ITEM = "routes/items/[item_id]/route.py"
@@ -250,7 +250,7 @@ def test_a_body_edit_is_served_without_a_rebuild_and_lines_follow_the_source(
                        + TREE[ITEMS].replace("'items': []", "'items': ['new']")})
     app = create_app(Project(built), source="cache", strict=True)
     assert TestClient(app).get("/items").json() == {"items": ["new"], "limit": 10}
-    lines = {(r.method, r.path): r.line for r in app.state.file_routes.table}
+    lines = {(r.method, r.path): r.line for r in runtime_of(app).table}
     assert lines[("GET", "/items")] == 7  # was 4 at the build: the re-read file says 7
 
 
