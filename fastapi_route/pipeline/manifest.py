@@ -18,8 +18,9 @@ from typing import Any
 from .. import __version__
 from ..table import RouteEntry, Statistics, methods_by
 
-FORMAT_VERSION = 2  # of routes.dat and this manifest; a reader refuses any other
+FORMAT_VERSION = 3  # of routes.dat and this manifest; a reader refuses any other
 # 2: records name the layouts that apply, the manifest lists layout_files (0.4.0)
+# 3: records carry the statuses a handler's returns show (OpenAPI documents them)
 
 
 def created_at() -> str:
