@@ -6,6 +6,10 @@ command works on a laptop with one interpreter and on CI with four.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+
 import nox
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -18,6 +22,37 @@ nox.options.reuse_existing_virtualenvs = True
 # The whole suite (end-to-end: wheels, virtualenvs, servers) runs on this Python; the others
 # run everything but the `slow` tests, which keeps CI at a few minutes.
 FULL_SUITE = "3.11"
+MINIMUM_PYTHON = PYTHONS[0]
+
+
+def runs(version: str) -> bool:
+    """Whether `pythonX.Y` on PATH starts: a pyenv shim of a version that PYENV_VERSION (or
+    .python-version) does not select is on PATH but does not run."""
+    found = shutil.which(f"python{version}")
+    if found is None:
+        return False
+    try:
+        return subprocess.run([found, "-c", ""], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def skipped_message(missing: list[str]) -> str | None:
+    """The line nox prints first when some of PYTHONS cannot run: what is skipped."""
+    if not missing:
+        return None
+    sessions = [f"tests-{v}" for v in missing]
+    if MINIMUM_PYTHON in missing:
+        sessions.append("minimum")
+    if FULL_SUITE in missing:
+        sessions.append(f"the slow tests (run on {FULL_SUITE} only)")
+    return (f"nox: Python {', '.join(missing)} not found on PATH, so these are skipped: "
+            f"{', '.join(sessions)}. With pyenv: PYENV_VERSION={':'.join(PYTHONS)} nox ...")
+
+
+_skipped = skipped_message([v for v in PYTHONS if not runs(v)])
+if _skipped:
+    print(_skipped, file=sys.stderr)
 
 
 @nox.session(python=PYTHONS)
@@ -33,7 +68,7 @@ def tests(session: nox.Session) -> None:
 MINIMUM_CONSTRAINTS = "tests/constraints-minimum.txt"
 
 
-@nox.session(python=PYTHONS[0])
+@nox.session(python=MINIMUM_PYTHON)
 def minimum(session: nox.Session) -> None:
     """The fast suite against the floors of `dependencies` (FastAPI, Starlette, uvicorn, ...)."""
     # A constraints file, not requirements, so pip still resolves from pyproject.toml; `==` pins

@@ -61,7 +61,7 @@ class Config:
     cors_allow_methods: tuple[str, ...] = ("*",)
     cors_allow_headers: tuple[str, ...] = ("*",)
     docs_enabled: bool = True
-    openapi_url: str = "/openapi.json"
+    openapi_url: str | None = "/openapi.json"  # None: no document, so no Swagger UI or ReDoc
     lazy: bool = False
     server: ServerConfig = field(default_factory=ServerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -111,9 +111,10 @@ def _level(value: Any) -> str:
     return value.upper()
 
 
-def _url_path(value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise ValueError("must be a URL path starting with '/'")
+def _url_path_or_none(value: Any) -> str | None:
+    """FastAPI's `openapi_url`: a path, or None to turn the document off."""
+    if value is not None and (not isinstance(value, str) or not value.startswith("/")):
+        raise ValueError("must be a URL path starting with '/', or None")
     return value
 
 
@@ -156,7 +157,7 @@ SIMPLE_KEYS: dict[str, Checker] = {
     "cors_allow_methods": _str_list,
     "cors_allow_headers": _str_list,
     "docs_enabled": _bool,
-    "openapi_url": _url_path,
+    "openapi_url": _url_path_or_none,
     "lazy": _bool,
     "commands": _commands,
 }

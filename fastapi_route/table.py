@@ -25,6 +25,9 @@ class RouteEntry(NamedTuple):
     params: tuple[str, ...] = ()  # path parameters in URL order, the catch-all last
     catchall: str | None = None
     layouts: tuple[str, ...] = ()  # the _layout.py files that apply, outermost first
+    # The statuses the handler's returns show, when it has no return annotation (scan's
+    # `returned_statuses`): what OpenAPI documents beside or instead of 200.
+    statuses: tuple[int, ...] = ()
 
     @property
     def is_dynamic(self) -> bool:
@@ -49,23 +52,26 @@ class RouteEntry(NamedTuple):
     def to_record(self) -> tuple[Any, ...]:
         """Builtins only, so the cache can be read by an unpickler that admits no globals."""
         return (self.method, self.path, self.file, self.line, list(self.params), self.catchall,
-                list(self.layouts))
+                list(self.layouts), list(self.statuses))
 
     @classmethod
     def from_record(cls, record: Any) -> RouteEntry:
         """A record from the cache, checked to be exactly what `to_record` writes."""
-        if type(record) in (tuple, list) and len(record) == 7:
-            method, path, file, line, params, catchall, layouts = record
+        if type(record) in (tuple, list) and len(record) == 8:
+            method, path, file, line, params, catchall, layouts, statuses = record
             if (
                 type(method) is str and method in _HANDLERS
                 and type(path) is str and path[:1] == "/"
                 and type(file) is str and type(line) is int
                 and type(params) is list and type(layouts) is list
                 and (catchall is None or type(catchall) is str)
+                and type(statuses) is list
+                and all(type(s) is int and 100 <= s <= 599 for s in statuses)
             ):
                 names, applied = tuple(params), tuple(layouts)
                 if all(type(n) is str for n in (*names, *applied)):
-                    return cls(method, path, file, line, names, catchall, applied)
+                    return cls(method, path, file, line, names, catchall, applied,
+                               tuple(statuses))
         raise ValueError(f"malformed route record {record!r}")
 
 

@@ -183,7 +183,7 @@ def payloads(marker: Path) -> dict[str, bytes]:
             with contextlib.suppress(pickle.PicklingError, AttributeError, TypeError):
                 found[f"{name}-reduce-p{protocol}"] = pickle.dumps(evil, protocol=protocol)
         # Deep inside a table that is otherwise well formed.
-        record = ["GET", "/", "routes/index.py", 1, [], evil, []]
+        record = ["GET", "/", "routes/index.py", 1, [], evil, [], []]
         found[f"{name}-nested-p4"] = pickle.dumps(
             {"format_version": FORMAT_VERSION, "routes": [record]}, protocol=4
         )
@@ -305,7 +305,7 @@ def test_cli_status_and_run_refuse_forged_pickles(
 
 
 def test_records_of_every_wrong_shape_are_refused(cache: Path) -> None:
-    good = ["GET", "/", "routes/index.py", 1, [], None, []]
+    good = ["GET", "/", "routes/index.py", 1, [], None, [], []]
     v = FORMAT_VERSION
     shapes: list[object] = [
         None, 1, "x", [], {}, {"format_version": v}, {"format_version": v + 1, "routes": []},
@@ -314,12 +314,17 @@ def test_records_of_every_wrong_shape_are_refused(cache: Path) -> None:
         {"format_version": v, "routes": [["get", *good[1:]]]},
         {"format_version": v, "routes": [["GET", "no-slash", *good[2:]]]},
         {"format_version": v, "routes": [["GET", "/", None, *good[3:]]]},
-        {"format_version": v, "routes": [["GET", "/", "f", "1", [], None, []]]},
-        {"format_version": v, "routes": [["GET", "/", "f", 1, [1], None, []]]},
-        {"format_version": v, "routes": [["GET", "/", "f", 1, [], 5, []]]},
-        {"format_version": v, "routes": [["GET", "/", "f", 1, [], None, "x"]]},
-        {"format_version": v, "routes": [["GET", "/", "f", 1, [], None, [1]]]},
-        {"format_version": v, "routes": [["GET", "/", "f", 1, ["x" * 5_000_000], 5, []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", "1", [], None, [], []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, [1], None, [], []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, [], 5, [], []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, [], None, "x", []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, [], None, [1], []]]},
+        {"format_version": v, "routes": [["GET", "/", "f", 1, ["x" * 5_000_000], 5, [], []]]},
+        {"format_version": v, "routes": [good[:7]]},  # a format 2 record
+        {"format_version": v, "routes": [[*good[:7], None]]},
+        {"format_version": v, "routes": [[*good[:7], [True]]]},
+        {"format_version": v, "routes": [[*good[:7], [2000]]]},
+        {"format_version": v, "routes": [[*good[:7], ["204"]]]},
     ]
     for shape in shapes:
         forge(cache, pickle.dumps(shape, protocol=4), total_routes=1)
@@ -364,7 +369,7 @@ def test_a_table_naming_a_file_outside_the_routes_runs_nothing(
         marker=str(marker)))
     for file in [str(base / "evil.py"), "../evil.py", "routes/../../evil.py",
                  "routes/evil/helper.py", "routes/evil/../../../evil.py"]:
-        forge_table(cache, [["GET", "/", file, 1, [], None, []]])
+        forge_table(cache, [["GET", "/", file, 1, [], None, [], []]])
         # Live: without the check, building the app imports the file and creates the marker.
         with monkeypatch.context() as m:
             m.setattr(cache_io, "_where_routes_are", lambda manifest, routes: None)
@@ -380,25 +385,25 @@ def test_a_table_naming_a_file_outside_the_routes_runs_nothing(
 @pytest.mark.parametrize(
     ("records", "changes", "expect"),
     [
-        ([["GET", "/admin", "routes/index.py", 1, [], None, []]], {}, "not the URL of"),
-        ([["GET", "/users/{user_id}", "routes/users/[user_id]/route.py", 1, [], None, []]], {},
+        ([["GET", "/admin", "routes/index.py", 1, [], None, [], []]], {}, "not the URL of"),
+        ([["GET", "/users/{user_id}", "routes/users/[user_id]/route.py", 1, [], None, [], []]], {},
          "not the URL of"),
-        ([["GET", "/docs/{slug:path}", "routes/docs/[...slug]/route.py", 1, ["slug"], None, []]],
-         {}, "not the URL of"),
-        ([["GET", "/x", "routes/_private/x/route.py", 1, [], None, []]], {}, "would route"),
-        ([["GET", "/{id}/{id}", "routes/[id]/[id]/route.py", 1, ["id", "id"], None, []]], {},
+        ([["GET", "/docs/{slug:path}", "routes/docs/[...slug]/route.py", 1, ["slug"], None, [],
+           []]], {}, "not the URL of"),
+        ([["GET", "/x", "routes/_private/x/route.py", 1, [], None, [], []]], {}, "would route"),
+        ([["GET", "/{id}/{id}", "routes/[id]/[id]/route.py", 1, ["id", "id"], None, [], []]], {},
          "would route"),
-        ([["GET", "/{a:path}/b", "routes/[...a]/b/route.py", 1, ["a"], None, []]], {},
+        ([["GET", "/{a:path}/b", "routes/[...a]/b/route.py", 1, ["a"], None, [], []]], {},
          "would route"),
-        ([["GET", "/", "routes/index.py", 1, [], None, []]], {"route_dir": "../routes"},
+        ([["GET", "/", "routes/index.py", 1, [], None, [], []]], {"route_dir": "../routes"},
          "not a folder inside"),
-        ([["GET", "/", "/routes/index.py", 1, [], None, []]], {"route_dir": "/routes"},
+        ([["GET", "/", "/routes/index.py", 1, [], None, [], []]], {"route_dir": "/routes"},
          "not a folder inside"),
-        ([["GET", "/", "routes//index.py", 1, [], None, []]], {}, "not a route file"),
-        ([["GET", "/", "routes/./index.py", 1, [], None, []]], {}, "not a route file"),
-        ([["GET", "/", "routes\\index.py", 1, [], None, []]], {}, "not a route file"),
-        ([["GET", "/", "routes/index.py\x00", 1, [], None, []]], {}, "not a route file"),
-        ([["GET", "/", "routes/" + "a/" * 2000 + "route.py", 1, [], None, []]], {},
+        ([["GET", "/", "routes//index.py", 1, [], None, [], []]], {}, "not a route file"),
+        ([["GET", "/", "routes/./index.py", 1, [], None, [], []]], {}, "not a route file"),
+        ([["GET", "/", "routes\\index.py", 1, [], None, [], []]], {}, "not a route file"),
+        ([["GET", "/", "routes/index.py\x00", 1, [], None, [], []]], {}, "not a route file"),
+        ([["GET", "/", "routes/" + "a/" * 2000 + "route.py", 1, [], None, [], []]], {},
          "not a route file"),
     ],
 )
@@ -410,7 +415,7 @@ def test_tables_a_build_could_not_have_written_are_refused(
 
 
 def test_a_record_not_listed_in_route_files_is_refused(cache: Path) -> None:
-    forge_table(cache, [["GET", "/", "routes/index.py", 1, [], None, []]],
+    forge_table(cache, [["GET", "/", "routes/index.py", 1, [], None, [], []]],
                 route_files=["routes/other/route.py"])
     assert "not among the manifest's route_files" in str(refused(cache))
 

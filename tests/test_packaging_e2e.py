@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_tree
 from packaging_helpers import (
+    REPO_ROOT,
     SAMPLE_PROJECT,
     SETUPTOOLS_APP,
     Venv,
@@ -283,3 +284,72 @@ def test_uv_build_bakes_the_cache_with_our_wheel(
     names = wheel_names(only(tmp_path / "dist", "sample_app-1.0.0-py3-none-any.whl"))
     assert {f"sample_app/{r}" for r in [*SAMPLE_ROUTES, *CACHE_FILES]} <= set(names)
     assert "sample_app-1.0.0.dist-info/extra_metadata/fastapi_route_app.json" in names
+
+
+def test_the_readmes_wheel_commands_as_written(tmp_path: Path, empty_dir: Path) -> None:
+    """"Shipping an app as a wheel", command by command: our wheel built in a checkout with
+    `python -m build --wheel -o wheelhouse`, the README's `myapp` (its pyproject.toml block as
+    written) built with `PIP_FIND_LINKS=$WHEELHOUSE python -m build`, installed into a fresh
+    venv with `pip install --find-links $WHEELHOUSE dist/myapp-*.whl`, then `fastapi-route run`
+    from an empty folder. No constraints file: fastapi-route>=0.4.0 can come from nowhere but
+    the wheelhouse (the index holds 0.2.1), and the test checks that it did."""
+    from test_readme import blocks, section, shipping_commands
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPO_ROOT, checkout, ignore=shutil.ignore_patterns(
+        ".git", ".nox", ".venv", "wheelhouse", "dist", "build", "__pycache__", "*.egg-info",
+        ".cache", ".mypy_cache", ".ruff_cache", ".pytest_cache"))
+    app = tmp_path / "myapp"
+    (toml,) = blocks(section("Shipping an app as a wheel"), "toml")
+    write_tree(app, {
+        "pyproject.toml": toml,
+        "myapp/__init__.py": "",
+        "myapp/config.py": 'app_name = "My app"\n',
+        "myapp/routes/index.py": "def GET(request):\n    return {'hello': 'myapp'}\n",
+        "myapp/routes/jobs/route.py": "def POST(request):\n    return {'queued': True}, 202\n",
+    })
+    venv = Venv(tmp_path / "server-env")
+    env: dict[str, str] = {}
+
+    def expand(arg: str) -> str:
+        return re.sub(r"\$(\w+)", lambda m: env[m.group(1)], arg)
+
+    commands = shipping_commands()
+    assert [c[0] for c in commands][:2] == ["python", "export"], commands
+    server_command: list[str] | None = None
+    for command in commands:
+        assignments = {}
+        while "=" in command[0] and not command[0].startswith("-"):
+            name, value = command.pop(0).split("=", 1)
+            assignments[name] = expand(value.replace("$PWD", str(checkout)))
+        if command[0] == "export":
+            name, value = command[1].split("=", 1)
+            env[name] = value.replace("$PWD", str(checkout))
+            continue
+        args = [expand(a) for a in command]
+        if args[0] == "python" and "--wheel" in args:  # in the checkout
+            run([sys.executable, *args[1:]], cwd=checkout)
+        elif args[0] == "python":  # in the app's folder
+            run([sys.executable, *args[1:]], cwd=app, env=assignments)
+        elif args[:2] == ["pip", "install"]:
+            wheels = [str(only(app, a)) if "*" in a else a for a in args[2:]]
+            run([venv.python, "-m", "pip", "install", *wheels], cwd=app, env=assignments)
+        else:
+            assert args[0] == "fastapi-route", args
+            server_command = args
+    assert server_command is not None
+
+    ours = only(checkout / "wheelhouse", "fastapi_route-*-py3-none-any.whl").name.split("-")[1]
+    assert only(app / "dist", "myapp-1.0.0-py3-none-any.whl")
+    installed = run([venv.python, "-c", "import fastapi_route as f; print(f.__version__)"],
+                    cwd=empty_dir).stdout.strip()
+    assert installed == ours
+
+    command = [venv.bin("fastapi-route"), *server_command[1:]]
+    command[command.index("--port") + 1] = "{port}"
+    with serving(command, cwd=empty_dir, ready="/") as server:
+        assert get_json(server, "/") == {"hello": "myapp"}
+        assert server.request("POST", "/jobs")[0] == 202
+        document = get_json(server, "/openapi.json")
+        assert isinstance(document, dict)
+        assert list(document["paths"]["/jobs"]["post"]["responses"]) == ["202"]

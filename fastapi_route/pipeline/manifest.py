@@ -22,9 +22,10 @@ from ..table import RouteEntry, Statistics
 # from them): see `freshness`.
 Digests = Mapping[str, tuple[str, str]]
 
-FORMAT_VERSION = 3  # of routes.dat and this manifest; a reader refuses any other
+FORMAT_VERSION = 4  # of routes.dat and this manifest; a reader refuses any other
 # 2: records name the layouts that apply, the manifest lists layout_files (0.4.0)
 # 3: the manifest records each route file's and layout's digests (`digests`)
+# 4: records carry the statuses a handler's returns show (OpenAPI documents them)
 
 
 def created_at() -> str:

@@ -19,7 +19,7 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -50,6 +50,9 @@ class Definition:
     variadic: tuple[str, ...] = ()  # `*args` / `**kwargs`, written as such
     operation_id: str | None = None  # given as a literal: @route(operation_id="...")
     annotations: tuple[tuple[str, str], ...] = ()  # (parameter, its annotation's source)
+    # The statuses its returns show (see `returned_statuses`), sorted; () when they show
+    # nothing but FastAPI's default 200, or the function has a return annotation.
+    statuses: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,14 @@ class RouteFile:
 
     def handlers(self) -> dict[str, int]:
         """Each method defined as a function here, at its first definition's line."""
-        found: dict[str, int] = {}
+        return {method: d.line for method, d in self.functions().items()}
+
+    def functions(self) -> dict[str, Definition]:
+        """Each method defined as a function here: its first definition (the one served)."""
+        found: dict[str, Definition] = {}
         for d in self.definitions:
             if d.is_function:
-                found.setdefault(d.name, d.line)
+                found.setdefault(d.name, d)
         return found
 
 
@@ -262,7 +269,97 @@ def _definition(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Definition:
         _literal_operation_id(node),
         tuple((a.arg, ast.unparse(a.annotation)) for a in (*args.posonlyargs, *args.args,
                                                           *args.kwonlyargs) if a.annotation),
+        () if node.returns is not None else returned_statuses(node),
     )
+
+
+# A return the source shows no status for: a body FastAPI answers with its default, 200.
+DEFAULT_STATUS = 200
+NO_CONTENT = 204  # `return`, `return None`, or the end of the function reached
+
+
+def returned_statuses(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, ...]:
+    """The statuses a handler's own returns show, sorted; () when that is only the default.
+
+    SPEC 2's return values, told from the source as far as it is literal: `return`, `return
+    None` and an end the function can reach are 204; `return body, 202` (or with headers)
+    with the status an int literal is that status; any other return (a body, a Response, a
+    status in a variable) is counted as the default 200, which is what FastAPI documents for
+    it. A generator says nothing. Nested functions and classes are not the handler's returns.
+    """
+    statuses: set[int] = set()
+    for child in _own_nodes(node):
+        if isinstance(child, (ast.Yield, ast.YieldFrom)):
+            return ()
+        if isinstance(child, ast.Return):
+            statuses.add(_status_of(child.value))
+    if not _ends(node.body):
+        statuses.add(NO_CONTENT)
+    return () if statuses <= {DEFAULT_STATUS} else tuple(sorted(statuses))
+
+
+def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """Every node inside a function's body but inside no nested function, lambda or class."""
+    stack = list(ast.iter_child_nodes(node))
+    while stack:
+        child = stack.pop()
+        yield child
+        if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                  ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(child))
+
+
+def _status_of(value: ast.expr | None) -> int:
+    if value is None or (isinstance(value, ast.Constant) and value.value is None):
+        return NO_CONTENT
+    if isinstance(value, ast.Tuple) and len(value.elts) in (2, 3):
+        status = value.elts[1]
+        if (isinstance(status, ast.Constant) and type(status.value) is int
+                and 100 <= status.value <= 599):
+            return status.value
+    return DEFAULT_STATUS
+
+
+def _ends(body: list[ast.stmt]) -> bool:
+    """Control never passes the end of these statements (a return or raise on every path, as
+    far as the statements show it); a call that never returns (`sys.exit()`) is not seen."""
+    return any(_stops(statement) for statement in body)
+
+
+def _stops(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.Return, ast.Raise)):
+        return True
+    if isinstance(node, ast.If):
+        return _ends(node.body) and _ends(node.orelse)
+    if isinstance(node, (ast.With, ast.AsyncWith)):
+        return _ends(node.body)  # a context manager that swallows an exception: not seen
+    if type(node).__name__ in ("Try", "TryStar"):  # ast.TryStar (`except*`): 3.11 on
+        handlers: list[ast.ExceptHandler] = getattr(node, "handlers", [])
+        finished = _ends(getattr(node, "body", [])) or _ends(getattr(node, "orelse", []))
+        return _ends(getattr(node, "finalbody", [])) or (
+            finished and all(_ends(h.body) for h in handlers)
+        )
+    if isinstance(node, ast.While):
+        endless = isinstance(node.test, ast.Constant) and bool(node.test.value)
+        return endless and not any(isinstance(n, ast.Break) for n in _loop_nodes(node.body))
+    if isinstance(node, ast.Match):
+        last = node.cases[-1] if node.cases else None
+        wildcard = (last is not None and last.guard is None
+                    and isinstance(last.pattern, ast.MatchAs) and last.pattern.pattern is None)
+        return wildcard and all(_ends(case.body) for case in node.cases)
+    return False
+
+
+def _loop_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """The nodes of a loop's body that a `break` there would leave this loop from: not inside
+    a nested loop, function or class."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef,
+                                 ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def _literal_operation_id(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:

@@ -74,6 +74,8 @@ def app_pages(config: Config, docs_page: bool) -> list[tuple[str, str]]:
     the order they are registered (the first wins)."""
     if not config.docs_enabled:
         return []
+    if config.openapi_url is None:  # no document: FastAPI adds no Swagger UI, no ReDoc
+        return [(DOCS_URL, f"docs.py ({DOCS_URL})")] if docs_page else []
     pages = [(config.openapi_url, f"FastAPI's OpenAPI document ({config.openapi_url})")]
     if docs_page:
         pages.append((DOCS_URL, f"docs.py ({DOCS_URL})"))

@@ -321,11 +321,10 @@ def validate(scan: Scan, config: Config) -> tuple[list[RouteEntry], list[Problem
     routes: list[RouteEntry] = []
     for p in placed:
         applied = tuple(by_folder[f] for f in layouts_above(p.file.folders) if f in by_folder)
-        for method, line in p.file.handlers().items():
+        for method, d in p.file.functions().items():
             for path, params, catchall in p.shape.urls:
-                routes.append(
-                    RouteEntry(method, path, p.file.file, line, params, catchall, applied)
-                )
+                routes.append(RouteEntry(method, path, p.file.file, d.line, params, catchall,
+                                         applied, d.statuses))
     routes = sort_routes(routes)
     problems.extend(_operation_id_collisions(scan.files, routes))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}

@@ -104,6 +104,7 @@ def create_app(
         version=config.version,
         description=config.description,
         debug=config.debug,
+        # Without a document (openapi_url None) FastAPI adds neither Swagger UI nor ReDoc.
         openapi_url=config.openapi_url if docs else None,
         docs_url=DOCS_URL if docs and not (found.root / DOCS_FILE).is_file() else None,
         redoc_url=REDOC_URL if docs else None,

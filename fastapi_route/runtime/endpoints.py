@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,7 +145,7 @@ def _seen(func: Callable[..., Any], url: PathParams, returns: Any) -> inspect.Si
 
 
 def endpoint_for(
-    func: Callable[..., Any], url: PathParams
+    func: Callable[..., Any], url: PathParams, statuses: Sequence[int] = ()
 ) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The callable FastAPI registers for a handler, and the route options it implies.
 
@@ -154,7 +154,8 @@ def endpoint_for(
     response, whatever the handler's annotation says (SPEC 2). Its signature is what FastAPI
     inspects: the handler's own, with an unannotated `request` as the Request, a catch-all
     typed `str` and a tuple return type dropped. A precise return type stays FastAPI's
-    response model; `-> None` means 204.
+    response model; `-> None` means 204. `statuses` are what the build read from an
+    unannotated handler's returns (the route's `statuses`): see `documented`.
     """
     options: dict[str, Any] = dict(getattr(func, ROUTE_OPTIONS, {}))
     returns = _resolved_signature(func).return_annotation
@@ -164,6 +165,8 @@ def endpoint_for(
         returns = None
     elif _is_tuple(returns):
         returns = inspect.Signature.empty
+    elif returns is inspect.Signature.empty and "status_code" not in options:
+        documented(statuses, options)
     seen = _seen(func, url, returns)
     given = url.given
     endpoint: Any  # a function that also gets a __signature__
@@ -201,6 +204,29 @@ def websocket_endpoint_for(
     functools.update_wrapper(endpoint, func)
     endpoint.__signature__ = _seen(func, url, None)  # type: ignore[attr-defined]
     return endpoint, options
+
+
+def documented(statuses: Sequence[int], options: dict[str, Any]) -> None:
+    """Document the statuses a handler's returns show (`return None` 204, `return body, 202`
+    202; 200 for any other return) in its route options, in place, without changing an answer.
+
+    The route's `status_code` is 200 when a return may be answered with FastAPI's default,
+    else the lowest status shown: then every return is a `None` or a tuple, which the
+    endpoint turns into a response itself, so `status_code` only documents. The other
+    statuses go to `responses`, under what `@route(responses=...)` says of them.
+    """
+    if not statuses:
+        return
+    main = 200 if 200 in statuses else min(statuses)
+    if main != 200:
+        options["status_code"] = main
+    others: dict[int | str, Any] = {
+        status: {} if status == 204 or status < 200 or status == 304
+        else {"content": {"application/json": {"schema": {}}}}
+        for status in sorted(statuses) if status != main
+    }
+    if others:
+        options["responses"] = {**others, **(options.get("responses") or {})}
 
 
 def _segments(value: str) -> list[str]:

@@ -115,7 +115,7 @@ class Registrar:
         return endpoint
 
     def _add_http(self, r: RouteEntry, func: Callable[..., Any], layout: Composed) -> Any:
-        endpoint, own = endpoint_for(func, PathParams.of(r))
+        endpoint, own = endpoint_for(func, PathParams.of(r), r.statuses)
         summary, description = describe(func, r)
         endpoint.__doc__ = description  # FastAPI's description when @route gives none
         own.setdefault("summary", summary)
