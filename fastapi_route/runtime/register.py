@@ -12,14 +12,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
 from ..naming import describe, operation_ids
 from ..table import RouteEntry, methods_by
-from .endpoints import PathParams, endpoint_for, websocket_endpoint_for
+from .endpoints import PathParams, compile_served, endpoint_for, websocket_endpoint_for
 from .layouts import Composed, Layouts
 from .modules import ProjectModules
 
@@ -89,6 +89,12 @@ class Registrar:
                 "fix the handler's parameters, their types, or its @route(...) options",
             ) from exc
         added = self._take(endpoint, r)
+        if isinstance(added, (Route, WebSocketRoute)):  # APIRoute, APIWebSocketRoute
+            # What FastAPI compiled with Starlette's convertors, again with the segment-type
+            # table's (its path, its format unchanged): a value the type does not accept does
+            # not match, HTTP and websocket alike, instead of raising in Starlette's `convert`.
+            added.path_regex, added.path_format, added.param_convertors = compile_served(
+                added.path)
         if isinstance(added, FileAPIRoute):
             added.fit(self.methods[r.path], layout)
         return added
