@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from fastapi import FastAPI
 from starlette.routing import BaseRoute
@@ -81,10 +81,12 @@ def request_scope(method: str, url: str) -> Scope:
             f"{printable(url)!r} is not a URL path",
             "give the path from the root, e.g. /users/7 or /search?q=x",
         )
+    raw_path = raw.encode("utf-8", "surrogateescape")  # argv's bytes that are not UTF-8 too
     scope: dict[str, Any] = {
         "type": kind, "asgi": {"version": "3.0"}, "http_version": "1.1",
         "scheme": "ws" if kind == "websocket" else "http",
-        "path": unquote(raw), "raw_path": raw.encode("utf-8", "surrogateescape"),
+        # Decoded as a server decodes a path: bytes that are not UTF-8 become U+FFFD.
+        "path": unquote_to_bytes(raw_path).decode("utf-8", "replace"), "raw_path": raw_path,
         "query_string": query.encode("utf-8", "surrogateescape"), "root_path": "",
         "headers": [(b"host", b"testserver")], "server": ("testserver", 80),
         "client": ("127.0.0.1", 0),
