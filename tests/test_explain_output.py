@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import write_tree
+from servers import run_cli
 
 from fastapi_route.cli import main
+from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.explain import explain, render
 
 TREE = {
@@ -83,3 +85,112 @@ def test_render_escapes_every_url_and_value(root: Path) -> None:
     assert "\x1b" not in text and "\x07" not in text
     assert "/files/\\x1b[1m/b\\x07" in text
     assert e.segments[-1].value == ["\x1b[1m", "b\x07"]  # the data stays exact
+
+
+# --------------------------------------------------------------------------- import errors
+
+BROKEN_LAYOUT = {
+    "routes/sub/route.py": """
+        def GET(request):
+            return {}
+    """,
+    "routes/_layout.py": """
+        import os
+
+        _x = 1
+        raise RuntimeError("layout is broken")
+    """,
+}
+
+
+def test_a_layout_that_raises_at_import_is_one_message(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", BROKEN_LAYOUT)
+    result = run_cli(["explain", "--scan", "--project", str(root), "GET", "/sub"], cwd=tmp_path)
+    output = result.stdout  # and stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output, output
+    assert output.count("layout is broken") == 1, output
+    assert "routes/_layout.py:4" in output and "RuntimeError: layout is broken" in output
+    assert "hint:" in output
+    with pytest.raises(FastAPIRouteError, match=r"routes/_layout.py:4 .*layout is broken"):
+        explain(root, "GET", "/sub", source="scan")
+
+
+def test_a_route_file_that_raises_at_import_is_one_message(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", {
+        "routes/_helpers/db.py": "def connect():\n    return {}['missing']\n",
+        "routes/sub/route.py": """
+            from .._helpers.db import connect
+
+            connection = connect()
+
+
+            def GET(request):
+                return {}
+        """,
+    })
+    code, output = cli(root, "GET", "/sub")
+    assert code == 1, output
+    assert "Traceback" not in output, output
+    assert "routes/sub/route.py:3" in output and "KeyError" in output, output
+    assert "routes/_helpers/db.py:2" in output, output  # where it was raised
+    assert "hint:" in output
+
+
+# --------------------------------------------------------------------------- FastAPI's refusal
+
+PLAIN = {
+    "routes/plain/route.py": """
+        class Thing:
+            pass
+
+
+        def GET(request, t: Thing):
+            return {}
+    """,
+    "routes/fine/route.py": """
+        def GET(request):
+            return {}
+    """,
+}
+
+
+def test_a_handler_fastapi_refuses_is_one_clear_message(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", PLAIN)
+    result = run_cli(["explain", "--scan", "--project", str(root), "GET", "/plain"],
+                     cwd=tmp_path)
+    output = result.stdout  # and stderr
+    assert result.returncode == 0, output  # explained: the route answers 500 (decisions.md)
+    assert "Traceback" not in output, output
+    assert "_fastapi_route_project_" not in output, output
+    assert "Invalid args for response field" not in output, output
+    assert "routes/plain/route.py:5" in output
+    assert "cannot be registered with FastAPI" in output and "t: Thing" in output
+    assert "500" in output and "hint:" in output
+    assert output.count("cannot be registered") == 1, output
+    e = explain(root, "GET", "/plain", source="scan")
+    assert (e.outcome, e.status) == ("route", 500)
+    assert e.error is not None and "t: Thing" in e.error
+    assert "_fastapi_route_project_" not in e.error
+    code, output = cli(root, "--json", "GET", "/plain")
+    assert code == 0 and "t: Thing" in json.loads(output)["error"]
+
+
+def test_the_annotation_is_shown_as_written(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", {
+        "routes/many/route.py": """
+            from typing import Optional
+
+
+            class Thing:
+                pass
+
+
+            async def POST(request, ok: int, things: Optional[list[Thing]] = None):
+                return {}
+        """,
+    })
+    e = explain(root, "POST", "/many", source="scan")
+    assert e.error is not None and e.status == 500
+    assert "things: Optional[list[Thing]]" in e.error, e.error
+    assert "_fastapi_route_project_" not in e.error

@@ -40,7 +40,9 @@ def render(e: Explanation) -> str:
         out.append(f"  answered by {_where(ref)}{shown}")
         if e.error:
             out.append("  but it cannot be served: the app answers 500")
-            out += ["  " + printable(line) for line in e.error.splitlines()]
+            out.append(f"  {printable(e.error)}")
+            if e.hint:
+                out.append(f"  hint: {printable(e.hint)}")
     elif e.outcome == "method_not_allowed" and ref is not None:
         out.append(f"  405 Method Not Allowed: {printable(ref.path)} is served "
                    f"({_where(ref)}), not for {e.method}")
