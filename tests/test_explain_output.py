@@ -6,6 +6,7 @@ route only the middleware that runs for a websocket."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,12 @@ from servers import run_cli
 from fastapi_route.cli import main
 from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.explain import explain, render
+from fastapi_route.project import Project
+from fastapi_route.runtime.app import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 TREE = {
     "routes/a/[x]/route.py": """
@@ -194,3 +201,94 @@ def test_the_annotation_is_shown_as_written(tmp_path: Path) -> None:
     assert e.error is not None and e.status == 500
     assert "things: Optional[list[Thing]]" in e.error, e.error
     assert "_fastapi_route_project_" not in e.error
+
+
+# --------------------------------------------------------------------------- websocket middleware
+
+# Each middleware writes its name to the file $SEEN (indented as the sources below, which
+# `write_tree` dedents).
+SEEN = """
+        import os
+
+
+        def seen(name):
+            with open(os.environ["SEEN"], "a") as f:
+                f.write(name + "\\n")
+
+"""
+
+WEBSOCKETS = {
+    "routes/live/route.py": """
+        async def WEBSOCKET(websocket):
+            await websocket.accept()
+            await websocket.close()
+    """,
+    "routes/page/route.py": """
+        def GET(request):
+            return {}
+    """,
+    "routes/_layout.py": SEEN + """
+        async def middleware(request, call_next):
+            seen("layout")
+            return await call_next(request)
+    """,
+    "middleware.py": SEEN + """
+        async def middleware(request, call_next):
+            seen("middleware.py")
+            return await call_next(request)
+    """,
+    "app.py": SEEN + """
+        from starlette.middleware import Middleware
+        from starlette.middleware.base import BaseHTTPMiddleware
+        from starlette.middleware.gzip import GZipMiddleware
+
+
+        class Raw:
+            def __init__(self, app):
+                self.app = app
+
+            async def __call__(self, scope, receive, send):
+                seen("Raw " + scope["type"])
+                await self.app(scope, receive, send)
+
+
+        async def timing(request, call_next):
+            seen("timing")
+            return await call_next(request)
+
+
+        middleware = [Middleware(Raw), Middleware(BaseHTTPMiddleware, dispatch=timing),
+                      Middleware(GZipMiddleware)]
+    """,
+    "config.py": """
+        cors_enabled = True
+    """,
+}
+
+
+def test_a_websocket_route_lists_only_the_middleware_that_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_tree(tmp_path / "app", WEBSOCKETS)
+    page = explain(root, "GET", "/page", source="scan")
+    assert [m.name for m in page.middleware] == [
+        "CORSMiddleware", "Raw", "timing", "GZipMiddleware", "middleware", "middleware"]
+    live = explain(root, "WS", "/live", source="scan")
+    assert live.outcome == "route"
+    assert [(m.name, m.origin) for m in live.middleware] == [("Raw", "app.py")]
+    lines = render(live).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Middleware"))
+    assert "sees the websocket" in lines[at]
+    assert lines[at + 1:lines.index("", at)] == ["  Raw  (app.py)"]
+    # What the app runs for each: the websocket passes every other one untouched.
+    record = tmp_path / "seen.txt"
+    monkeypatch.setenv("SEEN", str(record))
+    with TestClient(create_app(Project(root), source="scan")) as client:
+        record.write_text("")  # the lifespan's scope
+        with client.websocket_connect("/live"):
+            pass
+        assert record.read_text().split("\n")[:-1] == ["Raw websocket"]
+        record.write_text("")
+        assert client.get("/page").status_code == 200
+        assert record.read_text().split("\n")[:-1] == [
+            "Raw http", "timing", "middleware.py", "layout"]

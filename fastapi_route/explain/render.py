@@ -92,7 +92,9 @@ def render(e: Explanation) -> str:
     if e.outcome == "route":
         out += ["", "Layouts, outermost first:"]
         out += [f"  {layout}" for layout in e.layouts] or ["  none"]
-        out += ["", "Middleware, outermost first:"]
+        out += ["", "Middleware, outermost first:" if e.method != "WEBSOCKET" else
+                "Middleware that sees the websocket, outermost first (HTTP middleware, "
+                "middleware.py's and the layouts' pass it through):"]
         out += [f"  {layer.name}  ({layer.origin})" for layer in e.middleware] or ["  none"]
         out += ["", "Dependencies, in the order they run:"]
         out += [f"  {d.name}  ({d.origin})" for d in e.dependencies] or ["  none"]
