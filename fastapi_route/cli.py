@@ -459,7 +459,9 @@ def explain(ctx: Context, method: str, url: str, scan: bool, as_json: bool) -> N
     parameter comes from; or the 405, redirect, public/ file or 404 that answers instead.
 
     A development tool: it imports app.py, middleware.py, the layouts and the route files
-    whose URL matches (as a request would), and runs no handler. Exit 0 whatever answers.
+    whose URL matches (as a request would), and runs no handler. Exit 0 whatever answers (a
+    route FastAPI refuses answers 500, and the explanation says why); exit 1 when a file the
+    answer needs cannot be imported.
     """
     from . import explain as explaining
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import keyword
 import re
+import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum, IntEnum
 from typing import NamedTuple
 
@@ -80,23 +81,57 @@ class SegmentType(NamedTuple):
     python: type  # what the handler receives; FastAPI derives the OpenAPI schema from it
     rank: Rank  # TYPED, PARAM (str) or CATCHALL (path)
     example: str  # one segment it matches, to show a URL in a message
-    # The regex of one segment, for a type Starlette has no convertor of its own for (the
-    # runtime registers one); None for Starlette's.
-    pattern: str | None = None
+    # What the type accepts: the regex of one segment (`pattern_of` reads it), or a function
+    # giving it where that depends on the interpreter (an int's digits). None: whatever the
+    # regex of Starlette's convertor of that name matches, which it converts without fail. A
+    # built-in type narrows Starlette's regex where its `convert` would raise or give what the
+    # type cannot mean; a project's own type (SPEC 14.1) brings its pattern. Our routes compile
+    # it with a convertor of ours (`convertor_name`), never by changing Starlette's.
+    pattern: str | Callable[[], str] | None = None
 
+
+def _int_digits() -> str:
+    """An int Python will read: at most `sys.get_int_max_str_digits()` digits, leading zeros
+    included (0: no limit, as on a Python older than the limit). Read when a route is compiled:
+    past the limit, Starlette's `int()` raised ValueError inside routing (a 500)."""
+    limit: int = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    return "[0-9]+" if limit == 0 else f"[0-9]{{1,{limit}}}"
+
+
+# A float below 1e308: at most 308 digits before the point, leading zeros aside, so every value
+# matched is finite (Starlette's regex let 309 digits through, which `float()` makes `inf`; the
+# few finite values from 1e308 to 1.8e308 are refused with them). Written so that no text makes
+# the regex backtrack more than linearly (a leading 0 is either all zeros or before a 1-9).
+_FINITE_FLOAT = r"(?:0+|0*[1-9][0-9]{0,307})(?:\.[0-9]+)?"
 
 # Every segment type, by name (SvelteKit's `=`: a `:` cannot be in a file name on Windows),
 # as Starlette's convertors; typed ones in the order they are tried at one segment. `path` is
 # the catch-all's, never written `[x=path]`. A project's own types are added here (SPEC 14.1).
 SEGMENT_TYPES: dict[str, SegmentType] = {t.name: t for t in (
-    SegmentType("int", int, Rank.TYPED, "1"),
+    SegmentType("int", int, Rank.TYPED, "1", _int_digits),
     SegmentType("uuid", uuid.UUID, Rank.TYPED, "00000000-0000-0000-0000-000000000000"),
-    SegmentType("float", float, Rank.TYPED, "1.5"),
+    SegmentType("float", float, Rank.TYPED, "1.5", _FINITE_FLOAT),
     SegmentType("str", str, Rank.PARAM, "1"),
     SegmentType("path", str, Rank.CATCHALL, "a/b"),
 )}
+BUILTIN_TYPES = frozenset(SEGMENT_TYPES)  # Starlette's names, which a project may not take
 DEFAULT_TYPE = "str"  # [id] is [id=str], written {id} in a template
 CATCHALL_TYPE = "path"  # [...rest] is {rest:path}
+OWN_CONVERTOR = "fastapi_route_"  # our convertor of a built-in type the table narrows
+
+
+def pattern_of(kind: SegmentType) -> str | None:
+    """The regex of one segment the type accepts, as the table says it now; None: Starlette's."""
+    return kind.pattern() if callable(kind.pattern) else kind.pattern
+
+
+def convertor_name(kind: SegmentType) -> str:
+    """The Starlette convertor our routes compile a segment of this type with: its own name,
+    except for a built-in type the table narrows (int, float), whose convertor is ours
+    (`fastapi_route_int`): Starlette's `int`, which a host app shares, stays as it is."""
+    if kind.pattern is not None and kind.name in BUILTIN_TYPES:
+        return OWN_CONVERTOR + kind.name
+    return kind.name
 
 
 def folder_types() -> list[str]:
@@ -429,15 +464,29 @@ def _parse(path: str) -> Template:
     return Template(path, () if path == "/" else tuple(map(_piece, path.split("/")[1:])))
 
 
-@functools.lru_cache(maxsize=64)
 def segment_regex(kind: SegmentType) -> re.Pattern[str]:
-    """What one URL segment of this type looks like: its own pattern, or the regex of the
-    Starlette convertor the runtime's router uses."""
-    if kind.pattern is not None:  # a project's own type
-        return re.compile(kind.pattern)
-    from starlette.convertors import CONVERTOR_TYPES
+    """What one URL segment of this type looks like: what the table says it accepts, else the
+    regex of Starlette's convertor of that name (`re` keeps the compiled patterns)."""
+    pattern = pattern_of(kind)
+    if pattern is None:
+        from starlette.convertors import CONVERTOR_TYPES
 
-    return re.compile(CONVERTOR_TYPES[kind.name].regex)
+        pattern = CONVERTOR_TYPES[kind.name].regex
+    return re.compile(pattern)
+
+
+def _own_convertor(param: re.Match[str]) -> str:
+    kind = SEGMENT_TYPES.get(param.group(2) or DEFAULT_TYPE)
+    if kind is None or convertor_name(kind) == kind.name:
+        return param.group(0)
+    return "{" + param.group(1) + ":" + convertor_name(kind) + "}"
+
+
+def compiled_template(path: str) -> str:
+    """The template our routes compile (`runtime.endpoints.compile_served`): each parameter
+    with the convertor `convertor_name` gives its type, `{id:int}` as `{id:fastapi_route_int}`.
+    What users see (the route's path, `routes`, `explain`, the cache, OpenAPI) stays `path`."""
+    return _PARAM.sub(_own_convertor, path)
 
 
 def add_segment_type(segment_type: SegmentType) -> None:

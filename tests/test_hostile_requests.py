@@ -53,6 +53,13 @@ FILES = {
         "def GET(request, user_id: str):\n    return {'user_id': user_id}\n"
     ),
     "routes/files/[...path]/route.py": "def GET(request, path):\n    return {'path': path}\n",
+    "routes/numbers/[n=int]/route.py": "def GET(request, n):\n    return {'int': len(str(n))}\n",
+    "routes/numbers/[word]/route.py": "def GET(request, word):\n    return {'word': len(word)}\n",
+    "routes/prices/[x=float]/route.py": "def GET(request, x):\n    return {'float': str(x)}\n",
+    "routes/live/[n=int]/route.py": (
+        "async def WEBSOCKET(websocket, n):\n    await websocket.accept()\n"
+        "    await websocket.close()\n"
+    ),
     "routes/items/route.py": (
         "from pydantic import BaseModel\n\n\n"
         "class Item(BaseModel):\n    name: str\n    price: float\n\n\n"
@@ -185,6 +192,48 @@ def test_public_files_are_still_served(server: Server) -> None:
         assert status == 200, (target, response[:300])
     assert send(server, b"/css/../css/app.css")[0] == 404  # no ".." segment is followed
     assert PUBLIC_CSS.encode() in send(server, b"/inside.css")[1]
+
+
+# --------------------------------------------------------------------------- typed values
+
+DIGITS = (sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0) or 4300
+
+
+def body_of(response: bytes) -> object:
+    return json.loads(response.partition(b"\r\n\r\n")[2])
+
+
+def test_values_a_typed_segment_cannot_hold_do_not_match(server: Server) -> None:
+    """`int()` of more digits than the interpreter's limit raised inside Starlette's routing
+    (a 500); a float of 309 digits became `inf`."""
+    for value in (b"1" * (DIGITS + 1), b"0" * (DIGITS + 1), b"9" * 100_000):
+        status, response = send(server, b"/numbers/" + value)
+        assert (status, body_of(response)) == (200, {"word": len(value)}), response[:300]
+        status, response = send(server, b"/prices/" + value)
+        if value.startswith(b"0"):  # zeros, leading or not, are a float: 0.0
+            assert (status, body_of(response)) == (200, {"float": "0.0"}), response[:300]
+        else:
+            assert status == 404, response[:300]
+    status, response = send(server, b"/numbers/" + b"1" * DIGITS)
+    assert (status, body_of(response)) == (200, {"int": DIGITS})
+    assert send(server, b"/prices/" + b"1" * 309 + b".5")[0] == 404
+    status, response = send(server, b"/prices/" + b"1" * 308)
+    assert status == 200 and body_of(response) == {"float": str(float("1" * 308))}
+
+
+def handshake(server: Server, target: bytes) -> bytes:
+    request = (b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(request)
+        return s.recv(65536)
+
+
+def test_a_websocket_handshake_with_a_hostile_value_is_refused(server: Server) -> None:
+    assert handshake(server, b"/live/7").startswith(b"HTTP/1.1 101 ")
+    response = handshake(server, b"/live/" + b"1" * (DIGITS + 1))
+    assert response.startswith(b"HTTP/1.1 403 "), response[:300]
 
 
 # --------------------------------------------------------------------------- bodies

@@ -18,10 +18,14 @@ decision and renders it:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from fastapi import FastAPI
 from starlette.routing import BaseRoute
@@ -33,6 +37,8 @@ from ..errors import FastAPIRouteError, printable
 from ..project import Project
 from ..routeview import groups_of
 from ..runtime.app import Runtime, runtime_of
+from ..runtime.modules import HandlerImportError
+from ..runtime.refusal import HandlerRefused
 from ..runtime.replay import Decision, replay
 from ..runtime.routepath import get_route_path
 from . import introspect
@@ -82,10 +88,12 @@ def request_scope(method: str, url: str) -> Scope:
             f"{printable(url)!r} is not a URL path",
             "give the path from the root, e.g. /users/7 or /search?q=x",
         )
+    raw_path = raw.encode("utf-8", "surrogateescape")  # argv's bytes that are not UTF-8 too
     scope: dict[str, Any] = {
         "type": kind, "asgi": {"version": "3.0"}, "http_version": "1.1",
         "scheme": "ws" if kind == "websocket" else "http",
-        "path": unquote(raw), "raw_path": raw.encode("utf-8", "surrogateescape"),
+        # Decoded as a server decodes a path: bytes that are not UTF-8 become U+FFFD.
+        "path": unquote_to_bytes(raw_path).decode("utf-8", "replace"), "raw_path": raw_path,
         "query_string": query.encode("utf-8", "surrogateescape"), "root_path": "",
         "headers": [(b"host", b"testserver")], "server": ("testserver", 80),
         "client": ("127.0.0.1", 0),
@@ -107,9 +115,28 @@ def explain(
     found = resolve_project(project)
     config = config or load_config(found.root)
     scope = request_scope(method, url)
-    if app is None:
-        app = create_app(found, source=source, config=config, schedule="lazy")
-    return _explain(app, scope, url)
+    with _said_here():
+        if app is None:
+            app = create_app(found, source=source, config=config, schedule="lazy")
+        return _explain(app, scope, url)
+
+
+class _Unlogged(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+@contextlib.contextmanager
+def _said_here() -> Iterator[None]:
+    """The runtime logs a route it cannot make real (with its tracebacks, for a server's log);
+    explain says why itself, once (`_cannot_load`, `Explanation.error`)."""
+    logger = logging.getLogger("fastapi_route")
+    unlogged = _Unlogged()
+    logger.addFilter(unlogged)
+    try:
+        yield
+    finally:
+        logger.removeFilter(unlogged)
 
 
 def _explain(app: FastAPI, scope: Scope, url: str) -> Explanation:
@@ -168,15 +195,55 @@ def _answer(result: Explanation, runtime: Runtime, app: FastAPI, decision: Decis
                             f"[[...{record.catchall}]] also serves its own folder's URL")
     result.losers = [_loser(result.route, runtime, r, result.path, scope)
                      for r in decision.losers]
+    real = lazy.materialize()
+    if real is None and not isinstance(lazy.error, HandlerRefused):
+        raise _cannot_load(lazy.error, runtime.project.root) from None
     result.layouts = list(record.layouts)
     result.middleware = introspect.middleware(runtime, app, record)
-    real = lazy.materialize()
-    if real is None:
-        error = lazy.error
-        result.error = f"{type(error).__name__}: {error}"
-        result.status = 500
+    if real is None:  # FastAPI refused the handler: the route answers 500
+        assert isinstance(lazy.error, HandlerRefused)
+        result.error, result.hint, result.status = lazy.error.message, lazy.error.hint, 500
         return
     result.dependencies, result.parameters = introspect.dependant(runtime, record, real)
+
+
+def _cannot_load(error: Exception | None, root: Path) -> FastAPIRouteError:
+    """A file the route needs (its own, a layout, a helper they import) raised when imported,
+    or our own refusal of it (a layout's value, a handler the file lacks): one message, without
+    the tracebacks; `explain` exits 1 (docs/decisions.md)."""
+    cause = error.__cause__ if error is not None else None
+    frames = _project_frames(cause, root) if isinstance(error, HandlerImportError) else []
+    if cause is not None and frames:
+        (file, line), (deepest, deepest_line) = frames[0], frames[-1]
+        raised = "" if (deepest, deepest_line) == (file, line) else (
+            f" (raised at {deepest}:{deepest_line})")
+        return FastAPIRouteError(
+            f"{file}:{line} failed to import: {type(cause).__name__}: {cause}{raised}",
+            f"fix the error in {file}: importing it raises, as it would when the app serves "
+            "this route",
+        )
+    if isinstance(error, FastAPIRouteError):
+        return FastAPIRouteError(error.message, error.hint)
+    return FastAPIRouteError(f"the route cannot be made: {type(error).__name__}: {error}")
+
+
+def _project_frames(error: BaseException | None, root: Path) -> list[tuple[str, int]]:
+    """The places in project files an exception went through, outermost first (the file
+    whose import failed, then where it was raised)."""
+    if error is None:
+        return []
+    places = [(f.filename, f.lineno) for f in traceback.extract_tb(error.__traceback__)]
+    if isinstance(error, SyntaxError):  # in a file the failing one imports
+        places.append((error.filename or "", error.lineno))
+    found = []
+    for filename, line in places:
+        try:
+            file = Path(filename).resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError):
+            continue
+        if line:
+            found.append((file, line))
+    return found
 
 
 def _loser(winner: RouteRef, runtime: Runtime, entry: BaseRoute, path: str,

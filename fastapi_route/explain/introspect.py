@@ -142,16 +142,32 @@ def allow_of(real: BaseRoute | None, served: Served | None) -> list[str]:
     return sorted(getattr(real, "methods", None) or ())
 
 
+def _http_only() -> tuple[type, ...]:
+    """Middleware classes that hand a websocket's scope straight to the app: they do not run
+    for a websocket (`BaseHTTPMiddleware`, so middleware.py's and app.py's function middleware
+    and subclasses; CORS; GZip). Any other class sees the websocket's scope."""
+    from starlette.middleware.base import BaseHTTPMiddleware
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.middleware.gzip import GZipMiddleware
+
+    return BaseHTTPMiddleware, CORSMiddleware, GZipMiddleware
+
+
 def middleware(runtime: Runtime, app: FastAPI, record: RouteEntry) -> list[Layer]:
-    """The middleware around a file route, outermost first: the app's, then its layouts'."""
+    """The middleware that runs around a file route, outermost first: the app's, then its
+    layouts'. For a websocket route, only the app's middleware that sees a websocket (a
+    layout's middleware wraps HTTP routes only)."""
     from starlette.middleware.base import BaseHTTPMiddleware
     from starlette.middleware.cors import CORSMiddleware
 
     from ..runtime.layouts import Layouts
 
+    websocket = record.is_websocket
     layers = []
     for each in app.user_middleware:
         cls: Any = each.cls
+        if websocket and isinstance(cls, type) and issubclass(cls, _http_only()):
+            continue
         kwargs = getattr(each, "kwargs", None) or getattr(each, "options", {})
         dispatch = kwargs.get("dispatch") if cls is BaseHTTPMiddleware else None
         if dispatch is not None:
@@ -160,6 +176,8 @@ def middleware(runtime: Runtime, app: FastAPI, record: RouteEntry) -> list[Layer
             name, origin = cls.__name__, "config.py (CORS)" if cls is CORSMiddleware else (
                 APP_FILE)
         layers.append(Layer(name, origin))
+    if websocket:
+        return layers
     layouts = Layouts(runtime.modules)
     for file in record.layouts:
         for function in layouts.compose((file,)).middleware:

@@ -83,7 +83,8 @@ class Explanation:
     static_file: str | None = None
     location: str | None = None  # a redirect's target
     not_found: str | None = None  # who answers the 404
-    error: str | None = None  # the route cannot be served: the app answers 500
+    error: str | None = None  # FastAPI refused the route's handler: the app answers 500
+    hint: str | None = None  # how to mend that
     notes: list[str] = field(default_factory=list)
 
     @property

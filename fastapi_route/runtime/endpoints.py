@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,9 +18,18 @@ from fastapi.encoders import jsonable_encoder
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import compile_path
 from starlette.websockets import WebSocket
 
-from ..conventions import SEGMENT_TYPES, Rank
+from ..conventions import (
+    BUILTIN_TYPES,
+    SEGMENT_TYPES,
+    Rank,
+    SegmentType,
+    compiled_template,
+    convertor_name,
+    pattern_of,
+)
 from ..table import RouteEntry
 
 # Attribute set by the @route decorator: extra keyword arguments for add_api_route.
@@ -75,27 +85,49 @@ def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
 _CONNECTIONS: dict[str, type[Any]] = {"request": Request, "websocket": WebSocket}
 
 
-def _convertor(pattern: str) -> Convertor[str]:
-    """A segment type Starlette has no convertor for: its pattern, the text as it is."""
+class TableConvertor(Convertor[Any]):
+    """A segment type of the table as Starlette's router compiles it: the regex of what the
+    type accepts (`pattern_of`, read again at each compile: an int's bound is the interpreter's
+    limit then) and the conversion of Starlette's convertor of the type's name, which is never
+    handed a value outside it (a project's own type: the text as it is)."""
 
-    class PatternConvertor(Convertor[str]):
-        regex = pattern
+    def __init__(self, kind: SegmentType) -> None:
+        self.kind = kind
+        self.base: Convertor[Any] | None = (
+            CONVERTOR_TYPES[kind.name] if kind.name in BUILTIN_TYPES else None
+        )
 
-        def convert(self, value: str) -> str:
-            return value
+    @property  # Starlette reads it as an attribute, each time it compiles a template
+    def regex(self) -> str:  # type: ignore[override]
+        pattern = pattern_of(self.kind)
+        assert pattern is not None, self.kind
+        return pattern
 
-        def to_string(self, value: str) -> str:
-            return value
+    def convert(self, value: str) -> Any:
+        return value if self.base is None else self.base.convert(value)
 
-    return PatternConvertor()
+    def to_string(self, value: Any) -> str:
+        return str(value) if self.base is None else self.base.to_string(value)
 
 
 def register_convertors() -> None:
-    """Give Starlette a convertor for each segment type of the table that brings a pattern, so
-    a template such as `{x:slug}` compiles; again after a project added its own types."""
+    """Give Starlette a convertor of ours for each segment type of the table that says what it
+    accepts (`convertor_name`: `{x:slug}` for a project's own type, `fastapi_route_int` for a
+    built-in one it narrows); again after a project added its own types. Starlette's own
+    convertors are left as they are: a host app shares them."""
     for kind in SEGMENT_TYPES.values():
-        if kind.pattern is not None and kind.name not in CONVERTOR_TYPES:
-            register_url_convertor(kind.name, _convertor(kind.pattern))
+        name = convertor_name(kind)
+        if kind.pattern is not None and name not in CONVERTOR_TYPES:
+            register_url_convertor(name, TableConvertor(kind))
+
+
+def compile_served(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
+    """Starlette's `compile_path` of a route template as our routes match it: with the table's
+    convertors (`compiled_template`), so that a value its segment type does not accept (an int
+    of more digits than Python reads, a float too large to be finite) does not match, where
+    Starlette's convertor raised inside routing (a 500) or gave `inf`. The format (`/items/{id}`,
+    what `url_for` and OpenAPI use) is the same as Starlette's."""
+    return compile_path(compiled_template(path))
 
 
 register_convertors()

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from starlette.datastructures import URLPath
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
+from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
@@ -37,6 +37,7 @@ from ..errors import FastAPIRouteError
 from ..table import RouteEntry
 from . import failure
 from .dispatch import Dispatcher
+from .endpoints import compile_served
 from .layouts import read_layout
 from .modules import ProjectModules
 from .register import Registrar
@@ -87,7 +88,7 @@ class LazyRoute(BaseRoute):
         if not path.startswith(self.prefix):
             return False
         if self.pattern is None:
-            self.pattern = compile_path(self.path)[0]
+            self.pattern = compile_served(self.path)[0]  # as the real route will match
         return self.pattern.match(path) is not None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:

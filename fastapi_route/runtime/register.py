@@ -12,16 +12,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
 from ..naming import describe, operation_ids
 from ..table import RouteEntry, methods_by
-from .endpoints import PathParams, endpoint_for, websocket_endpoint_for
+from .endpoints import PathParams, compile_served, endpoint_for, websocket_endpoint_for
 from .layouts import Composed, Layouts
 from .modules import ProjectModules
+from .refusal import refusal
 
 
 class FileAPIRoute(APIRoute):
@@ -78,17 +79,23 @@ class Registrar:
         out of the router's list and returned, for the caller to place."""
         func = self.modules.function(r.file, r.method, line=r.line, hint=_STALE)
         layout = self.layouts.compose(r.layouts)
+        endpoint: Any = None
         try:
-            endpoint = (self._add_websocket if r.is_websocket else self._add_http)(
-                r, func, layout
-            )
+            if r.is_websocket:
+                endpoint, own = websocket_endpoint_for(func, PathParams.of(r))
+            else:
+                endpoint, own = endpoint_for(func, PathParams.of(r), r.statuses)
+            (self._add_websocket if r.is_websocket else self._add_http)(
+                r, func, endpoint, own, layout)
         except Exception as exc:  # FastAPI's verdict on a signature, a Depends, an option
-            raise FastAPIRouteError(
-                f"{r.file}:{r.line} {r.label} {r.path} cannot be registered with FastAPI: "
-                f"{type(exc).__name__}: {exc}",
-                "fix the handler's parameters, their types, or its @route(...) options",
-            ) from exc
+            raise refusal(r, func, endpoint, exc) from exc
         added = self._take(endpoint, r)
+        if isinstance(added, (Route, WebSocketRoute)):  # APIRoute, APIWebSocketRoute
+            # What FastAPI compiled with Starlette's convertors, again with the segment-type
+            # table's (its path, its format unchanged): a value the type does not accept does
+            # not match, HTTP and websocket alike, instead of raising in Starlette's `convert`.
+            added.path_regex, added.path_format, added.param_convertors = compile_served(
+                added.path)
         if isinstance(added, FileAPIRoute):
             added.fit(self.methods[r.path], layout)
         return added
@@ -107,15 +114,14 @@ class Registrar:
             "a custom router's add_api_route must add the route to `router.routes`",
         )
 
-    def _add_websocket(self, r: RouteEntry, func: Callable[..., Any], layout: Composed) -> Any:
-        endpoint, own = websocket_endpoint_for(func, PathParams.of(r))
+    def _add_websocket(self, r: RouteEntry, func: Callable[..., Any], endpoint: Any,
+                       own: dict[str, Any], layout: Composed) -> None:
         self.router.add_api_websocket_route(
             r.path, endpoint, name=f"websocket {r.path}", **layout.websocket_options(own)
         )
-        return endpoint
 
-    def _add_http(self, r: RouteEntry, func: Callable[..., Any], layout: Composed) -> Any:
-        endpoint, own = endpoint_for(func, PathParams.of(r), r.statuses)
+    def _add_http(self, r: RouteEntry, func: Callable[..., Any], endpoint: Any,
+                  own: dict[str, Any], layout: Composed) -> None:
         summary, description = describe(func, r)
         endpoint.__doc__ = description  # FastAPI's description when @route gives none
         own.setdefault("summary", summary)
@@ -125,4 +131,3 @@ class Registrar:
             r.path, endpoint, methods=[r.method], route_class_override=FileAPIRoute,
             **layout.route_options(own),
         )
-        return endpoint
