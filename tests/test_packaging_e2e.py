@@ -291,7 +291,7 @@ def test_the_readmes_wheel_commands_as_written(tmp_path: Path, empty_dir: Path) 
     `python -m build --wheel -o wheelhouse`, the README's `myapp` (its pyproject.toml block as
     written) built with `PIP_FIND_LINKS=$WHEELHOUSE python -m build`, installed into a fresh
     venv with `pip install --find-links $WHEELHOUSE dist/myapp-*.whl`, then `fastapi-route run`
-    from an empty folder. No constraints file: fastapi-route>=0.4.0 can come from nowhere but
+    from an empty folder. No constraints file: fastapi-route>=0.5.0 can come from nowhere but
     the wheelhouse (the index holds 0.2.1), and the test checks that it did."""
     from test_readme import blocks, section, shipping_commands
 

@@ -135,7 +135,7 @@ def test_the_install_command_fits_the_wheels_hatchling_makes() -> None:
 
 
 def test_the_readme_builds_our_wheel_and_points_pip_at_it() -> None:
-    """fastapi-route>=0.4 is not on the index (SPEC 8): the commands say where it comes from."""
+    """fastapi-route>=0.5 is not on the index (SPEC 8): the commands say where it comes from."""
     commands = [" ".join(c) for c in shipping_commands()]
     assert "python -m build --wheel -o wheelhouse" in commands
     assert any(c.startswith("PIP_FIND_LINKS=$WHEELHOUSE python -m build") for c in commands)

@@ -25,7 +25,7 @@ Digests = Mapping[str, tuple[str, str]]
 FORMAT_VERSION = 4  # of routes.dat and this manifest; a reader refuses any other
 # 2: records name the layouts that apply, the manifest lists layout_files (0.4.0)
 # 3: the manifest records each route file's and layout's digests (`digests`)
-# 4: records carry the statuses a handler's returns show (OpenAPI documents them)
+# 4: records carry the statuses a handler's returns show (OpenAPI documents them)  (0.5.0)
 
 
 def created_at() -> str:
