@@ -19,6 +19,7 @@ warm app is the eager app. The schedules differ only in when that happens:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import threading
@@ -144,6 +145,9 @@ class OnDemandRoutes:
         self._next = 0
         self._driver: asyncio.Task[None] | None = None
         self._hurried = 0
+        # Under `run` (a long-lived server), what the slices make is frozen out of the garbage
+        # collector's reach as they go (see `_slices`).
+        self.freeze = failure.supervisor_from_env() is not None
         self.keep_openapi_complete()
 
     def keep_openapi_complete(self) -> None:
@@ -273,8 +277,23 @@ class OnDemandRoutes:
                 self._hurried -= 1
 
     async def _slices(self) -> None:
+        """Slices until every route is real. Under `run`, each slice ends with `gc.freeze()`
+        (after a collection of the young generations, so that its garbage is not frozen): the
+        routes made, and the modules imported before, live as long as the server, and a full
+        collection no longer walks them all (at 1000 route files, two or three collections of
+        100-300 ms each during the warm-up and the first document, in any thread, stopping
+        every request; 20 ms once frozen). Not outside `run`: a test suite or `dev` drops
+        apps, whose cycles frozen objects would keep."""
         while not self.all_real():
             until = time.perf_counter() + (HURRIED_SLICE if self._hurried else WARM_UP_SLICE)
             while not self.all_real() and time.perf_counter() < until:
                 self.lazy[self._next].materialize()
+            self.freeze_what_is_made()
             await asyncio.sleep(WARM_UP_PAUSE)
+
+    def freeze_what_is_made(self) -> None:
+        """Under `run`: every object alive now out of the garbage collector's reach (see
+        `_slices`), after a collection of the young generations (a few ms at most)."""
+        if self.freeze:
+            gc.collect(1)
+            gc.freeze()

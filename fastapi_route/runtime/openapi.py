@@ -90,6 +90,9 @@ class OpenAPIRoute:
         with self.lock:
             making = self.making
             if making is None:
+                # `run --eager` made its routes before serving: frozen too, or the document's
+                # allocations set off full collections over all of them
+                self.file_routes.freeze_what_is_made()
                 making = self.making = concurrent.futures.Future()
                 threading.Thread(target=self._make, args=(making,), daemon=True,
                                  name="fastapi-route openapi").start()
