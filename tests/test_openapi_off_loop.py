@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -222,3 +223,24 @@ def test_app_openapi_called_directly_is_complete_and_synchronous(tree: Path) -> 
         assert lazy_left(app) > 0
         assert json.loads(json.dumps(app.openapi())) == eager_document(tree)
         assert lazy_left(app) == 0
+
+
+def test_under_run_what_the_slices_make_is_frozen_out_of_the_collectors_reach(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under `run` (its supervisor exported) the slices end with gc.freeze(); outside it they
+    never freeze (a test suite, `dev`: apps that are dropped)."""
+    import gc
+
+    outside = app_for(tree, "warm")
+    frozen = gc.get_freeze_count()
+    serve(outside, lambda client: file_routes(outside).make_all_real())
+    assert gc.get_freeze_count() == frozen
+    monkeypatch.setenv("FASTAPI_ROUTE_SUPERVISOR", f"{os.getpid()}:{tree / 'no-report'}")
+    under_run = app_for(tree, "warm")
+    try:
+        serve(under_run, lambda client: file_routes(under_run).make_all_real())
+        assert lazy_left(under_run) == 0
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
