@@ -145,9 +145,6 @@ class OnDemandRoutes:
         self._next = 0
         self._driver: asyncio.Task[None] | None = None
         self._hurried = 0
-        # Under `run` (a long-lived server), what the slices make is frozen out of the garbage
-        # collector's reach as they go (see `_slices`).
-        self.freeze = failure.supervisor_from_env() is not None
         self.keep_openapi_complete()
 
     def keep_openapi_complete(self) -> None:
@@ -294,6 +291,7 @@ class OnDemandRoutes:
     def freeze_what_is_made(self) -> None:
         """Under `run`: every object alive now out of the garbage collector's reach (see
         `_slices`), after a collection of the young generations (a few ms at most)."""
-        if self.freeze:
+        # Read now, not when the app was made: `run` makes it before exporting its supervisor.
+        if failure.supervisor_from_env() is not None:
             gc.collect(1)
             gc.freeze()
