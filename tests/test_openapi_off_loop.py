@@ -244,3 +244,36 @@ def test_under_run_what_the_slices_make_is_frozen_out_of_the_collectors_reach(
         assert gc.get_freeze_count() > frozen
     finally:
         gc.unfreeze()
+
+
+def test_behind_a_root_path_fastapi_adds_it_to_the_servers(tree: Path) -> None:
+    """With a root path to add to the servers, FastAPI's own endpoint answers (once every route
+    is real), as on every FastAPI version."""
+    app = app_for(tree, "warm")
+    release = threading.Event()
+    release.set()
+    _, calls = blocking_openapi(app, release)
+
+    async def scenario() -> Any:
+        transport = httpx.ASGITransport(app=app, root_path="/api")
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.get("/openapi.json")).json()
+
+    document = asyncio.run(asyncio.wait_for(scenario(), BOUND))
+    assert calls == [1]
+    assert {"url": "/api"} in document["servers"]
+    assert document["paths"] == eager_document(tree)["paths"]
+
+
+def test_render_is_jsonresponses_body(tree: Path) -> None:
+    from starlette.responses import JSONResponse
+
+    from fastapi_route.runtime.openapi import render
+
+    document = app_for(tree, "eager").openapi()
+    odd = {"paths": {"/é": {"get": {"responses": {200: {"x": [1.5, None, True, "\u2028"]}}}},
+                     "/b": {}}, "info": {"title": "ünï \"q\""}, "n": [{"a": {"b": {}}}]}
+    for value in (document, odd, {}, [], "s"):
+        assert render(value) == JSONResponse(value).body
+    with pytest.raises(ValueError):
+        render({"paths": {"/": {"get": {"x": float("nan")}}}})

@@ -40,7 +40,6 @@ from . import failure
 from .dispatch import Dispatcher
 from .layouts import read_layout
 from .modules import ProjectModules
-from .openapi import document_made
 from .register import Registrar
 from .routepath import get_route_path
 
@@ -156,9 +155,6 @@ class OnDemandRoutes:
         described = self.app.openapi
 
         def openapi() -> dict[str, Any]:
-            made = document_made.get()
-            if made is not None:  # this request waited for the document: it was made for it
-                return made
             self.materialize_all()
             return described()
 

@@ -1,52 +1,56 @@
 """The first /openapi.json without stopping the server (issue 17).
 
 FastAPI's own `/openapi.json` route (added by `FastAPI.setup`, on 0.110 as on 0.16x) is an
-`async def` that calls `app.openapi()` on the event loop: while the document is made, every
-other request waits. Under `run` that is two long stretches of CPU work: every route made real
-(`OnDemandRoutes.keep_openapi_complete`), then FastAPI's `get_openapi` over them all (about
-0.7 s at 1000 route files, 4 s at 5000, all of it in one call).
+`async def` that calls `app.openapi()` on the event loop and renders it with `JSONResponse`:
+while that runs, every other request waits. Under `run` that is three long stretches of CPU
+work: every route made real (`OnDemandRoutes.keep_openapi_complete`), FastAPI's `get_openapi`
+over them all (about 0.7 s at 1000 route files, 4 s at 5000, in one call), and one `json.dumps`
+of the whole document (1 MB at 1000 route files; C code that never lets go of the GIL).
 
-So the route's ASGI app is wrapped here, and before FastAPI's endpoint runs, the request waits
-for the document to be made elsewhere:
+So the route's ASGI app is wrapped here, and the request waits for the document to be made
+elsewhere while the loop serves other requests:
 
 1. every route is made real in slices with pauses, as the warm-up does (with it: the warm-up's
    slices get longer while a request waits; see `OnDemandRoutes.make_all_real`);
 2. `app.openapi()` (FastAPI's, or the one `configure` put in its place: the same function a
-   direct call runs) is called in a thread of its own. `get_openapi` cannot be cut into pieces
-   with FastAPI's public API: it collects every route's fields, names every model once over all
-   of them (name clashes, -Input/-Output) and only then writes the paths. In a thread it holds
-   the GIL for a switch interval at a time; the interval is lowered to SWITCH_INTERVAL while the
-   thread works, so that the loop and the threads of sync handlers get the interpreter back
-   within a millisecond instead of five.
+   direct call runs) is called in a thread of its own, which also renders the JSON, piece by
+   piece (`render`: the bytes JSONResponse makes, in small `json.dumps` calls between which
+   the GIL can change hands). `get_openapi` cannot be cut into pieces with FastAPI's public
+   API: it collects every route's fields, names every model once over all of them (name
+   clashes, -Input/-Output) and only then writes the paths. In a thread it holds the GIL for a
+   switch interval at a time; the interval is lowered to SWITCH_INTERVAL while the thread
+   works, so that the loop and the threads of sync handlers get the interpreter back within a
+   millisecond instead of five.
 
-FastAPI's endpoint then runs as before (its `root_path` handling included) and its
-`app.openapi()` gets the document just made (a context variable, set for this request only),
-so a custom `app.openapi` that does not cache is not run twice, once of them on the loop.
-Concurrent first requests share one document; `app.openapi()` called directly still makes the
-whole document synchronously, as FastAPI's does.
+The request is then answered with those bytes, which is what FastAPI's endpoint answers unless
+it has a `root_path` to add to the servers: then FastAPI's endpoint runs as before, after step 1
+(FastAPI 0.110 adds the root path to `app.servers` before it makes the document, so the document
+cannot be made ahead of it). Concurrent requests share one document; each request's JSON is
+rendered anew from what `app.openapi()` returns (FastAPI caches the document, not its JSON).
+`app.openapi()` called directly still makes the whole document synchronously, as FastAPI's does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import sys
 import threading
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from .ondemand import OnDemandRoutes
 
-Document = dict[str, Any]
-# The document a request to the OpenAPI route waited for, while FastAPI's endpoint runs.
-document_made: ContextVar[Document | None] = ContextVar("fastapi_route_openapi", default=None)
 # The interpreter's switch interval while the document is made in its thread (default 5 ms).
 SWITCH_INTERVAL = 0.001
+# How deep `render` splits objects: the document, its paths, each path, each operation.
+RENDER_DEPTH = 3
 
 
 def fastapi_openapi_route(app: FastAPI) -> Route | None:
@@ -58,13 +62,32 @@ def fastapi_openapi_route(app: FastAPI) -> Route | None:
     return None
 
 
+def _dumps(value: Any) -> str:
+    # JSONResponse.render's options (Starlette 0.36 to 1.x)
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":"))
+
+
+def _pieces(value: Any, depth: int) -> str:
+    if depth and type(value) is dict and all(type(key) is str for key in value):
+        return "{" + ",".join(f"{_dumps(key)}:{_pieces(item, depth - 1)}"
+                              for key, item in value.items()) + "}"
+    return _dumps(value)
+
+
+def render(document: Any) -> bytes:
+    """`JSONResponse(document).body`, byte for byte, made of one `json.dumps` per operation
+    and per schema instead of one for the whole document."""
+    return _pieces(document, RENDER_DEPTH).encode("utf-8")
+
+
 class OpenAPIRoute:
     """Makes the document off the event loop for FastAPI's OpenAPI route (see the module)."""
 
     def __init__(self, app: FastAPI, file_routes: OnDemandRoutes) -> None:
         self.app = app
         self.file_routes = file_routes
-        self.making: concurrent.futures.Future[Document] | None = None
+        self.making: concurrent.futures.Future[bytes] | None = None
         self.lock = threading.Lock()
 
     def install(self) -> bool:
@@ -75,17 +98,19 @@ class OpenAPIRoute:
         served: ASGIApp = route.app
 
         async def openapi(scope: Scope, receive: Receive, send: Send) -> None:
-            token = document_made.set(await self.document())
-            try:
-                await served(scope, receive, send)
-            finally:
-                document_made.reset(token)
+            if scope.get("root_path", "").rstrip("/") and self.app.root_path_in_servers:
+                await self.file_routes.make_all_real(hurried=True)
+                await served(scope, receive, send)  # FastAPI's, to add the root path
+                return
+            # What FastAPI's endpoint answers then (0.110 and 0.16x): JSONResponse(document)
+            response = Response(await self.rendered(), media_type=JSONResponse.media_type)
+            await response(scope, receive, send)
 
         route.app = openapi
         return True
 
-    async def document(self) -> Document:
-        """Every route made real in slices, then `app.openapi()` in a thread: the document."""
+    async def rendered(self) -> bytes:
+        """Every route made real in slices, then `app.openapi()` and its JSON in a thread."""
         await self.file_routes.make_all_real(hurried=True)
         with self.lock:
             making = self.making
@@ -99,18 +124,18 @@ class OpenAPIRoute:
         # shield: a request that goes away does not cancel the others' document
         return await asyncio.shield(asyncio.wrap_future(making))
 
-    def _make(self, making: concurrent.futures.Future[Document]) -> None:
+    def _make(self, making: concurrent.futures.Future[bytes]) -> None:
         making.set_running_or_notify_cancel()
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
         try:
-            document = self.app.openapi()
+            body = render(self.app.openapi())
         except BaseException as exc:  # the requests that wait for it raise it
             self._done(interval)
             making.set_exception(exc)
         else:
             self._done(interval)
-            making.set_result(document)
+            making.set_result(body)
 
     def _done(self, interval: float) -> None:
         """Before the waiters wake up: the switch interval back, and the next request asks
