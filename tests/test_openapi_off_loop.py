@@ -6,6 +6,7 @@ is bounded, none is asserted on."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -194,7 +195,8 @@ def test_concurrent_first_requests_share_one_document(tree: Path) -> None:
 
 def test_the_switch_interval_is_restored_and_a_failure_is_not_kept(tree: Path) -> None:
     """A document that fails answers 500 (as FastAPI's would) and the next request makes it
-    again; the interpreter's switch interval is what it was."""
+    again; the interpreter's switch interval and the collector's thresholds are what they
+    were."""
     app = app_for(tree, "warm")
     described = app.openapi
     calls: list[int] = []
@@ -207,14 +209,14 @@ def test_the_switch_interval_is_restored_and_a_failure_is_not_kept(tree: Path) -
 
     app.openapi = openapi
     file_routes(app).keep_openapi_complete()
-    interval = sys.getswitchinterval()
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
 
     async def scenario(client: httpx.AsyncClient) -> tuple[int, int, int]:
         failed = (await client.get("/openapi.json")).status_code
         return failed, (await client.get("/openapi.json")).status_code, len(calls)
 
     assert serve(app, scenario, raise_app_exceptions=False) == (500, 200, 2)
-    assert sys.getswitchinterval() == interval
+    assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, thresholds)
 
 
 def test_app_openapi_called_directly_is_complete_and_synchronous(tree: Path) -> None:
@@ -230,8 +232,6 @@ def test_under_run_what_the_slices_make_is_frozen_out_of_the_collectors_reach(
 ) -> None:
     """Under `run` (its supervisor exported) the slices end with gc.freeze(); outside it they
     never freeze (a test suite, `dev`: apps that are dropped)."""
-    import gc
-
     outside = app_for(tree, "warm")
     frozen = gc.get_freeze_count()
     serve(outside, lambda client: file_routes(outside).make_all_real())
