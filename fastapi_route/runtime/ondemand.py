@@ -139,8 +139,8 @@ class OnDemandRoutes:
         # time (re-entrant: making a route real imports its file, which may ask for another).
         self.lock = threading.RLock()
         self._openapi: Callable[[], dict[str, Any]] | None = None
-        # make_all_real: where the pass under way has got to in `lazy`, the task doing the
-        # slices (one at a time), and how many requests wait for it to finish.
+        # make_all_real: the position in `lazy` before which every route is real (or failed),
+        # the task doing the slices (one at a time), and how many requests wait for them.
         self._next = 0
         self._driver: asyncio.Task[None] | None = None
         self._hurried = 0
