@@ -27,6 +27,7 @@ from .appfile import AppFile
 from .dispatch import Dispatcher
 from .modules import ProjectModules
 from .ondemand import ErrorPage, LazyRoute, OnDemandRoutes, Schedule
+from .openapi import OpenAPIRoute
 
 Source = Literal["cache", "scan"]
 log = logging.getLogger("fastapi_route")
@@ -122,6 +123,7 @@ def create_app(
     file_routes.install(routes)
     app_file.finish(app)
     file_routes.keep_openapi_complete()  # configure may have replaced app.openapi
+    OpenAPIRoute(app, file_routes).install()  # the document made while others are served
     # After configure, so its routes are indexed too; None: Starlette's own routing.
     file_routes.dispatcher = dispatcher.install(app.router) if dispatch else None
     setattr(app.state, _STATE, Runtime(found, config, file_routes, pages))
