@@ -128,4 +128,12 @@ def test_other_servers_run_the_lifespan_in_every_worker(project, tmp_path, comma
     with server:
         events = _serve_and_stop(server, Path(env["LIFESPAN_LOG"]), 2)
     starts = {p for e, p in events if e == "start"}
-    assert len(starts) == 2 and {p for e, p in events if e == "stop"} == starts, events
+    stops = {p for e, p in events if e == "stop"}
+    assert len(starts) == 2, events
+    if command[0] == "hypercorn":
+        # hypercorn's master (hypercorn/run.py) terminates the other workers as soon as the
+        # first one has exited, so a worker still draining may be killed before its lifespan's
+        # shutdown half: at least the first one ran it (seen 1 run in 12 on a loaded machine).
+        assert stops and stops <= starts, events
+    else:
+        assert stops == starts, events
