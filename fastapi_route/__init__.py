@@ -28,6 +28,7 @@ _LAZY = {
     "MethodNotAllowedException": "fastapi_route.http_exceptions",
     "ConflictException": "fastapi_route.http_exceptions",
     "create_app": "fastapi_route.runtime.app",
+    "include": "fastapi_route.runtime.include",
     "route": "fastapi_route.runtime.endpoints",
 }
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from .http_exceptions import UnauthorizedException as UnauthorizedException
     from .runtime.app import create_app as create_app
     from .runtime.endpoints import route as route
+    from .runtime.include import include as include
 
 
 def __getattr__(name: str) -> Any:

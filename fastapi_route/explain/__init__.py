@@ -275,8 +275,8 @@ def _default(result: Explanation, runtime: Runtime, app: FastAPI, decision: Deci
     if decision.scope.get("type") == "websocket":
         result.outcome, result.status = "websocket_refused", 403
         return
-    fallback = runtime.pages.fallback
-    if app.router.default is not fallback:
+    fallback = runtime.pages.fallback if runtime.pages is not None else None
+    if fallback is None or app.router.default is not fallback:
         result.status = None
         result.not_found = "the router's default that app.py's configure set"
         return

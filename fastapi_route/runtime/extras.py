@@ -193,12 +193,18 @@ def cors(config: Config) -> list[Middleware]:
 
 def project_middleware(project: Project, modules: ProjectModules) -> list[Middleware]:
     """middleware.py's function, as FastAPI's `@app.middleware("http")` would add it."""
+    middleware = middleware_function(project, modules)
+    return [] if middleware is None else [Middleware(BaseHTTPMiddleware, dispatch=middleware)]
+
+
+def middleware_function(project: Project, modules: ProjectModules) -> Callable[..., Any] | None:
+    """middleware.py's `async def middleware(request, call_next)`, if the project has one."""
     if not (project.root / MIDDLEWARE_FILE).is_file():
-        return []
+        return None
     middleware = modules.function(MIDDLEWARE_FILE, "middleware")
     if not inspect.iscoroutinefunction(middleware):
         raise FastAPIRouteError(
             f"{MIDDLEWARE_FILE}: middleware must be an async function",
             "write async def middleware(request, call_next): ...",
         )
-    return [Middleware(BaseHTTPMiddleware, dispatch=middleware)]
+    return middleware

@@ -39,7 +39,7 @@ from ..table import RouteEntry
 from . import failure
 from .dispatch import Dispatcher
 from .endpoints import compile_served
-from .layouts import read_layout
+from .layouts import NONE, Composed, read_layout
 from .modules import ProjectModules
 from .register import Registrar
 from .routepath import get_route_path
@@ -127,9 +127,10 @@ class OnDemandRoutes:
     """The routes of one route table in an app, made real on a schedule."""
 
     def __init__(self, app: FastAPI, modules: ProjectModules, schedule: Schedule,
-                 error_page: ErrorPage | None = None) -> None:
+                 error_page: ErrorPage | None = None, base: Composed = NONE) -> None:
         self.app = app
         self.modules = modules
+        self.base = base  # what applies above the root layout (an included tree's middleware)
         self.schedule = schedule
         self.error_response = error_page or _plain_500
         self.table: list[RouteEntry] = []  # the current table, changed in place by install
@@ -171,7 +172,7 @@ class OnDemandRoutes:
         ours = {id(x) for lazy in self.lazy for x in (lazy, lazy.real) if x is not None}
         at = next((i for i, x in enumerate(router_routes) if id(x) in ours), len(router_routes))
         kept = [x for x in router_routes if id(x) not in ours]
-        registrar = Registrar(self.app, routes, self.modules)
+        registrar = Registrar(self.app, routes, self.modules, self.base)
         self.lazy = [LazyRoute(self, registrar, r, at + i) for i, r in enumerate(routes)]
         # A new list: the dispatcher rebuilds its index for it, and a request already iterating
         # the old list finishes on it.
