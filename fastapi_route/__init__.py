@@ -29,6 +29,7 @@ _LAZY = {
     "ConflictException": "fastapi_route.http_exceptions",
     "create_app": "fastapi_route.runtime.app",
     "include": "fastapi_route.runtime.include",
+    "runtime_of": "fastapi_route.runtime.app",
     "route": "fastapi_route.runtime.endpoints",
 }
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from .http_exceptions import NotFoundException as NotFoundException
     from .http_exceptions import UnauthorizedException as UnauthorizedException
     from .runtime.app import create_app as create_app
+    from .runtime.app import runtime_of as runtime_of
     from .runtime.endpoints import route as route
     from .runtime.include import include as include
 

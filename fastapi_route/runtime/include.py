@@ -201,7 +201,7 @@ def _where(endpoint: Callable[..., Any] | None) -> str:
     if endpoint is None:
         return "a route"
     function = inspect.unwrap(endpoint)
-    name = getattr(function, "__qualname__", repr(function))
+    name = getattr(function, "__qualname__", repr(function)).rpartition("<locals>.")[2]
     try:
         source = inspect.getsourcefile(function)
         line = inspect.getsourcelines(function)[1]
