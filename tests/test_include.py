@@ -376,3 +376,29 @@ def test_a_host_that_replaces_its_openapi_after_include_still_documents_the_tree
         document = client.get("/openapi.json").json()
     assert document["info"]["x-logo"] == "logo.png"
     assert "/v2/items/{item_id}" in document["paths"]
+
+
+def test_explain_sees_the_included_trees_and_the_apps_own_routes(orders: Path,
+                                                                 tmp_path: Path) -> None:
+    from fastapi_route.explain import explain_app
+
+    other = write_tree(tmp_path / "billing", {"routes/invoices/[n=int]/route.py": """
+        def GET(request, n: int):
+            return n
+    """})
+    app = host_app()
+    fastapi_route.include(app, orders, prefix="/v2", source="scan", schedule="lazy")
+    fastapi_route.include(app, other, prefix="/billing", source="scan", schedule="lazy")
+    found = explain_app(app, "GET", "/v2/items/7")
+    assert found.outcome == "route" and found.route is not None
+    assert (found.route.path, found.route.file) == ("/v2/items/{item_id:int}",
+                                                   "routes/items/[item_id=int]/route.py")
+    assert [loser.route.path for loser in found.losers] == ["/v2/items/{slug}"]
+    assert [layer.origin for layer in found.middleware][-1] == "middleware.py"
+    invoice = explain_app(app, "GET", "/billing/invoices/3")
+    assert invoice.route is not None and invoice.route.file == "routes/invoices/[n=int]/route.py"
+    assert "middleware.py" not in [layer.origin for layer in invoice.middleware]
+    legacy = explain_app(app, "GET", "/v1/items")
+    assert legacy.outcome == "app_route"
+    assert explain_app(app, "DELETE", "/v2/items").status == 405
+    assert explain_app(app, "GET", "/v2/nowhere").status == 404
