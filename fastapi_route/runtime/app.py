@@ -27,7 +27,7 @@ from . import extras
 from .appfile import AppFile
 from .dispatch import Dispatcher
 from .modules import ProjectModules
-from .ondemand import ErrorPage, LazyRoute, OnDemandRoutes, Schedule
+from .ondemand import SERVING, ErrorPage, LazyRoute, OnDemandRoutes, Schedule
 from .openapi import OpenAPIRoute
 
 Source = Literal["cache", "scan"]
@@ -235,6 +235,7 @@ def with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes] | None,
             if file_routes is None:
                 yield state
                 return
+            SERVING.enter()
             task = asyncio.create_task(file_routes().warm_up())
             try:
                 yield state
@@ -242,5 +243,6 @@ def with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes] | None,
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                SERVING.leave()
 
     return lifespan
