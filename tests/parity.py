@@ -181,11 +181,20 @@ PORT_MODES = ("eager", "warm", "lazy", "cache", "cache-warm", "cache-lazy")
 
 
 def port_app(root: Path, mode: str, **options: Any) -> Any:
-    """The app of the project at `root` in one of `PORT_MODES` (conftest.app_in_mode, which
-    names the eager and lazy ones, with the warm schedule added)."""
-    from conftest import app_in_mode
+    """The app of the project at `root` in one of `PORT_MODES`: built first for the `cache`
+    ones (as conftest.app_in_mode does), then `create_app` of the folder's path, which finds
+    the project as a user's `create_app(path)` does: a folder holding `__init__.py` is
+    imported as its package, by its own name (app_in_mode's `Project(root)` leaves the
+    package out, so its modules get a private name)."""
+    from fastapi_route.config import load_config
+    from fastapi_route.pipeline.build import build
+    from fastapi_route.runtime.app import create_app
 
-    if mode.endswith("warm"):
-        base = "cache" if mode.startswith("cache") else "eager"
-        return app_in_mode(root, base, schedule="warm", **options)
-    return app_in_mode(root, mode, **options)
+    if mode not in PORT_MODES:
+        raise ValueError(f"unknown mode {mode!r}: one of {PORT_MODES}")
+    cached = mode.startswith("cache")
+    if cached:
+        build(root, load_config(root))
+    schedule = mode.removeprefix("cache").lstrip("-") or "eager"
+    return create_app(root, source="cache" if cached else "scan", schedule=schedule,
+                      **options)
