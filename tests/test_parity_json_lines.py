@@ -7,8 +7,9 @@ gets the same status, headers and bytes from both, in every mode the runtime bui
 (parity.PORT_MODES), and both `/openapi.json` documents mean the same. Then how a generator
 handler reaches FastAPI: the function FastAPI inspects behind the registered endpoint is the
 user's own generator function, also where fastapi-route adapts the call (a catch-all's
-segments, a typed segment). FastAPI streams generator path operations from 0.135 on: with an
-older FastAPI the module is skipped.
+segments, a typed segment), and the same with a streaming response class of one's own (the
+"Stream Data" tutorial's raw chunks). FastAPI streams generator path operations from 0.135
+on: with an older FastAPI the module is skipped.
 """
 
 from __future__ import annotations
@@ -180,3 +181,76 @@ def test_a_stream_reads_its_query_while_streaming(tmp_path: Path) -> None:
     with TestClient(app) as client:
         assert client.get("/numbers", params={"upto": 4}).text == "0\n1\n2\n3\n"
         assert client.get("/numbers", params={"upto": "x"}).status_code == 422
+
+
+# --- the same mechanism with a response class of one's own ("Stream Data") -------------------
+
+STORY = ["Rick: Morty! You gotta come on.", "Morty: What, Rick?", "Rick: A surprise for you."]
+
+STREAM_DATA_TREE = {
+    "routes/story/stream/route.py": f"""
+        from collections.abc import AsyncIterable
+
+        from fastapi.responses import StreamingResponse
+
+        from fastapi_route import route
+
+        STORY = {STORY!r}
+
+
+        @route(response_class=StreamingResponse)
+        async def GET(request) -> AsyncIterable[str]:
+            for line in STORY:
+                yield line
+    """,
+    "routes/image/stream/route.py": """
+        from fastapi.responses import StreamingResponse
+
+        from fastapi_route import route
+
+
+        class PNGStreamingResponse(StreamingResponse):
+            media_type = "image/png"
+
+
+        @route(response_class=PNGStreamingResponse)
+        def GET(request):
+            yield b"\\x89PNG\\r\\n"
+            yield b"the rest"
+    """,
+}
+
+
+def original_stream_data_app() -> FastAPI:
+    from fastapi.responses import StreamingResponse
+
+    class PNGStreamingResponse(StreamingResponse):
+        media_type = "image/png"
+
+    app = FastAPI()
+
+    @app.get("/story/stream", response_class=StreamingResponse)
+    async def story() -> AsyncIterable[str]:
+        for line in STORY:
+            yield line
+
+    @app.get("/image/stream", response_class=PNGStreamingResponse)
+    def image():  # type: ignore[no-untyped-def]
+        yield b"\x89PNG\r\n"
+        yield b"the rest"
+
+    return app
+
+
+@pytest.mark.parametrize("mode", PORT_MODES)
+def test_a_generator_with_a_streaming_response_class(mode: str, tmp_path: Path) -> None:
+    """FastAPI's "Stream Data": with `response_class=StreamingResponse` (or a subclass) the
+    chunks a generator yields are sent as they are, not as JSON lines."""
+    port = port_app(write_tree(tmp_path / "data", STREAM_DATA_TREE), mode)
+    with TestClient(original_stream_data_app()) as original, TestClient(port) as ported:
+        for url in ("/story/stream", "/image/stream"):
+            assert exchange(ported, "GET", url) == exchange(original, "GET", url)
+        assert original.get("/story/stream").text == "".join(STORY)
+        assert original.get("/image/stream").headers["content-type"] == "image/png"
+        assert_same_meaning(original.get("/openapi.json").json(),
+                            ported.get("/openapi.json").json())
