@@ -7,8 +7,9 @@ Each test copies the example to `tmp_path/dependency_testing` and puts `tmp_path
 route module, `dependency_testing.routes.items.route`) and overrides the dependency with
 `app.dependency_overrides`, in every mode the runtime builds an app (parity.PORT_MODES),
 including a route imported and made real only after the override is set (the lazy modes).
-The answers are the tutorial's app's, with and without the override. Last, the example's own
-test file (what a user of the project writes) passes under pytest as written.
+The answers are the tutorial's app's, with and without the override. The example's own test
+file (what a user of the project writes) passes under pytest as written; and a layout's
+dependency, imported from `<package>.routes._layout`, is overridden the same way.
 """
 
 from __future__ import annotations
@@ -194,3 +195,66 @@ def test_the_package_is_imported_by_its_name(package: Path) -> None:
     assert isinstance(module, types.ModuleType)
     assert Path(module.__file__ or "").resolve() == (package / "routes/items/route.py").resolve()
     assert [Path(p).resolve() for p in sys.modules[PACKAGE].__path__] == [package.resolve()]
+
+
+# --- a layout's dependency, overridden the same way -------------------------------------------
+
+GUARDED = "guarded_shop"  # another package project, written here
+GUARDED_TREE = {
+    "__init__.py": "",
+    # A layout's own function, as the layout's module holds it: `guarded_shop.routes._layout`.
+    "routes/_layout.py": """
+        from typing import Annotated
+
+        from fastapi import Depends, Header, HTTPException
+
+
+        async def verify_token(x_token: Annotated[str, Header()]):
+            if x_token != "fake-super-secret-token":
+                raise HTTPException(status_code=400, detail="X-Token header invalid")
+
+
+        dependencies = [Depends(verify_token)]
+    """,
+    "routes/items/route.py": """
+        def GET(request):
+            return {"items": ["plumbus"]}
+    """,
+}
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from conftest import write_tree
+
+    def forget() -> None:
+        for name in [n for n in sys.modules if n == GUARDED or n.startswith(GUARDED + ".")]:
+            del sys.modules[name]
+
+    root = write_tree(tmp_path / GUARDED, GUARDED_TREE)
+    forget()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        yield root
+    finally:
+        forget()
+
+
+async def let_everyone_in() -> None:
+    return None
+
+
+@pytest.mark.parametrize("mode", PORT_MODES)
+def test_a_layouts_dependency_overridden_by_its_modules_name(mode: str, guarded: Path) -> None:
+    """`routes/_layout.py` is the module `guarded_shop.routes._layout`: a test imports its
+    dependency by that name and overrides it (a lazy route made real afterwards included)."""
+    app = port_app(guarded, mode)
+    layout = importlib.import_module(f"{GUARDED}.routes._layout")
+    app.dependency_overrides[layout.verify_token] = let_everyone_in
+    if mode.endswith("lazy"):  # the route (and its layout's use) is made on the request below
+        assert f"{GUARDED}.routes.items.route" not in sys.modules
+    with TestClient(app) as client:
+        assert client.get("/items").json() == {"items": ["plumbus"]}
+        app.dependency_overrides.clear()
+        assert client.get("/items").status_code == 422  # no X-Token header
+        assert client.get("/items", headers={"X-Token": "wrong"}).status_code == 400
