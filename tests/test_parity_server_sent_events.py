@@ -7,12 +7,14 @@ fastapi-route registers it as it is, so FastAPI itself sees the `yield` and stre
 The tutorial's apps are rebuilt here as FastAPI has them; every request gets the same status,
 headers and bytes from both, in every mode the runtime builds an app (parity.PORT_MODES), the
 routes FastAPI made are streams of the same kind and item type, and both `/openapi.json`
-documents mean the same (each stream's `itemSchema` included). FastAPI streams generator path
+documents mean the same (each stream's `itemSchema` included); over a real socket (slow),
+`fastapi-route run` sends each event as it is yielded. FastAPI streams generator path
 operations from 0.135 on: with an older FastAPI the module is skipped.
 """
 
 from __future__ import annotations
 
+import socket
 import warnings
 from collections.abc import AsyncIterable, Iterable, Iterator
 from pathlib import Path
@@ -25,12 +27,13 @@ pytest.importorskip(
     reason="FastAPI streams Server-Sent Events from generator path operations since 0.135",
 )
 
-from conftest import copy_example
+from conftest import copy_example, write_tree
 from fastapi import FastAPI, Header
 from fastapi.routing import APIRoute
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from parity import PORT_MODES, assert_same_meaning, port_app
 from pydantic import BaseModel
+from servers import run_args, run_cli, start_server
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -293,3 +296,43 @@ def test_head_answers_the_headers_of_the_stream(copied: tuple[str, Path]) -> Non
     assert head.headers == get.headers
     with TestClient(original_main()) as client:
         assert client.head("/items/stream").status_code == 405
+
+
+# --- end to end: events leave as they are yielded ----------------------------------------------
+
+ENDLESS = {
+    "routes/ticks/route.py": """
+        import asyncio
+
+        from fastapi.sse import EventSourceResponse
+
+        from fastapi_route import route
+
+
+        @route(response_class=EventSourceResponse)
+        async def GET(request):
+            yield {"tick": 0}
+            await asyncio.sleep(3600)  # the next event never comes in this test
+            yield {"tick": 1}
+    """,
+}
+
+
+@pytest.mark.slow
+def test_run_sends_each_event_as_it_is_yielded(tmp_path: Path) -> None:
+    """Over a real socket, through `fastapi-route run`: the first event arrives while the
+    generator is still waiting for the second, so nothing buffers the stream."""
+    root = write_tree(tmp_path / "endless", ENDLESS)
+    assert run_cli(["build", "--project", str(root)], cwd=tmp_path).returncode == 0
+    with start_server(run_args(root), cwd=tmp_path, ready_path="/nowhere") as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(b"GET /ticks HTTP/1.1\r\nHost: test\r\n\r\n")
+        received = b""
+        while b'data: {"tick": 0}\n\n' not in received:
+            chunk = conn.recv(4096)  # a timeout here (10 s) fails the test
+            assert chunk, received
+            received += chunk
+    head = received.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 200")
+    assert b"content-type: text/event-stream" in head
+    assert b"tick\": 1" not in received
