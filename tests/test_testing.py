@@ -200,3 +200,35 @@ def test_the_readmes_testing_example_passes_as_written(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+@pytest.mark.usefixtures("forget_names")
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_a_plain_folder_reached_by_its_own_name_too(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    schedule: str) -> None:
+    """FastAPI's Testing Dependencies tutorial, its port (examples/dependency_testing) as a
+    plain folder: one route imports the dependency relatively, the other by the folder's
+    name (its parent on sys.path); the test imports it by its path from the folder. One
+    module, one override."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "dependency_testing"
+    root = tmp_path / "dependency_testing"
+    for source in example.rglob("*.py"):
+        rel = source.relative_to(example)
+        if rel.parts[0] != "tests" and rel.name != "__init__.py":
+            write_tree(root, {rel.as_posix(): source.read_text(encoding="utf-8")})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(root))
+    app = fastapi_route.create_app(root, source="scan", schedule=schedule)  # type: ignore[arg-type]
+    from dependencies import common_parameters  # type: ignore[import-not-found]
+
+    async def fixed(q: str | None = None) -> dict[str, object]:
+        return {"q": q, "skip": 5, "limit": 10}
+
+    app.dependency_overrides[common_parameters] = fixed
+    with TestClient(app) as client:
+        assert client.get("/items?q=a").json()["params"] == {"q": "a", "skip": 5, "limit": 10}
+        assert client.get("/users").json()["params"] == {"q": None, "skip": 5, "limit": 10}
+    for name in [n for n in sys.modules if n.split(".")[0] in ("dependencies",
+                                                               "dependency_testing")]:
+        del sys.modules[name]

@@ -98,7 +98,9 @@ class Aliases(importlib.abc.MetaPathFinder):
         root = root.resolve()
         with self._lock:
             self._roots[root] = load
-            heads = set(self._heads)
+            # The folder's own name too: `import api.routes.x` with the folder's parent on
+            # sys.path reaches the same files (as a namespace package, for a plain folder).
+            heads = {*self._heads, root.name}
             try:
                 for entry in root.iterdir():
                     name = entry.name.removesuffix(".py") if entry.suffix == ".py" else entry.name
