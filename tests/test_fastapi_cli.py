@@ -30,7 +30,9 @@ from fastapi_route.asgi import DeferredApp
 from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.project import Project
 
-PYPROJECT = '[tool.fastapi]\nentrypoint = "fastapi_route.asgi:app"\n'
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+# The README's snippet, as a project's pyproject.toml holds it
+PYPROJECT = README.split("### FastAPI CLI", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
 TREE = {
     "pyproject.toml": PYPROJECT,
     "routes/index.py": "def GET(request):\n    return {'page': 'home'}\n",
@@ -50,6 +52,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------- which app, in-process
+
+
+def test_the_readmes_snippet_names_the_entry_point() -> None:
+    assert PYPROJECT == '[tool.fastapi]\nentrypoint = "fastapi_route.asgi:app"\n'
 
 
 def project(tmp_path: Path) -> Path:
@@ -208,5 +214,4 @@ def test_discovery_stops_at_a_projects_app_py_as_the_readme_says(tmp_path: Path)
     with start(root, "dev") as server:
         assert server.wait_exit(timeout=30) == 1
         assert "Could not find FastAPI app in module" in server.output()
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert "Could not find FastAPI app in module" in readme
+    assert "Could not find FastAPI app in module" in README

@@ -219,6 +219,30 @@ def test_a_route_may_take_a_moved_pages_old_url(tmp_path: Path) -> None:
             "FastAPI's Swagger UI (/api-docs) answers that URL first") in out
 
 
+@pytest.mark.parametrize("setting", [
+    'fastapi = {"docs_url": "/api-docs", "redoc_url": "/api-redoc"}',
+    'fastapi = {"docs_url": None}',
+    'fastapi = {"swagger_ui_oauth2_redirect_url": "/api-docs/oauth2"}',
+    'fastapi = {"swagger_ui_oauth2_redirect_url": None, "openapi_url": "/schema.json"}',
+    'fastapi = {"docs_url": "/api-docs", "redoc_url": None}\n# with docs.py',
+])
+def test_the_build_knows_every_page_the_app_adds(tmp_path: Path, setting: str) -> None:
+    """SHADOWED_ROUTE's list of pages is the runtime's: the GET routes of an app with one route
+    file, besides that file's."""
+    from fastapi_route.pipeline.shadowing import app_pages
+    from fastapi_route.project import Project
+    from fastapi_route.runtime.app import create_app
+
+    docs = {"docs.py": "def handler(request, context):\n    return 'd'\n"}
+    root = write_tree(tmp_path / "app", {"routes/index.py": TREE["routes/index.py"],
+                                         "config.py": setting + "\n",
+                                         **(docs if "docs.py" in setting else {})})
+    app = create_app(Project(root), source="scan", schedule="eager")
+    served = {r.path for r in app.routes if "GET" in (getattr(r, "methods", None) or ())}
+    pages = app_pages(load_config(root), (root / "docs.py").is_file())
+    assert served - {"/"} == {url for url, _ in pages}
+
+
 # --------------------------------------------------------------------- checked at build
 
 
@@ -300,14 +324,15 @@ def test_fastapi_must_be_a_dict_of_names(tmp_path: Path, value: str) -> None:
     assert "INVALID_CONFIG config.py:1 'fastapi' must be a dict of FastAPI(...) keyword" in out
 
 
-@pytest.mark.parametrize("name", ["openapi_prefix", "openapi_external_docs"])
-def test_keys_are_those_of_the_installed_fastapi(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(("name", "value"), [
+    ("openapi_prefix", ""), ("openapi_external_docs", {"url": "https://docs.example"})])
+def test_keys_are_those_of_the_installed_fastapi(tmp_path: Path, name: str, value: object
+                                                 ) -> None:
     """`openapi_prefix` left FastAPI after 0.110, `openapi_external_docs` came later: each is
     accepted exactly where the installed FastAPI takes it."""
-    value = '""' if name == "openapi_prefix" else '{"url": "https://docs.example"}'
-    root = project(tmp_path, f"fastapi = {{{name!r}: {value}}}\n")
+    root = project(tmp_path, f"fastapi = {{{name!r}: {value!r}}}\n")
     if name in FASTAPI_ARGUMENTS:
-        assert load_config(root).fastapi == {name: eval(value)}
+        assert load_config(root).fastapi == {name: value}
     else:
         with pytest.raises(ConfigError, match=f"UNKNOWN_CONFIG_KEY config.py:1 'fastapi.{name}'"):
             load_config(root)
