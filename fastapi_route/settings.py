@@ -134,8 +134,9 @@ class Config:
 
 @dataclass(frozen=True)
 class Pages:
-    """The URLs of the pages the app serves before any route file (None: not served), as the
-    app (create_app), the build (SHADOWED_ROUTE) and `explain` all see them."""
+    """The URLs of the pages the app serves before any route file (None: not served): what
+    create_app gives FastAPI and docs.py's route, and what the build's SHADOWED_ROUTE check
+    guards (`explain` reads the app's routes, so it agrees)."""
 
     openapi_url: str | None = None
     docs_url: str | None = None  # Swagger UI, or docs.py's page
@@ -297,7 +298,7 @@ def fastapi_parameters() -> Mapping[str, Any] | None:
     cannot be read); None when FastAPI cannot be imported.
 
     Imported here, not at module level: only a config.py with a `fastapi` setting pays for it
-    (about 0.25 s, FastAPI and pydantic), so a plain `build` stays fast. The signature is
+    (about 0.2 s, FastAPI and pydantic), so a plain `build` stays fast. The signature is
     FastAPI's public surface, the same on every version we support; a build hook's isolated
     environment that lacks a working FastAPI skips the check, and `run` checks again.
     """
@@ -312,32 +313,72 @@ def fastapi_parameters() -> Mapping[str, Any] | None:
     except Exception:  # a hint that no longer resolves: names are still checked
         hints = {}
     keywords = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    # FastAPI's `**extra` (0.110 to 0.1xx) only stores what it gets: a misspelt name would
+    # The `**extra` of older FastAPI (0.110) only stores what it gets: a misspelt name would
     # vanish in it, so only the named arguments are accepted.
     return {p.name: hints.get(p.name) for p in parameters
             if p.kind in keywords and p.name != "self"}
 
 
+# FastAPI(...) arguments that become parts of the OpenAPI document, with the model of
+# `fastapi.openapi.models` each part is (True: a list of them). FastAPI validates them only
+# when it makes the document, so a wrong one would be a 500 on /openapi.json and /docs.
+_DOCUMENT_PARTS = {
+    "servers": ("Server", True),
+    "openapi_tags": ("Tag", True),
+    "contact": ("Contact", False),
+    "license_info": ("License", False),
+    "openapi_external_docs": ("ExternalDocumentation", False),
+}
+
+
 @functools.cache
-def _fastapi_value_checker(name: str) -> Callable[[Any], None] | None:
-    """A check of a value against FastAPI's type hint for `name`, with pydantic (which FastAPI
-    depends on), strict: FastAPI gets the value as written, so it must already be what the
-    hint says (True, not "yes"; a list where it says list). None where no check can be made."""
+def _validators(name: str) -> tuple[Any, Any]:
+    """pydantic validators (which FastAPI depends on) for FastAPI's argument `name`: of its
+    type hint, and of the document part it becomes; each None where none can be made (no
+    hint, pydantic 1, a hint pydantic cannot read)."""
     parameters = fastapi_parameters()
     hint = parameters.get(name) if parameters else None
     if hint is None:
-        return None
+        return None, None
     try:
         from pydantic import ConfigDict, TypeAdapter
 
-        adapter: Any = TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True))
+        of_hint = TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True))
     except Exception:  # pydantic 1, or a hint pydantic cannot make a validator of
-        return None
+        return None, None
+    part = _DOCUMENT_PARTS.get(name)
+    model = getattr(_openapi_models(), part[0], None) if part else None
+    if part is None or model is None:
+        return of_hint, None
+    return of_hint, TypeAdapter(list[model] if part[1] else model)  # type: ignore[valid-type]
 
-    def check(value: Any) -> None:
-        adapter.validate_python(value, strict=True)
 
-    return check
+def _openapi_models() -> Any:
+    from fastapi.openapi import models
+
+    return models
+
+
+def _value_problem(name: str, value: Any) -> str | None:
+    """Why FastAPI would not take `value` for its argument `name`, or None (also when it
+    cannot be told). Against the hint strictly: FastAPI gets the value as written, so it must
+    already be what the hint says (True, not "yes"; a list where it says list). A part of the
+    document then as FastAPI will validate it (lax)."""
+    of_hint, of_part = _validators(name)
+    if of_hint is not None:
+        try:
+            of_hint.validate_python(value, strict=True)
+        except Exception as exc:  # pydantic's ValidationError
+            hint = fastapi_parameters()[name]  # type: ignore[index]  # there: a validator
+            return f"must be {_type_name(hint)}, as FastAPI(...) takes it ({_first_error(exc)})"
+    if of_part is not None and value is not None:
+        try:
+            of_part.validate_python(value)
+        except Exception as exc:
+            model, many = _DOCUMENT_PARTS[name]
+            kind = f"a list of OpenAPI {model} objects" if many else f"an OpenAPI {model} object"
+            return f"must be {kind}, as the document holds it ({_first_error(exc)})"
+    return None
 
 
 _SHOWN = 60  # characters of a value's repr in a message
@@ -375,17 +416,20 @@ def fastapi_argument_problem(name: str, value: Any) -> tuple[str, str, str] | No
             _url_path_or_none(value)
         except ValueError as exc:
             return ("INVALID_CONFIG", f"{exc}, got {shown(value)}", f"fix fastapi[{name!r}]")
-    check = _fastapi_value_checker(name)
-    if check is not None:
-        try:
-            check(value)
-        except Exception as exc:  # pydantic's ValidationError: its first error says enough
-            errors = getattr(exc, "errors", None)
-            first = errors()[0] if callable(errors) else {"msg": str(exc), "loc": ()}
-            where = "".join(f"[{part!r}]" for part in first.get("loc", ()))
-            assert parameters is not None  # a checker is made only from FastAPI's hints
-            return ("INVALID_CONFIG",
-                    f"must be {_type_name(parameters[name])}, as FastAPI(...) takes it "
-                    f"({where + ': ' if where else ''}{first['msg']}), got {shown(value)}",
-                    f"fix fastapi[{name!r}] (FastAPI gets the value as written)")
+    problem = _value_problem(name, value)
+    if problem is not None:
+        return ("INVALID_CONFIG", f"{problem}, got {shown(value)}",
+                f"fix fastapi[{name!r}] (FastAPI gets the value as written)")
     return None
+
+
+def _first_error(exc: Exception) -> str:
+    """pydantic's first complaint, where in the value it is: `[0]['name']: Field required`."""
+    errors = getattr(exc, "errors", None)
+    found = errors() if callable(errors) else []
+    if not found:
+        return str(exc)
+    # pydantic's own steps (`function-wrap[wrap_val()]`) are no place in the user's value
+    where = "".join(f"[{part!r}]" for part in found[0].get("loc", ())
+                    if not (isinstance(part, str) and "[" in part))
+    return f"{where}: {found[0]['msg']}" if where else str(found[0]["msg"])

@@ -306,6 +306,13 @@ def test_a_key_given_twice_names_both_lines(tmp_path: Path, key: str, top: str, 
     ('"redoc_url": ""', "'fastapi.redoc_url' must be a URL path starting with '/'"),
     ('"title": 3', "'fastapi.title' must be a string, got 3"),
     ('"openapi_tags": [{"name": "items"}, "orders"]', "'fastapi.openapi_tags' must be "),
+    # what FastAPI would refuse only when it makes the document (a 500 on /openapi.json)
+    ('"openapi_tags": [{"name": "items"}, {"description": "no name"}]',
+     "'fastapi.openapi_tags' must be a list of OpenAPI Tag objects, as the document holds it "
+     "([1]['name']: Field required)"),
+    ('"license_info": {"url": "https://x.example"}',
+     "'fastapi.license_info' must be an OpenAPI License object, as the document holds it "
+     "(['name']: Field required)"),
 ])
 def test_a_value_fastapi_would_not_take_is_refused(tmp_path: Path, entry: str, message: str
                                                    ) -> None:
