@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fastapi import FastAPI
 
 from ..config import Config, load_config
-from ..conventions import DOCS_FILE, DOCS_URL, REDOC_URL
+from ..conventions import DOCS_FILE
 from ..errors import FastAPIRouteError
 from ..pipeline import cache as cache_io
 from ..pipeline import freshness
@@ -98,18 +98,12 @@ def create_app(
     config = config or load_config(found.root)
     schedule = schedule_of(config, schedule, lazy)
     routes = load_routes(found, config, source, strict, facts)
-    docs = config.docs_enabled
     modules = ProjectModules(found)
     app_file = AppFile.load(found, modules)
     app = FastAPI(
-        title=config.app_name,
-        version=config.version,
-        description=config.description,
-        debug=config.debug,
-        # Without a document (openapi_url None) FastAPI adds neither Swagger UI nor ReDoc.
-        openapi_url=config.openapi_url if docs else None,
-        docs_url=DOCS_URL if docs and not (found.root / DOCS_FILE).is_file() else None,
-        redoc_url=REDOC_URL if docs else None,
+        # config.py's settings and `fastapi` (title, docs URLs, root_path, ...); none of them
+        # is one of the three below (checked when config.py was loaded)
+        **config.fastapi_arguments(docs_page=(found.root / DOCS_FILE).is_file()),
         lifespan=with_warm_up(app_file.lifespan, lambda: file_routes)
         if schedule == "warm" else app_file.lifespan,
         exception_handlers=dict(app_file.exception_handlers),
