@@ -51,7 +51,7 @@ class RouteEntry(NamedTuple):
 
     def under(self, prefix: str) -> RouteEntry:
         """The route served below `prefix` (`/v2`: a static path with no trailing slash, see
-        `runtime.include`): `/items` at `/v2/items`, the root's `/` at `/v2` itself."""
+        `host.include`): `/items` at `/v2/items`, the root's `/` at `/v2` itself."""
         if not prefix:
             return self
         return self._replace(path=prefix + self.path if self.path != "/" else prefix)

@@ -7,7 +7,6 @@ naming both sides."""
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,19 +16,16 @@ import pytest
 from conftest import write_tree
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import fastapi_route
 from fastapi_route.config import load_config
 from fastapi_route.errors import FastAPIRouteError, ProjectNotFound
+from fastapi_route.host import RouteConflict
 from fastapi_route.pipeline.build import build
 from fastapi_route.runtime import dispatch
 from fastapi_route.runtime.app import StaleCacheError, trees_of
-from fastapi_route.runtime.include import RouteConflict
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 SCHEDULES = ["eager", "warm", "lazy"]
 
@@ -230,6 +226,33 @@ def test_the_tree_is_served_from_its_cache_checked_as_run_checks_it(
     assert "the build cache is stale" in caplog.text
     with pytest.raises(StaleCacheError):
         fastapi_route.include(FastAPI(), orders, prefix="/v2", strict=True)
+
+
+@pytest.mark.parametrize(("variables", "source"), [
+    ({"FASTAPI_ENV": "development"}, "scan"),  # `fastapi dev main.py`
+    ({"FASTAPI_ENV": "development", "FASTAPI_ROUTE_DEV": "0"}, "cache"),
+    ({"FASTAPI_ROUTE_DEV": "1"}, "scan"),
+    ({}, "cache"),
+])
+def test_the_source_follows_fastapi_dev_unless_given(
+    orders: Path, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], source: str
+) -> None:
+    """Under `fastapi dev main.py` a new route file is served on the reloader's restart
+    without a build; elsewhere the cache is the default, and `source=` always wins."""
+    monkeypatch.delenv("FASTAPI_ENV", raising=False)
+    monkeypatch.delenv("FASTAPI_ROUTE_DEV", raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    if source == "cache":
+        with pytest.raises(FastAPIRouteError, match="fastapi-route build"):
+            fastapi_route.include(FastAPI(), orders, prefix="/v2")
+    else:
+        app = FastAPI()
+        fastapi_route.include(app, orders, prefix="/v2")
+        with TestClient(app) as client:
+            assert client.get("/v2/items/new").json() == {"static": True}
+        with pytest.raises(FastAPIRouteError, match="fastapi-route build"):
+            fastapi_route.include(FastAPI(), orders, prefix="/v2", source="cache")
 
 
 def test_an_installed_apps_tree_by_its_name(tmp_path: Path,

@@ -251,11 +251,7 @@ def test_inside_a_lifespan_the_warm_up_freezes_and_its_end_unfreezes(tree: Path)
     `include`d tree, a TestClient used with `with`): its slices freeze what they made, and the
     end of the last such lifespan gives every frozen object back to the collector, so apps a
     test suite drops are still collected."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
+    from fastapi.testclient import TestClient
 
     app = app_for(tree, "warm")
     with TestClient(app) as client:

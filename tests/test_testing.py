@@ -9,20 +9,16 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 from conftest import write_tree
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from test_readme import section
 
 import fastapi_route
 from fastapi_route.runtime.aliases import adoptable
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 SCHEDULES = ["eager", "warm", "lazy"]
 README = Path(__file__).resolve().parents[1] / "README.md"

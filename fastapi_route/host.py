@@ -1,4 +1,5 @@
-"""`include(app, project, prefix=...)`: a route tree in a FastAPI app you made (SPEC 12.1).
+"""`include(app, project, prefix=...)`: a route tree in a FastAPI app you made, the host
+(SPEC 12.1).
 
 The tree's routes go into the app's own router, below `prefix`, as `create_app` puts them in
 its app: LazyRoutes made real on the tree's schedule by the router's own `add_api_route`, in
@@ -27,18 +28,19 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from ..config import load_config
-from ..conventions import APP_FILE, DOCS_FILE, NOT_FOUND_FILE, WEBSOCKET, Key, Template
-from ..errors import FastAPIRouteError, ProjectNotFound
-from ..project import Project, find_project
-from ..table import RouteEntry
-from . import dispatch as dispatcher
-from . import extras
-from .app import Runtime, Source, installed_in, load_routes, schedule_of, with_warm_up
-from .layouts import NONE, Composed
-from .modules import ProjectModules
-from .ondemand import OnDemandRoutes, Schedule
-from .openapi import OpenAPIRoute
+from .asgi import dev_from_env
+from .config import load_config
+from .conventions import APP_FILE, DOCS_FILE, NOT_FOUND_FILE, WEBSOCKET, Key, Template
+from .errors import FastAPIRouteError, ProjectNotFound
+from .project import Project, find_project
+from .runtime import dispatch as dispatcher
+from .runtime import extras
+from .runtime.app import Runtime, Source, installed_in, load_routes, schedule_of, with_warm_up
+from .runtime.layouts import NONE, Composed
+from .runtime.modules import ProjectModules
+from .runtime.ondemand import OnDemandRoutes, Schedule
+from .runtime.openapi import OpenAPIRoute
+from .table import RouteEntry
 
 log = logging.getLogger("fastapi_route")
 
@@ -55,18 +57,22 @@ def include(
     *,
     app_name: str | None = None,
     prefix: str = "",
-    source: Source = "cache",
+    source: Source | None = None,
     strict: bool = False,
     schedule: Schedule | None = None,
 ) -> Runtime:
     """Serve a project's route tree (a folder, or with `app_name` an installed app) from
-    `app`, below `prefix` (`/v2`; "" for none). `source="scan"` reads the tree instead of its
-    cache (development, tests); `strict` refuses a stale cache; `schedule` as `create_app`'s
+    `app`, below `prefix` (`/v2`; "" for none). `source`: "cache" (built, checked as `run`
+    checks it) or "scan" (the tree as it is: development, tests); by default the cache,
+    but a scan under `fastapi dev` (as `fastapi_route.asgi:app` decides: FASTAPI_ROUTE_DEV,
+    else FastAPI's FASTAPI_ENV). `strict` refuses a stale cache; `schedule` as `create_app`'s
     (default: config.py's `lazy`, else warm). Returns the tree's handle (`Runtime`)."""
     found = _project(project, app_name)
     config = load_config(found.root)
     prefix = checked_prefix(prefix)
     schedule = schedule_of(config, schedule, None)
+    if source is None:
+        source = "scan" if dev_from_env() else "cache"
     routes = [r.under(prefix) for r in load_routes(found, config, source, strict)]
     state = installed_in(app)
     check_clashes(app.router.routes, routes, found, state.trees)
