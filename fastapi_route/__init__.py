@@ -28,6 +28,8 @@ _LAZY = {
     "MethodNotAllowedException": "fastapi_route.http_exceptions",
     "ConflictException": "fastapi_route.http_exceptions",
     "create_app": "fastapi_route.runtime.app",
+    "include": "fastapi_route.host",
+    "runtime_of": "fastapi_route.runtime.app",
     "route": "fastapi_route.runtime.endpoints",
 }
 
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from fastapi.responses import RedirectResponse as RedirectResponse
     from fastapi.responses import Response as Response
 
+    from .host import include as include
     from .http_exceptions import BadRequestException as BadRequestException
     from .http_exceptions import ConflictException as ConflictException
     from .http_exceptions import ForbiddenException as ForbiddenException
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from .http_exceptions import NotFoundException as NotFoundException
     from .http_exceptions import UnauthorizedException as UnauthorizedException
     from .runtime.app import create_app as create_app
+    from .runtime.app import runtime_of as runtime_of
     from .runtime.endpoints import route as route
 
 

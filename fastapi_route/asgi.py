@@ -2,6 +2,7 @@
 
     FASTAPI_ROUTE_PROJECT=/srv/api uvicorn fastapi_route.asgi:app
     FASTAPI_ROUTE_APP=my_api hypercorn fastapi_route.asgi:app
+    fastapi dev -e fastapi_route.asgi:app      # or [tool.fastapi] entrypoint in pyproject.toml
 
 `app` is a real module-level object, so servers that evaluate the name in this module's
 namespace (hypercorn) find it as well as those that use getattr (uvicorn, gunicorn, granian).
@@ -22,6 +23,10 @@ The variables (written by export(), read by project_from_env() and create_from_e
                             at start, register on first use or by a warm-up), eager (all
                             at start), lazy (import on first use); unset: config.py's `lazy`
                             says lazy, else warm
+    FASTAPI_ROUTE_DEV       1: serve as `fastapi-route dev` does (scan the tree at start, an
+                            error page for a broken tree; the server's reloader restarts the
+                            process on a change); 0: from the cache; unset: FastAPI's own
+                            FASTAPI_ENV=development (which `fastapi dev` sets) says 1
     FASTAPI_ROUTE_SUPERVISOR  set by `run` to "pid:report file": a process that finds a route
                             FastAPI rejects reports it there and stops `run` (the contract is
                             runtime/failure.py's, read and written there)
@@ -29,7 +34,14 @@ The variables (written by export(), read by project_from_env() and create_from_e
 `fastapi-route run --workers N` exports them (`exported`, for the length of the serve call)
 and starts uvicorn on `app`, so every worker serves the same project with the same flags, and
 a worker that cannot start tells `run` (runtime/failure.py). The `fastapi-route` command
-reads them too, where no flag says (a flag wins).
+reads them too, where no flag says (a flag wins); `run` and `dev` ignore FASTAPI_ROUTE_DEV.
+
+Why FASTAPI_ENV (docs/decisions.md, "Issue 18.3 and 18.5"): `fastapi dev` runs uvicorn with
+reload, so the app is imported by a child process that uvicorn's reloader starts, and starts
+again on every change; nothing in that process says "reload" but its environment, which it
+inherits. FastAPI CLI sets FASTAPI_ENV to "development" there before uvicorn starts (keeping a
+value already set) and leaves it alone under `fastapi run`; FastAPI itself reads it the same
+way.
 """
 
 from __future__ import annotations
@@ -37,10 +49,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -49,14 +61,15 @@ from .project import Project, find_project, from_package, from_path
 from .runtime import failure
 from .runtime.failure import ENV_SUPERVISOR
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
 ENV_PROJECT = "FASTAPI_ROUTE_PROJECT"
 ENV_APP = "FASTAPI_ROUTE_APP"
 ENV_STRICT = "FASTAPI_ROUTE_STRICT"
 ENV_SCHEDULE = "FASTAPI_ROUTE_SCHEDULE"
-VARIABLES = (ENV_PROJECT, ENV_APP, ENV_STRICT, ENV_SCHEDULE, ENV_SUPERVISOR)
+ENV_DEV = "FASTAPI_ROUTE_DEV"
+VARIABLES = (ENV_PROJECT, ENV_APP, ENV_STRICT, ENV_SCHEDULE, ENV_SUPERVISOR, ENV_DEV)
+# FastAPI's: `fastapi dev` sets it to DEVELOPMENT unless it is set; `fastapi run` leaves it.
+FASTAPI_ENV = "FASTAPI_ENV"
+DEVELOPMENT = "development"
 SCHEDULES = ("eager", "warm", "lazy")  # runtime.ondemand.SCHEDULES, without importing FastAPI
 
 _TRUE = ("1", "true", "yes", "on")
@@ -83,6 +96,8 @@ def export(project: Project, *, strict: bool = False, schedule: str | None = Non
     _put(ENV_STRICT, "1" if strict else None)
     _put(ENV_SCHEDULE, schedule)
     _put(ENV_SUPERVISOR, supervisor)
+    # `run`'s workers serve the cache, whatever FASTAPI_ENV a shell or a .env file left set.
+    _put(ENV_DEV, "0" if os.environ.get(FASTAPI_ENV) == DEVELOPMENT else None)
 
 
 @contextlib.contextmanager
@@ -156,6 +171,15 @@ def schedule_from_env() -> str | None:
     return value or None
 
 
+def dev_from_env() -> bool:
+    """Whether to serve as `fastapi-route dev` does: FASTAPI_ROUTE_DEV says, else FastAPI's
+    FASTAPI_ENV, compared as FastAPI compares it."""
+    flag = _flag(ENV_DEV)
+    if flag is not None:
+        return flag
+    return os.environ.get(FASTAPI_ENV) == DEVELOPMENT
+
+
 def _flag(name: str) -> bool | None:
     value = os.environ.get(name, "").strip().lower()
     if not value:
@@ -172,14 +196,30 @@ def _flag(name: str) -> bool | None:
 # --- factories (uvicorn --factory, from `run --workers N` and `dev`) ----------------------------
 
 
-def create_from_env() -> FastAPI:
-    """The production app, from the cache."""
+def create_from_env() -> ASGIApp:
+    """The production app, from the cache; or, in development (`dev_from_env`), the app
+    `fastapi-route dev` serves."""
+    if dev_from_env():
+        return create_dev(project_from_env())
     from .runtime.app import create_app
 
     return create_app(
         project_from_env(), source="cache", strict=strict_from_env(),
         schedule=schedule_from_env(),  # type: ignore[arg-type]  # checked against SCHEDULES
     )
+
+
+def create_dev(project: Project) -> ASGIApp:
+    """`fastapi-route dev`'s app without its file watcher: the tree is scanned now (a new route
+    file is served without a build), and a broken tree answers with its error page. The
+    server's reloader (`fastapi dev`, `uvicorn --reload`) restarts the process on a change,
+    and the new process scans again."""
+    from .config import load_config
+    from .runtime.devserver import DevApp
+
+    dev = DevApp(project, load_config(project.root))
+    dev.build()
+    return dev
 
 
 # --- the module-level app -----------------------------------------------------------------------
@@ -252,9 +292,14 @@ class DeferredApp:
 
 
 def _root_of(app: ASGIApp) -> Path | None:
-    """The project folder of an app create_app made (where a failure is located)."""
+    """The project folder of an app create_app (or create_dev) made (where a failure is
+    located)."""
     from .runtime.app import runtime_of
 
+    # Only a process that imported the dev server can hold its app (no import for the rest).
+    devserver = sys.modules.get(f"{__package__}.runtime.devserver")
+    if devserver is not None and isinstance(app, devserver.DevApp):
+        return app.project.root  # type: ignore[no-any-return]
     try:
         return runtime_of(app).project.root  # type: ignore[arg-type]
     except (LookupError, AttributeError):

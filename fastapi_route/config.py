@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import traceback
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,20 @@ from .conventions import CONFIG_FILE
 from .errors import ConfigError, Problem, render_problems
 from .settings import (
     BUILTIN_COMMANDS,
+    FASTAPI_SETTING,
+    FASTAPI_TOP_LEVEL,
     SECTION_TYPES,
     SECTIONS,
     SIMPLE_KEYS,
     Config,
+    fastapi_argument_problem,
     server_option_problem,
+    shown,
 )
 
 __all__ = ["Config", "load_config"]  # Config from the schema, for the modules that load one
+
+KNOWN_SETTINGS = (*SIMPLE_KEYS, *SECTIONS, FASTAPI_SETTING)
 
 
 def load_config(root: Path, *, display_root: str = "") -> Config:
@@ -54,9 +60,13 @@ def _read(path: Path, display: str) -> Config | list[Problem]:
     # annotations`, `TYPE_CHECKING`) is the file's own; `from base import debug` is a setting.
     values = {
         k: v for k, v in namespace.items()
-        if _is_setting(k, v) and not (k in imported and k not in SIMPLE_KEYS and k not in SECTIONS)
+        if _is_setting(k, v) and not (k in imported and k not in KNOWN_SETTINGS)
     }
     settings, problems = _check(values, lines, display)
+    if FASTAPI_SETTING in values:
+        # Each key's problem at the key's own line: `fastapi` is often a long dict.
+        key_lines = _key_lines(tree, FASTAPI_SETTING, lines.get(FASTAPI_SETTING, 0))
+        problems += _check_fastapi(values, settings, lines, key_lines, display)
     if problems:
         return problems
     config = Config(**settings)
@@ -94,6 +104,57 @@ def _execute(path: Path, display: str) -> tuple[dict[str, Any], ast.Module] | Pr
                        f"config.py raised {type(exc).__name__}: {exc}",
                        "config.py runs at every build and start; make it run cleanly")
     return namespace, tree
+
+
+def _top_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement that runs at module level, in file order: those in the blocks of an
+    `if`, `try`, `with`, ... too, not those of a function or class body."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        blocks = [getattr(node, name, None) for name in ("body", "orelse", "finalbody")]
+        blocks += [h.body for h in getattr(node, "handlers", ())]
+        blocks += [c.body for c in getattr(node, "cases", ())]
+        for block in blocks:
+            if isinstance(block, list):
+                yield from _top_level_statements(block)
+
+
+def _key_lines(tree: ast.Module, name: str, line: int) -> dict[str, int]:
+    """Where the file writes each key of the dict setting `name`, up to its last binding at
+    `line`: in the literal it is last assigned (`{"docs_url": ...}` or `dict(docs_url=...)`),
+    or in a later `name["key"] = ...`. A key computed at run time has no line of its own (the
+    caller uses the setting's)."""
+    found: dict[str, int] = {}
+    for node in _top_level_statements(tree.body):
+        if node.lineno > line:
+            break
+        value: ast.expr | None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id == name:
+                found = _literal_key_lines(value)
+            elif (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+                    and target.value.id == name and isinstance(target.slice, ast.Constant)
+                    and isinstance(target.slice.value, str)):
+                found[target.slice.value] = node.lineno
+    return found
+
+
+def _literal_key_lines(value: ast.expr | None) -> dict[str, int]:
+    if isinstance(value, ast.Dict):
+        return {k.value: k.lineno for k in value.keys
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id == "dict"):
+        return {k.arg: k.lineno for k in value.keywords if k.arg is not None}
+    return {}
 
 
 def _setting_lines(tree: ast.Module) -> tuple[dict[str, int], set[str]]:
@@ -168,13 +229,57 @@ def _check(
             if extra:
                 known["options"] = extra
             settings[name] = SECTION_TYPES[name](**known)
+        elif name == FASTAPI_SETTING:
+            continue  # _check_fastapi: its keys are checked against the top-level settings
         else:
             problems.append(
                 Problem(
                     display, lines.get(name, 0), "UNKNOWN_CONFIG_KEY",
                     f"'{name}' is not a known setting",
-                    "known settings: " + ", ".join([*SIMPLE_KEYS, *SECTIONS])
+                    "known settings: " + ", ".join(KNOWN_SETTINGS)
                     + "; prefix helper names with '_'",
                 )
             )
     return settings, problems
+
+
+def _check_fastapi(
+    values: Mapping[str, Any], settings: dict[str, Any], lines: Mapping[str, int],
+    key_lines: Mapping[str, int], display: str,
+) -> list[Problem]:
+    """config.py's `fastapi` into `settings`: each key checked against the installed FastAPI,
+    a key that is also a top-level setting (`title` is `app_name`) moved to it, unless the
+    file sets that too."""
+    value = values[FASTAPI_SETTING]
+    line = lines.get(FASTAPI_SETTING, 0)
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        return [Problem(display, line, "INVALID_CONFIG",
+                        f"'{FASTAPI_SETTING}' must be a dict of FastAPI(...) keyword arguments,"
+                        f" got {shown(value)}", 'write fastapi = {"docs_url": "/api-docs", ...}')]
+    problems: list[Problem] = []
+    arguments: dict[str, Any] = {}
+    for key, item in value.items():
+        where = key_lines.get(key, line)
+        full = f"{FASTAPI_SETTING}.{key}"
+        top = FASTAPI_TOP_LEVEL.get(key)
+        if top is not None and top in values:
+            problems.append(Problem(
+                display, where, "INVALID_CONFIG",
+                f"'{full}' and '{top}' ({display}:{lines.get(top, 0)}) both set FastAPI's "
+                f"`{key}`", f"keep one of them: the top-level `{top}`, or `{full}`"))
+        elif top is not None:
+            try:
+                settings[top] = SIMPLE_KEYS[top](item)
+            except ValueError as exc:
+                problems.append(Problem(display, where, "INVALID_CONFIG",
+                                        f"'{full}' {exc}, got {shown(item)}",
+                                        f"fix {FASTAPI_SETTING}[{key!r}]"))
+        else:
+            problem = fastapi_argument_problem(key, item)
+            if problem is None:
+                arguments[key] = item
+            else:
+                code, message, hint = problem
+                problems.append(Problem(display, where, code, f"'{full}' {message}", hint))
+    settings[FASTAPI_SETTING] = arguments
+    return problems

@@ -1,8 +1,9 @@
 """Settings: defaults < config.py < command-line flags, held in one frozen dataclass.
 
 This module is the schema: the settings, their defaults, and the values each accepts (uvicorn
-settings in `server` included), so that `build` (and the wheel's build hook) refuses what `run`
-would refuse. Reading a project's config.py file is `fastapi_route.config`'s job.
+settings in `server` and FastAPI's keyword arguments in `fastapi` included), so that `build`
+(and the wheel's build hook) refuses what `run` would refuse. Reading a project's config.py
+file is `fastapi_route.config`'s job.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
+
+from .conventions import DOCS_URL, OAUTH2_REDIRECT_URL, REDOC_URL
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # The CLI's own commands: a `commands` entry by one of these names could never run.
@@ -22,6 +26,30 @@ BUILTIN_COMMANDS = ("init", "dev", "build", "run", "status", "clean", "routes",
 # uvicorn settings that `run` and `dev` decide themselves (host, port and workers are server
 # keys of their own); any `reload...` key too.
 RESERVED_SERVER_OPTIONS = ("app", "factory")
+
+# config.py's `fastapi`: keyword arguments for FastAPI(...), as `server` is for uvicorn.
+FASTAPI_SETTING = "fastapi"
+# FastAPI(...) arguments that fastapi-route passes itself, with where a project says them instead.
+# `on_startup`/`on_shutdown` too: Starlette takes them or a lifespan, and we always may pass one.
+FASTAPI_OWN_ARGUMENTS: dict[str, str] = {
+    "routes": "routes come from the route tree; app.py's configure(app) can add or mount others",
+    "lifespan": "define `lifespan` in app.py",
+    "on_startup": "put start-up code in app.py's `lifespan`, before its `yield`",
+    "on_shutdown": "put shut-down code in app.py's `lifespan`, after its `yield`",
+    "middleware": "list it in app.py's `middleware` (or write middleware.py)",
+    "exception_handlers": "give it in app.py's `exception_handlers`",
+}
+# FastAPI(...) arguments that are also top-level settings: FastAPI's name -> config.py's.
+FASTAPI_TOP_LEVEL: dict[str, str] = {
+    "title": "app_name",
+    "version": "version",
+    "description": "description",
+    "openapi_url": "openapi_url",
+    "debug": "debug",
+}
+# FastAPI(...) arguments that place a page fastapi-route must know about (docs.py's page, the
+# build's SHADOWED_ROUTE check): a URL path or None, as FastAPI takes them.
+FASTAPI_PAGE_URLS = ("docs_url", "redoc_url", "swagger_ui_oauth2_redirect_url")
 
 
 @dataclass(frozen=True)
@@ -67,9 +95,54 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
     commands: Mapping[str, str] = field(default_factory=dict)
+    # FastAPI(...)'s other keyword arguments (those with a top-level name above are moved there)
+    fastapi: Mapping[str, Any] = field(default_factory=dict)
 
     def with_build(self, **changes: Any) -> Config:
         return dataclasses.replace(self, build=dataclasses.replace(self.build, **changes))
+
+    def pages(self, docs_page: bool) -> Pages:
+        """The documentation pages the app serves, given whether the project has a docs.py."""
+        if not self.docs_enabled:
+            return Pages()
+        document = self.openapi_url
+        docs: str | None = self.fastapi.get("docs_url", DOCS_URL)
+        if not (docs_page or document):  # FastAPI shows no Swagger UI without a document
+            docs = None
+        redirect = (self.fastapi.get("swagger_ui_oauth2_redirect_url", OAUTH2_REDIRECT_URL)
+                    if docs and not docs_page else None)
+        redoc = self.fastapi.get("redoc_url", REDOC_URL) if document else None
+        return Pages(document, docs, docs_page and docs is not None, redirect or None,
+                     redoc or None)
+
+    def fastapi_arguments(self, docs_page: bool) -> dict[str, Any]:
+        """FastAPI(...)'s keyword arguments from the settings, all but what fastapi-route
+        passes itself (FASTAPI_OWN_ARGUMENTS)."""
+        pages = self.pages(docs_page)
+        return {
+            **self.fastapi,
+            "title": self.app_name,
+            "version": self.version,
+            "description": self.description,
+            "debug": self.debug,
+            "openapi_url": pages.openapi_url,
+            # docs.py's page is a route of ours at that URL: FastAPI adds no Swagger UI there
+            "docs_url": None if pages.docs_page else pages.docs_url,
+            "redoc_url": pages.redoc_url,
+        }
+
+
+@dataclass(frozen=True)
+class Pages:
+    """The URLs of the pages the app serves before any route file (None: not served): what
+    create_app gives FastAPI and docs.py's route, and what the build's SHADOWED_ROUTE check
+    guards (`explain` reads the app's routes, so it agrees)."""
+
+    openapi_url: str | None = None
+    docs_url: str | None = None  # Swagger UI, or docs.py's page
+    docs_page: bool = False  # docs_url serves docs.py's page
+    oauth2_redirect_url: str | None = None  # Swagger UI's OAuth2 redirect
+    redoc_url: str | None = None
 
 
 
@@ -214,3 +287,149 @@ def server_option_problem(key: str) -> tuple[str, str] | None:
                 "host, port and workers are server keys of their own; the others go to "
                 "uvicorn.Config as they are (see `uvicorn --help`)")
     return None
+
+
+# --- config.py's `fastapi`: checked against the installed FastAPI ----------------------------
+
+
+@functools.cache
+def fastapi_parameters() -> Mapping[str, Any] | None:
+    """FastAPI.__init__'s keyword arguments, each with its type hint (None where the hints
+    cannot be read); None when FastAPI cannot be imported.
+
+    Imported here, not at module level: only a config.py with a `fastapi` setting pays for it
+    (about 0.2 s, FastAPI and pydantic), so a plain `build` stays fast. The signature is
+    FastAPI's public surface, the same on every version we support; a build hook's isolated
+    environment that lacks a working FastAPI skips the check, and `run` checks again.
+    """
+    try:
+        from fastapi import FastAPI
+
+        parameters = inspect.signature(FastAPI.__init__).parameters.values()
+    except Exception:  # whatever stops the import: the check is only a help, skip it
+        return None
+    try:
+        hints = typing.get_type_hints(FastAPI.__init__)
+    except Exception:  # a hint that no longer resolves: names are still checked
+        hints = {}
+    keywords = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    # The `**extra` of older FastAPI (0.110) only stores what it gets: a misspelt name would
+    # vanish in it, so only the named arguments are accepted.
+    return {p.name: hints.get(p.name) for p in parameters
+            if p.kind in keywords and p.name != "self"}
+
+
+# FastAPI(...) arguments that become parts of the OpenAPI document, with the model of
+# `fastapi.openapi.models` each part is (True: a list of them). FastAPI validates them only
+# when it makes the document, so a wrong one would be a 500 on /openapi.json and /docs.
+_DOCUMENT_PARTS = {
+    "servers": ("Server", True),
+    "openapi_tags": ("Tag", True),
+    "contact": ("Contact", False),
+    "license_info": ("License", False),
+    "openapi_external_docs": ("ExternalDocumentation", False),
+}
+
+
+@functools.cache
+def _validators(name: str) -> tuple[Any, Any]:
+    """pydantic validators (which FastAPI depends on) for FastAPI's argument `name`: of its
+    type hint, and of the document part it becomes; each None where none can be made (no
+    hint, pydantic 1, a hint pydantic cannot read)."""
+    parameters = fastapi_parameters()
+    hint = parameters.get(name) if parameters else None
+    if hint is None:
+        return None, None
+    try:
+        from pydantic import ConfigDict, TypeAdapter
+
+        of_hint = TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True))
+    except Exception:  # pydantic 1, or a hint pydantic cannot make a validator of
+        return None, None
+    part = _DOCUMENT_PARTS.get(name)
+    model = getattr(_openapi_models(), part[0], None) if part else None
+    if part is None or model is None:
+        return of_hint, None
+    return of_hint, TypeAdapter(list[model] if part[1] else model)  # type: ignore[valid-type]
+
+
+def _openapi_models() -> Any:
+    from fastapi.openapi import models
+
+    return models
+
+
+def _value_problem(name: str, value: Any) -> str | None:
+    """Why FastAPI would not take `value` for its argument `name`, or None (also when it
+    cannot be told). Against the hint strictly: FastAPI gets the value as written, so it must
+    already be what the hint says (True, not "yes"; a list where it says list). A part of the
+    document then as FastAPI will validate it (lax)."""
+    of_hint, of_part = _validators(name)
+    if of_hint is not None:
+        try:
+            of_hint.validate_python(value, strict=True)
+        except Exception as exc:  # pydantic's ValidationError
+            hint = fastapi_parameters()[name]  # type: ignore[index]  # there: a validator
+            return f"must be {_type_name(hint)}, as FastAPI(...) takes it ({_first_error(exc)})"
+    if of_part is not None and value is not None:
+        try:
+            of_part.validate_python(value)
+        except Exception as exc:
+            model, many = _DOCUMENT_PARTS[name]
+            kind = f"a list of OpenAPI {model} objects" if many else f"an OpenAPI {model} object"
+            return f"must be {kind}, as the document holds it ({_first_error(exc)})"
+    return None
+
+
+_SHOWN = 60  # characters of a value's repr in a message
+
+
+def shown(value: Any) -> str:
+    """A value as a message shows it: its repr, shortened (a `servers` list can be long)."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _type_name(hint: Any) -> str:
+    return str(getattr(hint, "__name__", None) if isinstance(hint, type) else hint).replace(
+        "typing.", "").replace("collections.abc.", "")
+
+
+def fastapi_argument_problem(name: str, value: Any) -> tuple[str, str, str] | None:
+    """(code, message, hint) when config.py's `fastapi[name] = value` cannot go to FastAPI(...)
+    as is; the top-level names (FASTAPI_TOP_LEVEL) are the caller's to check."""
+    if name in FASTAPI_OWN_ARGUMENTS:
+        return ("INVALID_CONFIG", "is set by fastapi-route itself",
+                FASTAPI_OWN_ARGUMENTS[name] + " (see the README's app.py section)")
+    parameters = fastapi_parameters()
+    if parameters is not None and name not in parameters:
+        import difflib
+
+        choices = [p for p in parameters if p not in FASTAPI_OWN_ARGUMENTS]
+        close = difflib.get_close_matches(name, choices, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return ("UNKNOWN_CONFIG_KEY", "is not a keyword argument of FastAPI(...)",
+                hint + "the keys of `fastapi` are FastAPI's own (see FastAPI's reference for "
+                "FastAPI(...)); helper names go outside the dict")
+    if name in FASTAPI_PAGE_URLS:
+        try:
+            _url_path_or_none(value)
+        except ValueError as exc:
+            return ("INVALID_CONFIG", f"{exc}, got {shown(value)}", f"fix fastapi[{name!r}]")
+    problem = _value_problem(name, value)
+    if problem is not None:
+        return ("INVALID_CONFIG", f"{problem}, got {shown(value)}",
+                f"fix fastapi[{name!r}] (FastAPI gets the value as written)")
+    return None
+
+
+def _first_error(exc: Exception) -> str:
+    """pydantic's first complaint, where in the value it is: `[0]['name']: Field required`."""
+    errors = getattr(exc, "errors", None)
+    found = errors() if callable(errors) else []
+    if not found:
+        return str(exc)
+    # pydantic's own steps (`function-wrap[wrap_val()]`) are no place in the user's value
+    where = "".join(f"[{part!r}]" for part in found[0].get("loc", ())
+                    if not (isinstance(part, str) and "[" in part))
+    return f"{where}: {found[0]['msg']}" if where else str(found[0]["msg"])

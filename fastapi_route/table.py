@@ -49,6 +49,13 @@ class RouteEntry(NamedTuple):
         """The method as people read it in a route table: WS for the websocket."""
         return "WS" if self.method == WEBSOCKET else self.method
 
+    def under(self, prefix: str) -> RouteEntry:
+        """The route served below `prefix` (`/v2`: a static path with no trailing slash, see
+        `host.include`): `/items` at `/v2/items`, the root's `/` at `/v2` itself."""
+        if not prefix:
+            return self
+        return self._replace(path=prefix + self.path if self.path != "/" else prefix)
+
     def to_record(self) -> tuple[Any, ...]:
         """Builtins only, so the cache can be read by an unpickler that admits no globals."""
         return (self.method, self.path, self.file, self.line, list(self.params), self.catchall,

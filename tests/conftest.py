@@ -58,13 +58,14 @@ def app_in_mode(root: Path, mode: str, **options: Any) -> Any:
     (eager) and `cache-lazy` build first, then serve from the cache."""
     from fastapi_route.config import load_config
     from fastapi_route.pipeline.build import build
-    from fastapi_route.project import Project
+    from fastapi_route.project import from_path
     from fastapi_route.runtime.app import create_app
 
     cached = mode.startswith("cache")
     if cached:
         build(root, load_config(root))
-    return create_app(Project(root), source="cache" if cached else "scan",
+    # As a user's create_app(path) finds it: a package project keeps its real name.
+    return create_app(from_path(root), source="cache" if cached else "scan",
                       lazy=mode.endswith("lazy"), **options)
 
 

@@ -8,7 +8,10 @@ SPEC 9 promises that a ported tree loses no OpenAPI detail, while naming operati
 - per operation: its parameters (name, location, required, schema type), its responses
   (status code -> description, media types and their schema type), its tags in order,
   `deprecated`, and its request body (required, media types, schema type);
-- the component schemas, but for FastAPI's `Body_<operationId>` ones, named after operationIds;
+- the component schemas, but for FastAPI's `Body_<operationId>` ones, named after operationIds
+  (a request body that refers to one is compared by that schema's content instead: its form
+  fields, files and their descriptions);
+- a streamed response's `itemSchema` (JSON Lines, Server-Sent Events), as it is;
 - not `operationId`, `summary`, `description` (checked on their own: see
   `expected_operation_id`), nor `info` (the app's title and version).
 
@@ -22,9 +25,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
-__all__ = ["assert_same_meaning", "expected_operation_id", "normal_path", "openapi_meaning"]
+__all__ = ["PORT_MODES", "assert_same_meaning", "expected_operation_id", "normal_path",
+           "openapi_meaning", "port_app"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -45,13 +50,19 @@ def expected_operation_id(method: str, path: str) -> str:
     return "_".join([method.lower(), *(words or ["root"])])
 
 
-def schema_type(schema: dict[str, Any] | None) -> str:
+def schema_type(schema: dict[str, Any] | None,
+                bodies: dict[str, dict[str, Any]] | None = None) -> str:
     """A short description of a JSON schema's type: `string`, `integer`, `ref:Item`,
-    `array[string]`, `integer|null`, or `any` for the empty schema."""
+    `array[string]`, `integer|null`, or `any` for the empty schema. A reference to one of
+    `bodies` (FastAPI's `Body_<operationId>` schemas, named after the operation) is that
+    schema's content, `body:{...}`, which does not depend on the operation's name."""
     if not schema:
         return "any"
     if "$ref" in schema:
-        return "ref:" + str(schema["$ref"]).rsplit("/", 1)[-1]
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        if bodies and name in bodies:
+            return "body:" + json.dumps(bodies[name], sort_keys=True)
+        return "ref:" + name
     for key in ("anyOf", "oneOf", "allOf"):
         if key in schema:
             return "|".join(sorted(schema_type(s) for s in schema[key]))
@@ -63,11 +74,27 @@ def schema_type(schema: dict[str, Any] | None) -> str:
     return str(kind)
 
 
-def _content(content: dict[str, Any] | None) -> dict[str, str]:
-    return {media: schema_type(body.get("schema")) for media, body in (content or {}).items()}
+def _content(content: dict[str, Any] | None,
+             bodies: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
+    meaning = {}
+    for media, body in (content or {}).items():
+        meaning[media] = schema_type(body.get("schema"), bodies)
+        if "itemSchema" in body:  # a stream: what each item is, as FastAPI documents it
+            meaning[media] += " items:" + json.dumps(body["itemSchema"], sort_keys=True)
+    return meaning
 
 
-def _operation(operation: dict[str, Any]) -> dict[str, Any]:
+def _body_schemas(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """FastAPI's `Body_<operationId>` schemas without their title (the name again)."""
+    return {
+        name: {key: value for key, value in body.items() if key != "title"}
+        for name, body in schema.get("components", {}).get("schemas", {}).items()
+        if name.startswith("Body_")
+    }
+
+
+def _operation(operation: dict[str, Any],
+               bodies: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     parameters = sorted(
         (p["name"], p["in"], bool(p.get("required", False)), schema_type(p.get("schema")))
         for p in operation.get("parameters", [])
@@ -87,7 +114,7 @@ def _operation(operation: dict[str, Any]) -> dict[str, Any]:
         "deprecated": bool(operation.get("deprecated", False)),
         "requestBody": None if body is None else {
             "required": bool(body.get("required", False)),
-            "content": _content(body.get("content")),
+            "content": _content(body.get("content"), bodies),
         },
     }
 
@@ -95,12 +122,13 @@ def _operation(operation: dict[str, Any]) -> dict[str, Any]:
 def openapi_meaning(schema: dict[str, Any]) -> dict[str, Any]:
     """`{"paths": {path: {method: operation meaning}}, "schemas": {name: schema}}`."""
     paths: dict[str, dict[str, Any]] = {}
+    bodies = _body_schemas(schema)
     for path, item in schema.get("paths", {}).items():
         key = normal_path(path)
         if key in paths:
             raise AssertionError(f"{path!r} and another path both normalise to {key!r}")
         paths[key] = {
-            method: _operation(operation)
+            method: _operation(operation, bodies)
             for method, operation in item.items()
             if method in HTTP_METHODS
         }
@@ -143,3 +171,30 @@ def assert_same_meaning(original: dict[str, Any], ported: dict[str, Any]) -> Non
             n for n in want["schemas"] if want["schemas"][n] != got["schemas"][n]
         )
         raise AssertionError(f"component schemas differ: {names}")
+
+
+# Every way the runtime can build a port: from a fresh scan (`dev`) or from the cache (`run`),
+# each with every schedule: `eager` (`run --eager`), `warm` (`run`: routes made real on their
+# first request or by the warm-up the lifespan starts) and `lazy` (`run --lazy`: nothing
+# imported before its first request).
+PORT_MODES = ("eager", "warm", "lazy", "cache", "cache-warm", "cache-lazy")
+
+
+def port_app(root: Path, mode: str, **options: Any) -> Any:
+    """The app of the project at `root` in one of `PORT_MODES`: built first for the `cache`
+    ones (as conftest.app_in_mode does), then `create_app` of the folder's path, which finds
+    the project as a user's `create_app(path)` does: a folder holding `__init__.py` is
+    imported as its package, by its own name (app_in_mode's `Project(root)` leaves the
+    package out, so its modules get a private name)."""
+    from fastapi_route.config import load_config
+    from fastapi_route.pipeline.build import build
+    from fastapi_route.runtime.app import create_app
+
+    if mode not in PORT_MODES:
+        raise ValueError(f"unknown mode {mode!r}: one of {PORT_MODES}")
+    cached = mode.startswith("cache")
+    if cached:
+        build(root, load_config(root))
+    schedule = mode.removeprefix("cache").lstrip("-") or "eager"
+    return create_app(root, source="cache" if cached else "scan", schedule=schedule,
+                      **options)

@@ -29,8 +29,10 @@ T = TypeVar("T")
 
 START_TIMEOUT = 30.0  # seconds for a server to answer its first request
 STOP_TIMEOUT = 10.0  # seconds for a graceful shutdown before SIGKILL
+# FASTAPI_ENV too: `development` left in a shell would make every server scan (asgi.dev_from_env).
 OUR_ENV = ("FASTAPI_ROUTE_PROJECT", "FASTAPI_ROUTE_APP", "FASTAPI_ROUTE_STRICT",
-           "FASTAPI_ROUTE_SCHEDULE", "FASTAPI_ROUTE_SUPERVISOR", "FASTAPI_ROUTE_LAZY")
+           "FASTAPI_ROUTE_SCHEDULE", "FASTAPI_ROUTE_SUPERVISOR", "FASTAPI_ROUTE_LAZY",
+           "FASTAPI_ROUTE_DEV", "FASTAPI_ENV")
 
 
 def free_port() -> int:

@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import sys
 import types
-import warnings
 from pathlib import Path
 
 import pytest
 from conftest import app_in_mode, write_tree
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.runtime.app import create_app

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import write_tree
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from fastapi_route.cli import main
 from fastapi_route.config import load_config

@@ -231,7 +231,6 @@ def test_an_async_configure_never_silently_does_nothing(tmp_path):
     """`configure(app)` is called, not awaited: an `async def configure` would only make a
     coroutine. The build must refuse it (INVALID_APP at its line), or else what it adds must
     be served."""
-    import warnings
 
     from fastapi_route.project import Project
     from fastapi_route.runtime.app import create_app
@@ -249,12 +248,10 @@ def test_an_async_configure_never_silently_does_nothing(tmp_path):
     if problems:
         assert located(problems) == {("INVALID_APP", "app.py", 1)}
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
+    from fastapi.testclient import TestClient
 
-        app = create_app(Project(root), source="scan", lazy=False)
-        assert TestClient(app).get("/added").status_code == 200
+    app = create_app(Project(root), source="scan", lazy=False)
+    assert TestClient(app).get("/added").status_code == 200
 
 
 # --- WEBSOCKET handlers --------------------------------------------------------------------------

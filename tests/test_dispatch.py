@@ -7,20 +7,16 @@ served with the dispatcher and without it; status, body and headers must agree.
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 from fastapi_route.project import Project
 from fastapi_route.runtime.app import create_app, runtime_of

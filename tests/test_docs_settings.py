@@ -8,15 +8,11 @@ three, `/openapi.json` included. With the pages off, a route file may take their
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import pytest
 from conftest import app_in_mode, write_tree
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from fastapi_route.config import load_config
 from fastapi_route.errors import ConfigError

@@ -6,12 +6,12 @@ route only the middleware that runs for a websocket."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import write_tree
+from fastapi.testclient import TestClient
 from servers import run_cli
 
 from fastapi_route.cli import main
@@ -19,10 +19,6 @@ from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.explain import explain, render
 from fastapi_route.project import Project
 from fastapi_route.runtime.app import create_app
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 TREE = {
     "routes/a/[x]/route.py": """

@@ -39,7 +39,9 @@ PUBLIC_CSS = "body { color: PUBLIC-CSS-ok; }"
 PUBLIC_PAGE = "PUBLIC-PAGE-ok"
 
 FILES = {
-    "config.py": f'# {SECRETS["config.py"]}\napp_name = "hostile"\n',
+    # h11, whatever uvicorn would pick: httptools (uvicorn[standard], which fastapi-cli brings)
+    # refuses a 100 kB request line itself, before our routing sees it.
+    "config.py": f'# {SECRETS["config.py"]}\napp_name = "hostile"\nserver = {{"http": "h11"}}\n',
     ".env": f"TOKEN={SECRETS['root-dotenv']}\n",
     "public/css/app.css": PUBLIC_CSS,
     "public/.env": f"TOKEN={SECRETS['public-dotenv']}\n",

@@ -8,19 +8,14 @@ a 500 from Starlette's convertor (which used to raise `ValueError` inside routin
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
 from conftest import write_tree
+from fastapi.testclient import TestClient
 from starlette.convertors import CONVERTOR_TYPES, FloatConvertor, IntegerConvertor
 from starlette.websockets import WebSocketDisconnect
 

@@ -9,19 +9,15 @@ middleware.py's, and `/docs`, `/openapi.json`, `public/` files and the 404 page 
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import app_in_mode, write_tree
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from limits import time_limit
 from starlette.websockets import WebSocketDisconnect
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 from fastapi_route.errors import FastAPIRouteError
 

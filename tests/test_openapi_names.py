@@ -16,10 +16,7 @@ from typing import Any
 import pytest
 from conftest import app_in_mode, write_tree
 from fastapi import FastAPI
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from fastapi_route.config import load_config
 from fastapi_route.errors import BuildFailed

@@ -246,6 +246,24 @@ def test_under_run_what_the_slices_make_is_frozen_out_of_the_collectors_reach(
         gc.unfreeze()
 
 
+def test_inside_a_lifespan_the_warm_up_freezes_and_its_end_unfreezes(tree: Path) -> None:
+    """A lifespan that runs the warm-up is an app serving (`uvicorn main:app` with an
+    `include`d tree, a TestClient used with `with`): its slices freeze what they made, and the
+    end of the last such lifespan gives every frozen object back to the collector, so apps a
+    test suite drops are still collected."""
+    from fastapi.testclient import TestClient
+
+    app = app_for(tree, "warm")
+    with TestClient(app) as client:
+        for _ in range(500):
+            if file_routes(app).all_real():
+                break
+            client.get("/nowhere")  # the loop runs the warm-up's slices between requests
+        assert file_routes(app).all_real()
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
 def test_behind_a_root_path_fastapi_adds_it_to_the_servers(tree: Path) -> None:
     """With a root path to add to the servers, FastAPI's own endpoint answers (once every route
     is real), as on every FastAPI version."""

@@ -15,17 +15,13 @@ import hashlib
 import json
 import pickle
 import textwrap
-import warnings
 import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import app_in_mode, write_tree
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from fastapi_route.config import load_config
 from fastapi_route.errors import CacheError

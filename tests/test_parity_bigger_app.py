@@ -10,7 +10,6 @@ way the runtime can build the app, and both `/openapi.json` documents must mean 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,7 @@ from typing import Annotated, Any
 import pytest
 from conftest import app_in_mode, copy_example
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
+from fastapi.testclient import TestClient
 from parity import assert_same_meaning, expected_operation_id, normal_path, openapi_meaning
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bigger_app"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import inspect
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,12 @@ import pytest
 from conftest import app_in_mode, write_tree
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
+from fastapi.testclient import TestClient
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gzip"
 MODES = ["eager", "lazy", "cache-lazy"]  # see conftest.app_in_mode

@@ -15,7 +15,6 @@ prints), and `/openapi.json` means the same.
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +27,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.testclient import TestClient
+from parity import assert_same_meaning, expected_operation_id, normal_path
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-from parity import assert_same_meaning, expected_operation_id, normal_path
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "handling_errors"
 PLAIN_TEXT = EXAMPLE / "plain_text"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import types
-import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,12 +19,8 @@ from typing import Any
 import pytest
 from conftest import app_in_mode, copy_example, write_tree
 from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 from parity import assert_same_meaning, expected_operation_id
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lifespan"
 MODES = ["eager", "lazy", "cache-lazy"]  # see conftest.app_in_mode

@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,14 +31,10 @@ from fastapi import (
     status,
 )
 from fastapi.responses import HTMLResponse
+from fastapi.testclient import TestClient
 from limits import time_limit
 from parity import assert_same_meaning
 from starlette.websockets import WebSocketDisconnect
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "websockets"
 MODES = ["eager", "lazy", "cache-lazy"]  # see conftest.app_in_mode

@@ -11,18 +11,14 @@ replacing it) are served as with a plain router, on the oldest and the newest Fa
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import write_tree
 from fastapi.routing import APIRoute, APIRouter
+from fastapi.testclient import TestClient
 from starlette.middleware.base import BaseHTTPMiddleware
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 from fastapi_route.errors import FastAPIRouteError
 from fastapi_route.project import Project

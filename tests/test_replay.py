@@ -9,18 +9,14 @@ low-priority route's handler; each checked against a real request where one appl
 from __future__ import annotations
 
 import asyncio
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import write_tree
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from starlette.routing import Router
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 from fastapi_route.explain import explain, introspect, render, request_scope, to_json
 from fastapi_route.project import Project

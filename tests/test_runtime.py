@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from fastapi_route.config import load_config
 from fastapi_route.errors import CacheError, FastAPIRouteError, NoBuildError

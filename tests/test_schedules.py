@@ -11,20 +11,15 @@ import shutil
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import write_tree
-from transcripts import SAMPLE_REQUESTS, Request
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
+from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from transcripts import SAMPLE_REQUESTS, Request
 
 from fastapi_route.config import load_config
 from fastapi_route.errors import FastAPIRouteError

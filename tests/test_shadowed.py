@@ -17,7 +17,6 @@ one per route, counting the files it hides.
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import pytest
@@ -165,11 +164,9 @@ def test_a_route_of_another_method_hides_a_public_file_too(tmp_path):
     code, out, problems = build(root)
     assert code == 0, out
     assert [p[:3] for p in problems] == [("SHADOWED_FILE", True, "routes/robots.txt/route.py")]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
+    from fastapi.testclient import TestClient
 
-        client = TestClient(create_app(Project(root), source="scan", schedule="eager"))
+    client = TestClient(create_app(Project(root), source="scan", schedule="eager"))
     assert client.get("/robots.txt").status_code == 405
 
 
@@ -227,9 +224,7 @@ def test_the_build_knows_every_page_the_app_adds(tmp_path, case):
     from fastapi_route.pipeline.shadowing import app_pages
 
     root = write_tree(tmp_path / "app", {**INDEX, **APPS[case]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        app = create_app(Project(root), source="scan", schedule="eager")
+    app = create_app(Project(root), source="scan", schedule="eager")
     served = {r.path for r in app.routes if "GET" in (getattr(r, "methods", None) or ())}
     pages = app_pages(load_config(root), (root / "docs.py").is_file())
     assert served - {"/"} == {url for url, _ in pages}

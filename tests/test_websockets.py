@@ -9,21 +9,17 @@ FastAPI answers it; `routes` lists the websocket as WS and the statistics count 
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import app_in_mode, write_tree
 from fastapi import FastAPI, WebSocket
+from fastapi.testclient import TestClient
 from limits import time_limit
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 from fastapi_route.cli import main
 from fastapi_route.config import load_config

@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 import threading
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -19,10 +18,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_tree
 from fastapi import FastAPI
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from fastapi_route import asgi
 from fastapi_route.cli import main

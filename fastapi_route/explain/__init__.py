@@ -36,8 +36,9 @@ from ..conventions import NOT_FOUND_FILE, WEBSOCKET
 from ..errors import FastAPIRouteError, printable
 from ..project import Project
 from ..routeview import groups_of
-from ..runtime.app import Runtime, runtime_of
+from ..runtime.app import Runtime, trees_of
 from ..runtime.modules import HandlerImportError
+from ..runtime.ondemand import LazyRoute
 from ..runtime.refusal import HandlerRefused
 from ..runtime.replay import Decision, replay
 from ..runtime.routepath import get_route_path
@@ -58,8 +59,8 @@ from .why import segments_of, why_first
 
 __all__ = [
     "Dependency", "Explanation", "Layer", "Loser", "Outcome", "Parameter", "RouteRef",
-    "SegmentMatch", "Source", "explain", "render", "request_scope", "segments_of", "to_json",
-    "why_first",
+    "SegmentMatch", "Source", "explain", "explain_app", "render", "request_scope", "segments_of",
+    "to_json", "why_first",
 ]
 
 _METHOD = re.compile(r"[A-Z]+")
@@ -121,6 +122,31 @@ def explain(
         return _explain(app, scope, url)
 
 
+def explain_app(app: FastAPI, method: str, url: str) -> Explanation:
+    """What an app does with `METHOD URL`: an app `create_app` made, or one you made with
+    trees added by `include` (their routes by file and line, the app's own by definition)."""
+    scope = request_scope(method, url)
+    with _said_here():
+        return _explain(app, scope, url)
+
+
+class _Trees:
+    """The route trees of one app, and which of them a router entry belongs to."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.all = trees_of(app)
+        if not self.all:
+            raise LookupError(f"{app!r} has no route tree of fastapi_route's")
+        self.main = self.all[0]  # create_app's, else the first included: for the app's routes
+
+    def owner(self, route: object) -> tuple[Runtime, LazyRoute] | None:
+        for tree in self.all:
+            lazy = tree.record_of(route)
+            if lazy is not None:
+                return tree, lazy
+        return None
+
+
 class _Unlogged(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno < logging.ERROR
@@ -140,51 +166,52 @@ def _said_here() -> Iterator[None]:
 
 
 def _explain(app: FastAPI, scope: Scope, url: str) -> Explanation:
-    runtime = runtime_of(app)
+    trees = _Trees(app)
     path = get_route_path(scope)
     result = Explanation(scope.get("method", WEBSOCKET), url, path, "not_found", 404)
     decision = replay(app, scope)
     if decision.note:
         result.notes.append(decision.note)
     if decision.kind == "full":
-        _answer(result, runtime, app, decision, scope)
+        _answer(result, trees, app, decision, scope)
     elif decision.kind == "partial":
-        _not_allowed(result, runtime, decision, scope)
+        _not_allowed(result, trees, decision, scope)
     elif decision.kind == "redirect":
         result.outcome, result.status = "redirect", decision.status
         target = urlsplit(decision.location or "")
         result.location = target.path + (f"?{target.query}" if target.query else "")
         if decision.route is not None:
-            result.route = _ref(runtime, decision.route, scope)
+            result.route = _ref(trees, decision.route, scope)
     elif decision.kind == "default":
-        _default(result, runtime, app, decision)
+        _default(result, trees.main, app, decision)
     else:
         result.outcome, result.status = "unknown", decision.status
     return result
 
 
-def _ref(runtime: Runtime, entry: BaseRoute, scope: Scope) -> RouteRef:
-    lazy = runtime.record_of(entry)
-    if lazy is not None:
-        r = lazy.record
+def _ref(trees: _Trees, entry: BaseRoute, scope: Scope) -> RouteRef:
+    owner = trees.owner(entry)
+    if owner is not None:
+        r = owner[1].record
         return RouteRef(r.method, r.path, r.file, r.line)
-    return introspect.app_route(runtime, entry, scope)[0]
+    return introspect.app_route(trees.main, entry, scope)[0]
 
 
-def _answer(result: Explanation, runtime: Runtime, app: FastAPI, decision: Decision,
+def _answer(result: Explanation, trees: _Trees, app: FastAPI, decision: Decision,
             scope: Scope) -> None:
     result.status = None
-    lazy = runtime.record_of(decision.route)
-    if lazy is None:
+    owner = trees.owner(decision.route)
+    if owner is None:
         result.outcome = "app_route"
-        result.route, served, note = introspect.app_route(runtime, decision.route, scope)
+        result.route, served, note = introspect.app_route(trees.main, decision.route, scope)
         if decision.low_priority and served is None:
             note = ("not a route file: one of FastAPI's low-priority routes (app.frontend's "
                     "files), tried after every route and the trailing-slash redirect")
         result.notes.append(note)
-        result.losers = [Loser(_ref(runtime, r, scope), None,
+        result.losers = [Loser(_ref(trees, r, scope), None,
                                "comes after it in the app's routes") for r in decision.losers]
         return
+    runtime, lazy = owner
     record = lazy.record
     result.outcome = "route"
     result.route = RouteRef(record.method, record.path, record.file, record.line)
@@ -193,7 +220,7 @@ def _answer(result: Explanation, runtime: Runtime, app: FastAPI, decision: Decis
     if record.catchall is not None and record.catchall not in record.params:
         result.notes.append(f"{record.catchall} is [] here: the optional catch-all "
                             f"[[...{record.catchall}]] also serves its own folder's URL")
-    result.losers = [_loser(result.route, runtime, r, result.path, scope)
+    result.losers = [_loser(result.route, trees, r, result.path, scope)
                      for r in decision.losers]
     real = lazy.materialize()
     if real is None and not isinstance(lazy.error, HandlerRefused):
@@ -246,25 +273,25 @@ def _project_frames(error: BaseException | None, root: Path) -> list[tuple[str, 
     return found
 
 
-def _loser(winner: RouteRef, runtime: Runtime, entry: BaseRoute, path: str,
+def _loser(winner: RouteRef, trees: _Trees, entry: BaseRoute, path: str,
            scope: Scope) -> Loser:
-    ref = _ref(runtime, entry, scope)
-    if runtime.record_of(entry) is None:
+    ref = _ref(trees, entry, scope)
+    if trees.owner(entry) is None:
         return Loser(ref, None, "comes after it in the app's routes")
     segment, reason = why_first(winner.path, ref.path, path)
     return Loser(ref, segment, reason)
 
 
-def _not_allowed(result: Explanation, runtime: Runtime, decision: Decision,
+def _not_allowed(result: Explanation, trees: _Trees, decision: Decision,
                  scope: Scope) -> None:
     result.outcome, result.status = "method_not_allowed", 405
-    lazy = runtime.record_of(decision.route)
-    if lazy is not None:
-        r = lazy.record
+    owner = trees.owner(decision.route)
+    if owner is not None:
+        r = owner[1].record
         result.route = RouteRef(r.method, r.path, r.file, r.line)
-        result.allow = introspect.allow_of(lazy.materialize(), None)
+        result.allow = introspect.allow_of(owner[1].materialize(), None)
         return
-    result.route, served, note = introspect.app_route(runtime, decision.route, scope)
+    result.route, served, note = introspect.app_route(trees.main, decision.route, scope)
     result.allow = introspect.allow_of(decision.route, served)
     result.notes.append(note)
 
@@ -274,6 +301,9 @@ def _default(result: Explanation, runtime: Runtime, app: FastAPI, decision: Deci
     the 404), as `extras` installed it."""
     if decision.scope.get("type") == "websocket":
         result.outcome, result.status = "websocket_refused", 403
+        return
+    if runtime.pages is None:  # an app you made, with trees include added: its own 404
+        result.not_found = _apps_404(app, "the app's")
         return
     fallback = runtime.pages.fallback
     if app.router.default is not fallback:
@@ -286,10 +316,14 @@ def _default(result: Explanation, runtime: Runtime, app: FastAPI, decision: Deci
         result.static_file = _relative(served, runtime.project.root)
     elif fallback.not_found is not None:
         result.not_found = f"{NOT_FOUND_FILE} (handler)"
-    elif 404 in app.exception_handlers:
-        result.not_found = "app.py's exception_handlers[404]"
     else:
-        result.not_found = "FastAPI's JSON 404"
+        result.not_found = _apps_404(app, "app.py's")
+
+
+def _apps_404(app: FastAPI, whose: str) -> str:
+    if 404 in app.exception_handlers:
+        return f"{whose} exception_handlers[404]"
+    return "FastAPI's JSON 404"
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -18,7 +18,7 @@ from fastapi.dependencies.models import Dependant
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from ..conventions import APP_FILE, DOCS_FILE
+from ..conventions import APP_FILE, DOCS_FILE, MIDDLEWARE_FILE
 from ..runtime.app import Runtime
 from ..runtime.register import FileAPIRoute
 from ..table import RouteEntry
@@ -178,6 +178,8 @@ def middleware(runtime: Runtime, app: FastAPI, record: RouteEntry) -> list[Layer
         layers.append(Layer(name, origin))
     if websocket:
         return layers
+    for function in runtime.file_routes.base.middleware:  # an included tree's middleware.py
+        layers.append(Layer(function.__qualname__, MIDDLEWARE_FILE))
     layouts = Layouts(runtime.modules)
     for file in record.layouts:
         for function in layouts.compose((file,)).middleware:

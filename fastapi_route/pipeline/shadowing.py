@@ -9,10 +9,7 @@ from pathlib import PurePosixPath
 
 from ..config import Config
 from ..conventions import (
-    DOCS_URL,
     HTTP_METHODS,
-    OAUTH2_REDIRECT_URL,
-    REDOC_URL,
     Piece,
     Rank,
     Template,
@@ -71,19 +68,22 @@ class _Urls:
 
 def app_pages(config: Config, docs_page: bool) -> list[tuple[str, str]]:
     """Each URL the app serves (GET and HEAD) before any route file, with what serves it, in
-    the order they are registered (the first wins)."""
-    if not config.docs_enabled:
-        return []
-    if config.openapi_url is None:  # no document: FastAPI adds no Swagger UI, no ReDoc
-        return [(DOCS_URL, f"docs.py ({DOCS_URL})")] if docs_page else []
-    pages = [(config.openapi_url, f"FastAPI's OpenAPI document ({config.openapi_url})")]
-    if docs_page:
-        pages.append((DOCS_URL, f"docs.py ({DOCS_URL})"))
-    else:
-        pages.append((DOCS_URL, f"FastAPI's Swagger UI ({DOCS_URL})"))
-        pages.append((OAUTH2_REDIRECT_URL,
-                      f"FastAPI's Swagger UI OAuth2 redirect ({OAUTH2_REDIRECT_URL})"))
-    pages.append((REDOC_URL, f"FastAPI's ReDoc ({REDOC_URL})"))
+    the order they are registered (the first wins); config.py's `fastapi` may move or turn
+    off Swagger UI, its OAuth2 redirect and ReDoc."""
+    served = config.pages(docs_page)
+    pages = []
+    if served.openapi_url is not None:
+        pages.append((served.openapi_url,
+                      f"FastAPI's OpenAPI document ({served.openapi_url})"))
+    if served.docs_url is not None and served.docs_page:
+        pages.append((served.docs_url, f"docs.py ({served.docs_url})"))
+    elif served.docs_url is not None:
+        pages.append((served.docs_url, f"FastAPI's Swagger UI ({served.docs_url})"))
+        if served.oauth2_redirect_url is not None:
+            pages.append((served.oauth2_redirect_url, "FastAPI's Swagger UI OAuth2 redirect "
+                          f"({served.oauth2_redirect_url})"))
+    if served.redoc_url is not None:
+        pages.append((served.redoc_url, f"FastAPI's ReDoc ({served.redoc_url})"))
     return pages
 
 
@@ -123,6 +123,10 @@ def shadowed_routes(placed: list[Placed], config: Config, docs_page: bool
         advice = hint
         if any(what.startswith("FastAPI's OpenAPI") for what in lost):
             advice += ", or move the OpenAPI document (openapi_url = '/api/openapi.json')"
+        if any(what.startswith(("FastAPI's Swagger", "FastAPI's ReDoc", "docs.py"))
+               for what in lost):
+            advice += (", or move the page (fastapi = {'docs_url': '/api-docs', "
+                       "'redoc_url': ...} in config.py)")
         whole = next((path for path in lost.values() if not Template.parse(path).params), None)
         if whole is not None:  # every GET of this template: the route never runs for it
             first_taker = next(what for what, path in lost.items() if path == whole)

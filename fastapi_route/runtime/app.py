@@ -8,12 +8,13 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 from fastapi import FastAPI
 
 from ..config import Config, load_config
-from ..conventions import DOCS_FILE, DOCS_URL, REDOC_URL
+from ..conventions import DOCS_FILE
 from ..errors import FastAPIRouteError
 from ..pipeline import cache as cache_io
 from ..pipeline import freshness
@@ -26,7 +27,7 @@ from . import extras
 from .appfile import AppFile
 from .dispatch import Dispatcher
 from .modules import ProjectModules
-from .ondemand import ErrorPage, LazyRoute, OnDemandRoutes, Schedule
+from .ondemand import SERVING, ErrorPage, LazyRoute, OnDemandRoutes, Schedule
 from .openapi import OpenAPIRoute
 
 Source = Literal["cache", "scan"]
@@ -97,19 +98,13 @@ def create_app(
     config = config or load_config(found.root)
     schedule = schedule_of(config, schedule, lazy)
     routes = load_routes(found, config, source, strict, facts)
-    docs = config.docs_enabled
     modules = ProjectModules(found)
     app_file = AppFile.load(found, modules)
     app = FastAPI(
-        title=config.app_name,
-        version=config.version,
-        description=config.description,
-        debug=config.debug,
-        # Without a document (openapi_url None) FastAPI adds neither Swagger UI nor ReDoc.
-        openapi_url=config.openapi_url if docs else None,
-        docs_url=DOCS_URL if docs and not (found.root / DOCS_FILE).is_file() else None,
-        redoc_url=REDOC_URL if docs else None,
-        lifespan=_with_warm_up(app_file.lifespan, lambda: file_routes)
+        # config.py's settings and `fastapi` (title, docs URLs, root_path, ...); none of them
+        # is one of the three below (checked when config.py was loaded)
+        **config.fastapi_arguments(docs_page=(found.root / DOCS_FILE).is_file()),
+        lifespan=with_warm_up(app_file.lifespan, lambda: file_routes)
         if schedule == "warm" else app_file.lifespan,
         exception_handlers=dict(app_file.exception_handlers),
         # Outermost first: CORS, app.py's list, then middleware.py's function.
@@ -123,23 +118,35 @@ def create_app(
     file_routes.install(routes)
     app_file.finish(app)
     file_routes.keep_openapi_complete()  # configure may have replaced app.openapi
-    OpenAPIRoute(app, file_routes).install()  # the document made while others are served
+    openapi = OpenAPIRoute(app, file_routes)
     # After configure, so its routes are indexed too; None: Starlette's own routing.
     file_routes.dispatcher = dispatcher.install(app.router) if dispatch else None
-    setattr(app.state, _STATE, Runtime(found, config, file_routes, pages))
+    state = installed_in(app)
+    state.own = Runtime(found, config, file_routes, pages)
+    state.openapi = openapi if openapi.install() else None  # made while others are served
     return app
 
 
 class Runtime:
-    """What `create_app` made for its app, attached to it once: read with `runtime_of(app)`
-    (dev installs new tables through it; explain reads the routes' records)."""
+    """One project's route tree in an app: what `create_app` made for its app (read with
+    `runtime_of(app)`: dev installs new tables through it; explain reads the routes' records),
+    or what `include` added to an app it did not make (the handle it returns)."""
 
     def __init__(self, project: Project, config: Config, file_routes: OnDemandRoutes,
-                 pages: extras.Pages) -> None:
+                 pages: extras.Pages | None = None, prefix: str = "") -> None:
         self.project = project
         self.config = config
         self.file_routes = file_routes
-        self.pages = pages  # docs.py's route and the router's default, as extras added them
+        # docs.py's route and the router's default, as extras added them; None for a tree
+        # `include`d in an app (the page and the 404 are the app's own)
+        self.pages = pages
+        self.prefix = prefix  # where `include` put the tree's URLs ("" from create_app)
+
+    def module(self, rel_file: str) -> ModuleType:
+        """The module the app uses for a project file (`routes/items/deps.py`, relative to
+        the project folder), imported now if need be: for a test's dependency_overrides on a
+        file no import statement can name (`routes/users/[id]/deps.py`)."""
+        return self.modules.load(rel_file)
 
     def record_of(self, route: object) -> LazyRoute | None:
         """The table's LazyRoute behind a router entry (see `OnDemandRoutes.record_of`)."""
@@ -147,7 +154,7 @@ class Runtime:
 
     def is_docs_page(self, route: object) -> bool:
         """Whether a router entry is the route that serves docs.py's page."""
-        return route is not None and route is self.pages.docs
+        return route is not None and self.pages is not None and route is self.pages.docs
 
     @property
     def dispatcher(self) -> Dispatcher | None:
@@ -167,25 +174,62 @@ class Runtime:
         return self.file_routes.table
 
 
-_STATE = "fastapi_route"  # the one name of ours in app.state
+class Installed:
+    """Everything of ours in one app (`app.state.fastapi_route`, our one name there)."""
+
+    def __init__(self) -> None:
+        self.own: Runtime | None = None  # create_app's tree
+        self.included: list[Runtime] = []  # include's, in the order they were included
+        self.openapi: OpenAPIRoute | None = None  # the app's OpenAPI route, as we wrapped it
+
+    @property
+    def trees(self) -> list[Runtime]:
+        return [*([self.own] if self.own is not None else []), *self.included]
+
+
+_STATE = "fastapi_route"
+
+
+def installed_in(app: FastAPI) -> Installed:
+    """What fastapi-route put in `app`, made empty the first time."""
+    state = getattr(app.state, _STATE, None)
+    if not isinstance(state, Installed):
+        state = Installed()
+        setattr(app.state, _STATE, state)
+    return state
 
 
 def runtime_of(app: FastAPI) -> Runtime:
     """The Runtime `create_app` attached to `app`."""
-    runtime = getattr(app.state, _STATE, None)
-    if not isinstance(runtime, Runtime):
+    state = getattr(app.state, _STATE, None)
+    if not isinstance(state, Installed) or state.own is None:
         raise LookupError(f"{app!r} was not made by fastapi_route.create_app")
-    return runtime
+    return state.own
 
 
-def _with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes]) -> Any:
-    """The app's lifespan (app.py's, if any) with the warm-up running once it has started."""
+def trees_of(app: FastAPI) -> list[Runtime]:
+    """Every route tree in `app`: create_app's, then those `include` added."""
+    state = getattr(app.state, _STATE, None)
+    return state.trees if isinstance(state, Installed) else []
+
+
+def with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes] | None,
+                 check: Callable[[], None] | None = None) -> Any:
+    """The app's lifespan (app.py's, if any) with the warm-up of `file_routes` running once
+    it has started (None: no warm-up); `check` runs before anything (it raises to fail the
+    start)."""
     if inspect.isasyncgenfunction(user):  # the older form Starlette still takes
         user = contextlib.asynccontextmanager(user)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        if check is not None:
+            check()
         async with (user(app) if user is not None else contextlib.nullcontext()) as state:
+            if file_routes is None:
+                yield state
+                return
+            SERVING.enter()
             task = asyncio.create_task(file_routes().warm_up())
             try:
                 yield state
@@ -193,5 +237,6 @@ def _with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes]) -> Any:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                SERVING.leave()
 
     return lifespan

@@ -179,14 +179,28 @@ class Dispatcher:
         await view.app(scope, receive, send)
 
 
+def installed(router: Router) -> Dispatcher | None:
+    """The Dispatcher routing `router`'s requests, if one is installed (`install`)."""
+    stack: Any = getattr(router, "middleware_stack", None)
+    while stack is not None:
+        if isinstance(stack, Dispatcher):
+            return stack
+        stack = getattr(stack, "app", None)
+    return None
+
+
 def install(router: Router) -> Dispatcher | None:
     """Route `router`'s requests through a Dispatcher (its middleware stack is kept).
 
     The dispatcher leans on how Starlette's Router is built (its `app` routing loop at the
     bottom of `middleware_stack`, a router that copies). Where a router is not built so (a
     future Starlette, a custom router), nothing is changed: one warning, and Starlette's own
-    routing serves every request, as fast as it is and exactly as right.
+    routing serves every request, as fast as it is and exactly as right. A router that has
+    one keeps it (a second tree included in an app).
     """
+    already = installed(router)
+    if already is not None:
+        return already
     try:
         dispatcher = Dispatcher(router, router.app)
         dispatcher.view("/")  # builds the index and one router copy: fails here, not later

@@ -216,6 +216,9 @@ def endpoint_for(
             result = func(**kwargs)
             return to_response(result) if result is None or type(result) is tuple else result
 
+    # `__wrapped__` (set here) is load-bearing for a generator handler: FastAPI (0.135+) tells
+    # a streaming endpoint by `inspect.unwrap`, so it sees the user's generator function, and
+    # streams what this adapter returns, the generator itself (neither None nor a tuple).
     functools.update_wrapper(endpoint, func)
     endpoint.__signature__ = seen  # what FastAPI inspects, once, at registration
     return endpoint, options

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from ..config import Config
-from ..conventions import DOCS_FILE, DOCS_URL, MIDDLEWARE_FILE, NOT_FOUND_FILE
+from ..conventions import DOCS_FILE, MIDDLEWARE_FILE, NOT_FOUND_FILE
 from ..errors import FastAPIRouteError
 from ..project import Project
 from ..table import RouteEntry, Statistics
@@ -156,13 +156,14 @@ def install(
     context = RouteContext(routes, config)
     docs_route: BaseRoute | None = None
 
-    if (root / DOCS_FILE).is_file() and config.docs_enabled:
+    docs_url = config.pages(docs_page=True).docs_url  # config.py's `fastapi["docs_url"]`
+    if (root / DOCS_FILE).is_file() and docs_url is not None:
         docs = modules.function(DOCS_FILE, "handler")
 
         async def custom_docs(request: Request) -> Response:
             return await call_page(docs, request, context)
 
-        app.add_route(DOCS_URL, custom_docs, methods=["GET"], include_in_schema=False)
+        app.add_route(docs_url, custom_docs, methods=["GET"], include_in_schema=False)
         docs_route = next(r for r in reversed(app.router.routes)
                           if getattr(r, "endpoint", None) is custom_docs)
 
@@ -193,12 +194,18 @@ def cors(config: Config) -> list[Middleware]:
 
 def project_middleware(project: Project, modules: ProjectModules) -> list[Middleware]:
     """middleware.py's function, as FastAPI's `@app.middleware("http")` would add it."""
+    middleware = middleware_function(project, modules)
+    return [] if middleware is None else [Middleware(BaseHTTPMiddleware, dispatch=middleware)]
+
+
+def middleware_function(project: Project, modules: ProjectModules) -> Callable[..., Any] | None:
+    """middleware.py's `async def middleware(request, call_next)`, if the project has one."""
     if not (project.root / MIDDLEWARE_FILE).is_file():
-        return []
+        return None
     middleware = modules.function(MIDDLEWARE_FILE, "middleware")
     if not inspect.iscoroutinefunction(middleware):
         raise FastAPIRouteError(
             f"{MIDDLEWARE_FILE}: middleware must be an async function",
             "write async def middleware(request, call_next): ...",
         )
-    return [Middleware(BaseHTTPMiddleware, dispatch=middleware)]
+    return middleware

@@ -73,16 +73,19 @@ NONE = Composed()
 
 
 class Layouts:
-    """Loads each layout once and composes each chain of layouts once."""
+    """Loads each layout once and composes each chain of layouts once, inside `base` (what
+    applies above the root layout: an included tree's middleware.py)."""
 
-    def __init__(self, modules: ProjectModules) -> None:
+    def __init__(self, modules: ProjectModules, base: Composed = NONE) -> None:
         self.modules = modules
-        self._composed: dict[tuple[str, ...], Composed] = {(): NONE}
+        self.base = base
+        self._composed: dict[tuple[str, ...], Composed] = {(): base}
 
     def compose(self, files: tuple[str, ...]) -> Composed:
         composed = self._composed.get(files)
         if composed is None:
-            composed = self._composed[files] = _fold(self._read(f) for f in files)
+            composed = self._composed[files] = _fold(
+                [self.base, *(self._read(f) for f in files)])
         return composed
 
     def _read(self, file: str) -> Composed:

@@ -29,6 +29,7 @@ from typing import Any
 from ..conventions import ROUTE_FILES, SegmentError, SegmentKind, parse_segment
 from ..errors import FastAPIRouteError
 from ..project import Project
+from .aliases import ALIASES, natural_modules
 from .failure import located
 
 _MANGLED = {SegmentKind.PARAM: "_param_", SegmentKind.CATCHALL: "_catchall_",
@@ -87,6 +88,17 @@ class ProjectModules:
                 f"{project.name}/__init__.py failed to import: {type(exc).__name__}: {exc}",
                 "fix the error in the project's __init__.py",
             ) from exc
+        self._adopt()
+        ALIASES.register(self.root, self.load)
+
+    def _adopt(self) -> None:
+        """Files a test imported by another name before the app existed are the modules the
+        app uses (see `aliases`): under their own name and this project's."""
+        for rel_file, module in natural_modules(self.root).items():
+            name = self.module_name(rel_file)
+            if module.__name__ != name and name not in sys.modules:
+                sys.modules[name] = module
+                self._loaded[rel_file] = module
 
     def _base_package(self, project: Project) -> str:
         name = project.package
@@ -195,7 +207,11 @@ class ProjectModules:
         """Drop the modules of every file below `folder` (relative to the root), helpers
         included, so that the next import of each reads the file again (dev)."""
         prefix = ".".join([self.base, *(module_part(p) for p in PurePosixPath(folder).parts)])
-        for name in [n for n in sys.modules if n == prefix or n.startswith(prefix + ".")]:
+        dropped = [sys.modules.pop(n) for n in list(sys.modules)
+                   if n == prefix or n.startswith(prefix + ".")]
+        # The same modules under the names a test imported them by (`aliases`) go too.
+        ids = {id(m) for m in dropped}
+        for name in [n for n, m in list(sys.modules.items()) if id(m) in ids]:
             del sys.modules[name]
         # The import system sets a package's submodules as its attributes: the package kept
         # (the project's) must not keep the dropped one, and every module below it, alive.

@@ -39,7 +39,7 @@ from ..table import RouteEntry
 from . import failure
 from .dispatch import Dispatcher
 from .endpoints import compile_served
-from .layouts import read_layout
+from .layouts import NONE, Composed, read_layout
 from .modules import ProjectModules
 from .register import Registrar
 from .routepath import get_route_path
@@ -127,9 +127,10 @@ class OnDemandRoutes:
     """The routes of one route table in an app, made real on a schedule."""
 
     def __init__(self, app: FastAPI, modules: ProjectModules, schedule: Schedule,
-                 error_page: ErrorPage | None = None) -> None:
+                 error_page: ErrorPage | None = None, base: Composed = NONE) -> None:
         self.app = app
         self.modules = modules
+        self.base = base  # what applies above the root layout (an included tree's middleware)
         self.schedule = schedule
         self.error_response = error_page or _plain_500
         self.table: list[RouteEntry] = []  # the current table, changed in place by install
@@ -171,7 +172,7 @@ class OnDemandRoutes:
         ours = {id(x) for lazy in self.lazy for x in (lazy, lazy.real) if x is not None}
         at = next((i for i, x in enumerate(router_routes) if id(x) in ours), len(router_routes))
         kept = [x for x in router_routes if id(x) not in ours]
-        registrar = Registrar(self.app, routes, self.modules)
+        registrar = Registrar(self.app, routes, self.modules, self.base)
         self.lazy = [LazyRoute(self, registrar, r, at + i) for i, r in enumerate(routes)]
         # A new list: the dispatcher rebuilds its index for it, and a request already iterating
         # the old list finishes on it.
@@ -271,13 +272,13 @@ class OnDemandRoutes:
                 self._hurried -= 1
 
     async def _slices(self) -> None:
-        """Slices until every route is real. Under `run`, each slice ends with `gc.freeze()`
-        (after a collection of the young generations, so that its garbage is not frozen): the
-        routes made, and the modules imported before, live as long as the server, and a full
-        collection no longer walks them all (at 1000 route files, two or three collections of
-        100-300 ms each during the warm-up and the first document, in any thread, stopping
-        every request; 20 ms once frozen). Not outside `run`: a test suite or `dev` drops
-        apps, whose cycles frozen objects would keep."""
+        """Slices until every route is real. While the app serves (under `run`, or inside a
+        lifespan that runs the warm-up), each slice ends with `gc.freeze()` (after a
+        collection of the young generations, so that its garbage is not frozen): the routes
+        made, and the modules imported before, live as long as the app, and a full collection
+        no longer walks them all (at 1000 route files, two or three collections of 100-300 ms
+        each during the warm-up and the first document, in any thread, stopping every request;
+        20 ms once frozen)."""
         while not self.all_real():
             until = time.perf_counter() + (HURRIED_SLICE if self._hurried else WARM_UP_SLICE)
             while not self.all_real() and time.perf_counter() < until:
@@ -286,9 +287,38 @@ class OnDemandRoutes:
             await asyncio.sleep(WARM_UP_PAUSE)
 
     def freeze_what_is_made(self) -> None:
-        """Under `run`: every object alive now out of the garbage collector's reach (see
-        `_slices`), after a collection of the young generations (a few ms at most)."""
-        # Read now, not when the app was made: `run` makes it before exporting its supervisor.
-        if failure.supervisor_from_env() is not None:
+        """While the app serves: every object alive now out of the garbage collector's reach
+        (see `_slices`), after a collection of the young generations (a few ms at most)."""
+        # The supervisor is read now, not when the app was made: `run` makes it before
+        # exporting its supervisor.
+        if SERVING.is_set() or failure.supervisor_from_env() is not None:
             gc.collect(1)
             gc.freeze()
+
+
+class _Serving:
+    """Whether some app's lifespan with a warm-up is running in this process (`serving`).
+
+    Outside `run`, frozen objects are given back to the collector when the last such lifespan
+    ends (`gc.unfreeze`): a test suite or `dev` drops apps, whose cycles would otherwise stay
+    frozen, and so in memory, for good."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def is_set(self) -> bool:
+        return self._count > 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._count -= 1
+            if self._count == 0 and failure.supervisor_from_env() is None:
+                gc.unfreeze()
+
+
+SERVING = _Serving()

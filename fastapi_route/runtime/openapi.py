@@ -90,7 +90,7 @@ class OpenAPIRoute:
 
     def __init__(self, app: FastAPI, file_routes: OnDemandRoutes) -> None:
         self.app = app
-        self.file_routes = file_routes
+        self.trees = [file_routes]  # every tree in the app (`include` adds one per tree)
         self.making: concurrent.futures.Future[bytes] | None = None
         self.lock = threading.Lock()
 
@@ -103,7 +103,7 @@ class OpenAPIRoute:
 
         async def openapi(scope: Scope, receive: Receive, send: Send) -> None:
             if scope.get("root_path", "").rstrip("/") and self.app.root_path_in_servers:
-                await self.file_routes.make_all_real(hurried=True)
+                await self.make_all_real()
                 await served(scope, receive, send)  # FastAPI's, to add the root path
                 return
             # What FastAPI's endpoint answers then (0.110 and 0.16x): JSONResponse(document)
@@ -113,15 +113,19 @@ class OpenAPIRoute:
         route.app = openapi
         return True
 
+    async def make_all_real(self) -> None:
+        for tree in self.trees:
+            await tree.make_all_real(hurried=True)
+
     async def rendered(self) -> bytes:
         """Every route made real in slices, then `app.openapi()` and its JSON in a thread."""
-        await self.file_routes.make_all_real(hurried=True)
+        await self.make_all_real()
         with self.lock:
             making = self.making
             if making is None:
                 # `run --eager` made its routes before serving: frozen too, or the document's
                 # allocations set off full collections over all of them
-                self.file_routes.freeze_what_is_made()
+                self.trees[0].freeze_what_is_made()
                 making = self.making = concurrent.futures.Future()
                 threading.Thread(target=self._make, args=(making,), daemon=True,
                                  name="fastapi-route openapi").start()
@@ -150,7 +154,7 @@ class OpenAPIRoute:
         """Before the waiters wake up: the switch interval and the collector's thresholds
         back (under `run`, the document, kept by FastAPI, frozen first), and the next request
         asks for the document anew (from FastAPI's cache, or again after a failure)."""
-        self.file_routes.freeze_what_is_made()
+        self.trees[0].freeze_what_is_made()
         gc.set_threshold(*thresholds)
         sys.setswitchinterval(interval)
         with self.lock:

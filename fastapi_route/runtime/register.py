@@ -20,7 +20,7 @@ from ..errors import FastAPIRouteError
 from ..naming import describe, operation_ids
 from ..table import RouteEntry, methods_by
 from .endpoints import PathParams, compile_served, endpoint_for, websocket_endpoint_for
-from .layouts import Composed, Layouts
+from .layouts import NONE, Composed, Layouts
 from .modules import ProjectModules
 from .refusal import refusal
 
@@ -66,12 +66,13 @@ class Registrar:
     """Adds routes of one table to an app: what every route needs from the whole table (the
     methods of its path, its operation id) and its layouts, worked out once."""
 
-    def __init__(self, app: FastAPI, routes: Sequence[RouteEntry], modules: ProjectModules) -> None:
+    def __init__(self, app: FastAPI, routes: Sequence[RouteEntry], modules: ProjectModules,
+                 base: Composed = NONE) -> None:
         self.router = app.router
         self.modules = modules
         self.methods = methods_by(routes, "path")
         self.operation_ids = operation_ids(routes)
-        self.layouts = Layouts(modules)
+        self.layouts = Layouts(modules, base)
 
     def add(self, r: RouteEntry) -> BaseRoute:
         """Import the handler and build its route with the router's own `add_api_route` (or

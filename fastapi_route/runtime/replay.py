@@ -35,7 +35,7 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute, Match, NoMatchFound, Router
 from starlette.types import Message, Receive, Scope, Send
 
-from .app import runtime_of
+from . import dispatch
 from .dispatch import Dispatcher
 from .routepath import get_route_path
 
@@ -127,10 +127,7 @@ def view_of(app: FastAPI, path: str) -> Router:
 
 
 def _dispatcher_of(app: FastAPI) -> Dispatcher | None:
-    try:
-        return runtime_of(app).dispatcher
-    except LookupError:  # an app create_app did not make: its router's own routes
-        return None
+    return dispatch.installed(app.router)  # None: the router's own loop over its routes
 
 
 def replay(app: FastAPI, scope: Scope) -> Decision:

@@ -1,0 +1,263 @@
+"""`include(app, project, prefix=...)`: a route tree in a FastAPI app you made, the host
+(SPEC 12.1).
+
+The tree's routes go into the app's own router, below `prefix`, as `create_app` puts them in
+its app: LazyRoutes made real on the tree's schedule by the router's own `add_api_route`, in
+the tree's precedence order, after the routes the app has so far; the trie dispatcher routes
+the app's requests (one per app, shared by every tree and indexing the app's own routes too).
+The tree brings its routes, its layouts and its `middleware.py` (around each of its routes,
+as a root layout's middleware), its cache (checked as `run` checks it) and its schedule; the
+warm-up starts with the app's lifespan. Everything else stays the app's: lifespan, exception
+handlers, ASGI middleware, docs, the 404 page. A tree's `app.py`, `not-found.py`, `docs.py`
+and `public/` make sense for a whole app only: they are not used (one warning names them).
+
+Why not FastAPI's `app.include_router(router, prefix=...)`: it takes the routes it knows
+(APIRoute, Route, Mount...), copied into the app (FastAPI < 0.137) or kept as a node that
+copies them on first use (FastAPI >= 0.137). A route that is not made yet is neither, so only
+a router of routes all made at once (every file imported at start) could be included that way.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from .asgi import dev_from_env
+from .config import load_config
+from .conventions import APP_FILE, DOCS_FILE, NOT_FOUND_FILE, WEBSOCKET, Key, Template
+from .errors import FastAPIRouteError, ProjectNotFound
+from .project import Project, find_project
+from .runtime import dispatch as dispatcher
+from .runtime import extras
+from .runtime.app import Runtime, Source, installed_in, load_routes, schedule_of, with_warm_up
+from .runtime.layouts import NONE, Composed
+from .runtime.modules import ProjectModules
+from .runtime.ondemand import OnDemandRoutes, Schedule
+from .runtime.openapi import OpenAPIRoute
+from .table import RouteEntry
+
+log = logging.getLogger("fastapi_route")
+
+PUBLIC_DIR = "public"  # served by create_app's 404 fallback only
+
+
+class RouteConflict(FastAPIRouteError):
+    """A route of an included tree and a route already in the app answer one request."""
+
+
+def include(
+    app: FastAPI,
+    project: Project | str | Path | None = None,
+    *,
+    app_name: str | None = None,
+    prefix: str = "",
+    source: Source | None = None,
+    strict: bool = False,
+    schedule: Schedule | None = None,
+) -> Runtime:
+    """Serve a project's route tree (a folder, or with `app_name` an installed app) from
+    `app`, below `prefix` (`/v2`; "" for none). `source`: "cache" (built, checked as `run`
+    checks it) or "scan" (the tree as it is: development, tests); by default the cache,
+    but a scan under `fastapi dev` (as `fastapi_route.asgi:app` decides: FASTAPI_ROUTE_DEV,
+    else FastAPI's FASTAPI_ENV). `strict` refuses a stale cache; `schedule` as `create_app`'s
+    (default: config.py's `lazy`, else warm). Returns the tree's handle (`Runtime`)."""
+    found = _project(project, app_name)
+    config = load_config(found.root)
+    prefix = checked_prefix(prefix)
+    schedule = schedule_of(config, schedule, None)
+    if source is None:
+        source = "scan" if dev_from_env() else "cache"
+    routes = [r.under(prefix) for r in load_routes(found, config, source, strict)]
+    state = installed_in(app)
+    check_clashes(app.router.routes, routes, found, state.trees)
+    _warn_unused(found)
+    modules = ProjectModules(found)
+    middleware = extras.middleware_function(found, modules)
+    file_routes = OnDemandRoutes(
+        app, modules, schedule,
+        base=Composed(middleware=(middleware,)) if middleware is not None else NONE,
+    )
+    file_routes.install(routes)
+    tree = Runtime(found, config, file_routes, prefix=prefix)
+    state.included.append(tree)
+    router = app.router
+    # The app's routes added after this call are checked when it starts.
+    router.lifespan_context = with_warm_up(
+        router.lifespan_context, (lambda: file_routes) if schedule == "warm" else None,
+        check=_checked_at_start(app, tree),
+    )
+    file_routes.dispatcher = dispatcher.install(router)
+    _share_openapi_route(app, file_routes)
+    return tree
+
+
+def _project(project: Project | str | Path | None, app_name: str | None) -> Project:
+    if isinstance(project, Project):
+        return project
+    try:
+        return find_project(Path(project) if project is not None else None, app=app_name)
+    except ProjectNotFound as exc:  # its hint is the command line's
+        raise ProjectNotFound(
+            exc.message, "pass the project folder, include(app, \"path/to/project\"), or "
+            "an installed app's name, include(app, app_name=\"billing\")") from None
+
+
+def checked_prefix(prefix: str) -> str:
+    """A prefix is static URL text: `""`, or `/v2`, `/api/orders` (no trailing slash)."""
+    if prefix == "":
+        return prefix
+    template = Template.parse(prefix)
+    if (not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix
+            or any(p.rank or "{" in p.text for p in template.pieces)):
+        raise FastAPIRouteError(
+            f"include: prefix {prefix!r} is not a static URL path",
+            "write it as FastAPI's include_router takes one: starting with '/', without a "
+            "trailing '/' or path parameters, e.g. prefix=\"/v2\"",
+        )
+    return prefix
+
+
+# --- one request, one answer: the tree's routes against the app's ------------------------------
+
+Answer = tuple[str, Key, bool]  # method ("*": any), template precedence key, trailing slash
+
+
+def _answer(method: str, path: str) -> Answer:
+    # Same method, same static text and segment types, whatever the parameters are named:
+    # the precedence key `validate` compares for DUPLICATE_ROUTE and AMBIGUOUS_ROUTE.
+    return method, Template.parse(path).key, path.endswith("/") and path != "/"
+
+
+def check_clashes(app_routes: Sequence[BaseRoute], routes: Sequence[RouteEntry],
+                  project: Project, trees: list[Runtime]) -> None:
+    """RouteConflict naming both sides for each route of `routes` that answers a request one
+    of `app_routes` (an app's router's) answers: the app's own, or another tree's."""
+    taken: dict[Answer, str] = {}
+    for methods, path, who in _app_routes(app_routes, trees):
+        for method in methods:
+            taken.setdefault(_answer(method, path), who)
+    clashes = []
+    for r in routes:
+        answer = _answer(r.method, r.path)
+        other = taken.get(answer) or (
+            None if r.is_websocket else taken.get(("*", *answer[1:])))
+        if other is not None:
+            clashes.append(f"{r.label} {r.path}: {_file_of(project, r)} (this tree) "
+                           f"and {other}")
+    if clashes:
+        more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
+        raise RouteConflict(
+            "ROUTE_CONFLICT include: these routes would answer the same requests:\n  "
+            + "\n  ".join(clashes[:5]) + more,
+            "remove one of each pair, or include the tree under another prefix",
+        )
+
+
+def _file_of(project: Project, r: RouteEntry) -> str:
+    return f"{_shown(project.root / r.file)}:{r.line}"
+
+
+def _app_routes(app_routes: Sequence[BaseRoute],
+                trees: list[Runtime]) -> Iterator[tuple[set[str], str, str]]:
+    """(methods, path, who) for each route of the app that answers one path: its own routes
+    (FastAPI >= 0.137's included routers through their effective routes) and other trees'.
+    Mounts and hosts answer whole subtrees: the app's routing decides between them."""
+    for route in app_routes:
+        tree = next((t for t in trees if t.record_of(route) is not None), None)
+        if tree is not None:
+            lazy = tree.record_of(route)
+            assert lazy is not None
+            r = lazy.record
+            yield {r.method}, r.path, f"{_file_of(tree.project, r)} (the tree at " \
+                f"{tree.prefix or '/'})"
+            continue
+        contexts = getattr(route, "effective_route_contexts", None)
+        for one in (contexts() if callable(contexts) else [route]):
+            described = _described(one)
+            if described is not None:
+                yield described
+
+
+def _described(route: Any) -> tuple[set[str], str, str] | None:
+    """A route's (or an included router's effective route's) methods, path and definition."""
+    path = getattr(route, "path", None)  # an effective route's: with its router's prefix
+    inner = getattr(route, "original_route", route)
+    if not isinstance(path, str):
+        return None
+    if isinstance(inner, WebSocketRoute):
+        methods = {WEBSOCKET}
+    elif isinstance(inner, Route):
+        declared = inner.methods
+        # Starlette adds HEAD to a GET route; None: an endpoint class answers every method.
+        methods = {"*"} if declared is None else set(declared) - (
+            {"HEAD"} if "GET" in declared else set())
+    else:
+        return None  # a mount, a host: a subtree, not one path
+    return methods, path, f"{_where(getattr(inner, 'endpoint', None))} (the app's own route)"
+
+
+def _where(endpoint: Callable[..., Any] | None) -> str:
+    """`main.py:12 read_items`: where an app's endpoint is defined, as well as can be told."""
+    if endpoint is None:
+        return "a route"
+    function = inspect.unwrap(endpoint)
+    name = getattr(function, "__qualname__", repr(function)).rpartition("<locals>.")[2]
+    try:
+        source = inspect.getsourcefile(function)
+        line = inspect.getsourcelines(function)[1]
+    except (OSError, TypeError):
+        return name
+    return f"{_shown(Path(source))}:{line} {name}" if source else name
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current folder where it is below it (as a user reads it)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.as_posix()
+
+
+def _checked_at_start(app: FastAPI, tree: Runtime) -> Callable[[], None]:
+    """The clash check again when the app starts, for the app's routes added after `include`
+    (the tree's own routes, and later trees', are not its rivals)."""
+
+    def check() -> None:
+        state = installed_in(app)
+        others = [t for t in state.trees if t is not tree]
+        ours = {id(x) for lazy in tree.file_routes.lazy for x in (lazy, lazy.real)}
+        rivals = [r for r in app.router.routes if id(r) not in ours]
+        check_clashes(rivals, tree.table, tree.project, others)
+
+    return check
+
+
+def _warn_unused(project: Project) -> None:
+    """One warning naming the tree's files that only a whole app uses."""
+    unused = [name for name in (APP_FILE, NOT_FOUND_FILE, DOCS_FILE)
+              if (project.root / name).is_file()]
+    if (project.root / PUBLIC_DIR).is_dir():
+        unused.append(PUBLIC_DIR + "/")
+    if unused:
+        log.warning(
+            "fastapi-route: include(%s) does not use %s: the app you include the tree in "
+            "has its own lifespan, exception handlers, 404 page, docs and static files",
+            project.name, ", ".join(unused))
+
+
+def _share_openapi_route(app: FastAPI, file_routes: OnDemandRoutes) -> None:
+    """The app's first /openapi.json made off the event loop (`runtime.openapi`), waiting for
+    every tree's routes: one wrapper per app, which each tree joins."""
+    state = installed_in(app)
+    if state.openapi is not None:
+        state.openapi.trees.append(file_routes)
+        return
+    openapi = OpenAPIRoute(app, file_routes)
+    if openapi.install():
+        state.openapi = openapi
