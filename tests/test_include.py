@@ -17,6 +17,7 @@ import pytest
 from conftest import write_tree
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -519,3 +520,37 @@ def test_without_a_build_the_hint_names_the_project(orders: Path) -> None:
         fastapi_route.include(FastAPI(), orders, source="cache")
     assert f"fastapi-route build --project {orders}" in caught.value.hint
     assert 'source="scan"' in caught.value.hint
+
+
+def test_the_apps_routes_that_match_their_own_way_still_do(orders: Path) -> None:
+    """The trie indexes a route by its template only where the template says all: an app's
+    route class with a case-insensitive regex, or its own `matches`, is tried for every path."""
+
+    class AnyCase(APIRoute):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.path_regex = re.compile(self.path_regex.pattern, re.IGNORECASE)
+
+    class Tenanted(APIRoute):
+        def matches(self, scope: Any) -> Any:
+            scope = {**scope, "path": scope["path"].removeprefix("/acme")}
+            return super().matches(scope)
+
+    app = FastAPI()
+    app.router.route_class = AnyCase
+
+    @app.get("/legacy/items")
+    def legacy() -> str:
+        return "legacy"
+
+    app.router.route_class = Tenanted
+
+    @app.get("/tenant/items")
+    def tenant() -> str:
+        return "tenant"
+
+    fastapi_route.include(app, orders, prefix="/v2", source="scan")
+    with TestClient(app) as client:
+        assert client.get("/LEGACY/Items").json() == "legacy"
+        assert client.get("/acme/tenant/items").json() == "tenant"
+        assert client.get("/v2/items/new").json() == {"static": True}
