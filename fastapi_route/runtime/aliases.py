@@ -29,12 +29,20 @@ import types
 import weakref
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..conventions import CONFIG_FILE
+from ..errors import FastAPIRouteError
 
-if TYPE_CHECKING:
-    from .modules import ProjectModules
+
+class ProjectModules(Protocol):
+    """What of `modules.ProjectModules` the aliases use (it registers itself here)."""
+
+    root: Path
+
+    def load(self, rel_file: str) -> types.ModuleType: ...
+
+    def module_name(self, rel_file: str) -> str: ...
 
 _NOT_APP_FOLDERS = frozenset({"tests", "test", "docs", "bench", "examples"})
 _NOT_APP_FILES = frozenset({CONFIG_FILE, "conftest.py", "setup.py", "noxfile.py", "__main__.py"})
@@ -79,11 +87,9 @@ class _Alias(importlib.abc.Loader):
         self.spec: importlib.machinery.ModuleSpec | None = None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        from .modules import HandlerImportError
-
         try:
             module = self.modules.load(self.rel_file)
-        except HandlerImportError as exc:
+        except FastAPIRouteError as exc:  # modules.HandlerImportError
             # What `import x` raises for a file that fails (ImportError, SyntaxError, ...),
             # so that `try: import x / except ImportError` still works.
             raise (exc.__cause__ or exc) from None
