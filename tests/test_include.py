@@ -7,6 +7,7 @@ naming both sides."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from conftest import write_tree
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -425,3 +427,130 @@ def test_explain_sees_the_included_trees_and_the_apps_own_routes(orders: Path,
     assert legacy.outcome == "app_route"
     assert explain_app(app, "DELETE", "/v2/items").status == 405
     assert explain_app(app, "GET", "/v2/nowhere").status == 404
+
+
+def test_an_app_route_before_the_tree_that_takes_its_urls_is_a_conflict(orders: Path) -> None:
+    """A broader route of the app's, or a mount at the prefix, would answer the tree's URLs
+    first: as silent a winner as a route with the same path."""
+    app = FastAPI()
+
+    @app.get("/v2/{name}")
+    def page(name: str) -> str:
+        return name
+
+    with pytest.raises(RouteConflict) as caught:
+        fastapi_route.include(app, orders, prefix="/v2", source="scan")
+    assert "GET /v2/admin: tests/test_include.py:" in str(caught.value)
+    assert "page (the app's own route) comes first and answers it" in str(caught.value)
+    mounted = FastAPI()
+    mounted.mount("/v2", FastAPI())
+    with pytest.raises(RouteConflict, match="the app's mount at /v2 comes first"):
+        fastapi_route.include(mounted, orders, prefix="/v2", source="scan")
+    elsewhere = FastAPI()
+    elsewhere.mount("/static", FastAPI())
+    fastapi_route.include(elsewhere, orders, prefix="/v2", source="scan")  # no clash
+
+
+def test_an_app_route_after_the_tree_whose_urls_the_tree_takes_stops_the_start(
+    orders: Path
+) -> None:
+    app = FastAPI()
+    fastapi_route.include(app, orders, prefix="/v2", source="scan")
+
+    @app.get("/v2/items/special")  # [slug] comes first and answers it
+    def special() -> str:
+        return "special"
+
+    taken = (r"routes/items/\[slug\]/route.py:1 \(this tree\) comes first and answers it, "
+             r"not .*special")
+    with pytest.raises(RouteConflict, match=taken), TestClient(app):
+        pass
+
+
+def test_config_fastapi_dependencies_apply_to_the_trees_routes_and_the_rest_is_named(
+    orders: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_tree(orders, {
+        "config.py": """
+            from fastapi import Depends, Header, HTTPException
+
+            def key(x_key: str = Header("")):
+                if x_key != "k":
+                    raise HTTPException(401, "no key")
+
+            cors_enabled = True
+            fastapi = {"dependencies": [Depends(key)], "responses": {418: {"description": "tea"}},
+                       "openapi_tags": [{"name": "items"}]}
+        """,
+    })
+    app = host_app()
+    with caplog.at_level(logging.WARNING, logger="fastapi_route"):
+        fastapi_route.include(app, orders, prefix="/v2", source="scan")
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "config.py's cors_enabled, config.py's fastapi['openapi_tags']" in warned
+    assert "'dependencies'" not in warned
+    with TestClient(app) as client:
+        assert client.get("/v2/items/new").status_code == 401
+        assert client.get("/v2/items/new", headers={"x-key": "k"}).json() == {"static": True}
+        assert client.get("/v1/items").status_code == 200  # the app's own: not the tree's key
+        document = client.get("/openapi.json").json()
+    assert "418" in document["paths"]["/v2/items/new"]["get"]["responses"]
+    assert "418" not in document["paths"]["/v1/items"]["get"]["responses"]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda root: fastapi_route.include(APIRouter(), root), "APIRouter is not a FastAPI app"),
+    (lambda root: fastapi_route.include(FastAPI(), root, source="scann"),
+     "source='scann' is not a source"),
+    (lambda root: fastapi_route.include(FastAPI(), root, schedule="fast"),
+     "schedule='fast' is not a schedule"),
+    (lambda root: fastapi_route.include(FastAPI(), root, prefix=None),
+     "prefix None is not a static URL path"),
+    (lambda root: fastapi_route.include(FastAPI(), root, prefix="/v2?x"),
+     "is not a static URL path"),
+])
+def test_a_call_include_cannot_serve_is_a_message(orders: Path, call: Any,
+                                                  message: str) -> None:
+    with pytest.raises(FastAPIRouteError, match=re.escape(message)):
+        call(orders)
+
+
+def test_without_a_build_the_hint_names_the_project(orders: Path) -> None:
+    with pytest.raises(FastAPIRouteError) as caught:
+        fastapi_route.include(FastAPI(), orders, source="cache")
+    assert f"fastapi-route build --project {orders}" in caught.value.hint
+    assert 'source="scan"' in caught.value.hint
+
+
+def test_the_apps_routes_that_match_their_own_way_still_do(orders: Path) -> None:
+    """The trie indexes a route by its template only where the template says all: an app's
+    route class with a case-insensitive regex, or its own `matches`, is tried for every path."""
+
+    class AnyCase(APIRoute):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.path_regex = re.compile(self.path_regex.pattern, re.IGNORECASE)
+
+    class Tenanted(APIRoute):
+        def matches(self, scope: Any) -> Any:
+            scope = {**scope, "path": scope["path"].removeprefix("/acme")}
+            return super().matches(scope)
+
+    app = FastAPI()
+    app.router.route_class = AnyCase
+
+    @app.get("/legacy/items")
+    def legacy() -> str:
+        return "legacy"
+
+    app.router.route_class = Tenanted
+
+    @app.get("/tenant/items")
+    def tenant() -> str:
+        return "tenant"
+
+    fastapi_route.include(app, orders, prefix="/v2", source="scan")
+    with TestClient(app) as client:
+        assert client.get("/LEGACY/Items").json() == "legacy"
+        assert client.get("/acme/tenant/items").json() == "tenant"
+        assert client.get("/v2/items/new").json() == {"static": True}

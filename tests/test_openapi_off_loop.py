@@ -262,6 +262,16 @@ def test_inside_a_lifespan_the_warm_up_freezes_and_its_end_unfreezes(tree: Path)
         assert file_routes(app).all_real()
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+    # A process that froze objects itself (before forking workers) keeps them frozen.
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        again = app_for(tree, "warm")
+        with TestClient(again):
+            pass
+        assert gc.get_freeze_count() >= before > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_behind_a_root_path_fastapi_adds_it_to_the_servers(tree: Path) -> None:

@@ -173,8 +173,9 @@ def test_only_the_files_an_app_imports_take_the_apps_module() -> None:
     assert adoptable("routes/items/deps.py")
     assert adoptable("routes/admin/_layout.py")
     assert adoptable("models.py") and adoptable("app.py") and adoptable("lib/db.py")
+    assert adoptable("lib/__init__.py") and adoptable("routes/items/__init__.py")
     for other in ("config.py", "conftest.py", "tests/helpers.py", "test_items.py",
-                  "routes/items/items_test.py", "routes/__init__.py", "notes.txt"):
+                  "routes/items/items_test.py", "notes.txt"):
         assert not adoptable(other), other
 
 
@@ -227,4 +228,76 @@ def test_a_plain_folder_reached_by_its_own_name_too(tmp_path: Path,
         assert client.get("/users").json()["params"] == {"q": None, "skip": 5, "limit": 10}
     for name in [n for n in sys.modules if n.split(".")[0] in ("dependencies",
                                                                "dependency_testing")]:
+        del sys.modules[name]
+
+
+@pytest.mark.usefixtures("forget_names")
+def test_a_tree_included_from_a_folder_below_the_tests_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's include layout: main.py at the repository's root includes
+    services/shop; a test imports the dependency as `services.shop.routes.items.deps`,
+    after the app exists (a name whose first part is a folder above the project)."""
+    repo = tmp_path / "repo"
+    write_tree(repo / "services" / "shop", TREE)
+    write_tree(repo, {"main.py": f"""
+        from fastapi import FastAPI
+        import fastapi_route
+
+        app = FastAPI()
+        fastapi_route.include(app, {str(repo / "services" / "shop")!r}, prefix="/v2",
+                              source="scan", schedule="lazy")
+    """})
+    monkeypatch.syspath_prepend(str(repo))
+    main = importlib.import_module("main")
+    deps = importlib.import_module("services.shop.routes.items.deps")
+    main.app.dependency_overrides[deps.get_db] = lambda: {"items": ["fake"]}
+    with TestClient(main.app) as client:
+        assert client.get("/v2/items").json() == ["fake"]
+    for name in [n for n in sys.modules if n in ("main", "services")
+                 or n.startswith("services.")]:
+        del sys.modules[name]
+
+
+@pytest.mark.usefixtures("forget_names")
+def test_helper_packages_are_one_package_and_imports_stay_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A helper package (its __init__ and its modules) is one package whoever imports it; a
+    dependency defined in a package's __init__ is the route's; `importlib.reload` still
+    reloads; a missing module is still an ImportError."""
+    root = write_tree(tmp_path / "api", {
+        "shop/__init__.py": "from .models import Settings\nfrom .state import registry\n",
+        "shop/models.py": "class Settings:\n    pass\n",
+        "shop/state.py": "registry: dict[str, int] = {}\n",
+        "routes/items/__init__.py": "def get_db():\n    return {'items': ['real']}\n",
+        "routes/items/route.py": """
+            from fastapi import Depends
+
+            from shop import Settings
+
+            from . import get_db
+
+            def GET(request, db=Depends(get_db)):
+                return db["items"]
+        """,
+        "routes/items/mode.py": "MODE = 'a'\n",
+    })
+    monkeypatch.syspath_prepend(str(root))
+    app = fastapi_route.create_app(root, source="scan", schedule="lazy")
+    package = importlib.import_module("shop")
+    models = importlib.import_module("shop.models")
+    assert package.Settings is models.Settings
+    assert importlib.import_module("shop.state").registry is package.registry
+    items = importlib.import_module("routes.items")
+    app.dependency_overrides[items.get_db] = lambda: {"items": ["fake"]}
+    with TestClient(app) as client:
+        assert client.get("/items").json() == ["fake"]
+    mode = importlib.import_module("routes.items.mode")
+    # another size: a bytecode cache written this second must not pass for the new source
+    (root / "routes/items/mode.py").write_text("MODE = 'bb'\n", encoding="utf-8")
+    assert importlib.reload(mode).MODE == "bb"
+    with pytest.raises(ImportError):
+        importlib.import_module("routes.items.nothing_here")
+    for name in [n for n in sys.modules if n == "shop" or n.startswith("shop.")]:
         del sys.modules[name]

@@ -101,12 +101,15 @@ def app_route(runtime: Runtime, entry: BaseRoute | None,
                       "of its routes answers is not known here")
     file, line, module = _defined_at(served.endpoint, runtime.project.root)
     ref = RouteRef(" ".join(served.methods), served.path, file, line, served.name)
+    # An app create_app made has routes of its own from app.py's configure only; an app you
+    # made (with trees `include` added) has its own.
+    whose = f"{APP_FILE}'s configure" if runtime.pages is not None else "the app's own code"
     if served.included:
-        how = "in a router app.py's configure included (app.include_router)"
+        how = f"in a router {whose} included (app.include_router)"
     elif module.startswith(("fastapi.", "starlette.")):
         return ref, served, "not a route file: a page FastAPI itself adds (docs, OpenAPI)"
     else:
-        how = f"that {APP_FILE}'s configure added (directly or with app.include_router)"
+        how = f"that {whose} added (directly or with app.include_router)"
     elsewhere = f", defined in {module}" if file is None and module else ""
     return ref, served, f"not a route file: a route {how}{elsewhere}"
 

@@ -7,14 +7,15 @@ at the root) and imports `routes.items.deps` by the name the folder gives it wou
 second copy of the file, and `app.dependency_overrides[deps.get_db]` would key a function no
 route uses: the override would silently do nothing. So, both ways round:
 
-- once a project's app exists, importing one of its files by that other name gives the
-  module the app uses (`Aliases`, a finder ahead of the path finder);
-- a file imported by that name before the app existed is the module the app then uses
-  (`ProjectModules` adopts it, see `adoptable`).
+- once a project's app exists, importing one of its files by another name gives the module
+  the app uses (`Aliases`, a finder ahead of the path finder);
+- a file imported by another name before the app existed is the module the app then uses
+  (`ProjectModules` adopts it, see `natural_modules`).
 
-Only the files an app imports are aliased: the route folder's and the top level's modules,
-not tests, `conftest.py`, `config.py` (executed on its own by `load_config`) or packages'
-`__init__.py`.
+"Another name" is any name the path finder resolves to the file: from the project folder
+(`routes.items.deps`), from a folder above it (`services.orders.routes.items.deps`), or a
+helper package's (`mypkg`, for `mypkg/__init__.py`). Only the files an app imports are
+aliased: not tests, `conftest.py`, or `config.py` (executed on its own by `load_config`).
 """
 
 from __future__ import annotations
@@ -25,16 +26,26 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from ..conventions import CONFIG_FILE
+from ..errors import FastAPIRouteError
 
-Loader = Callable[[str], types.ModuleType]  # a file relative to its root -> its module
+
+class ProjectModules(Protocol):
+    """What of `modules.ProjectModules` the aliases use (it registers itself here)."""
+
+    root: Path
+
+    def load(self, rel_file: str) -> types.ModuleType: ...
+
+    def module_name(self, rel_file: str) -> str: ...
 
 _NOT_APP_FOLDERS = frozenset({"tests", "test", "docs", "bench", "examples"})
-_NOT_APP_FILES = frozenset({CONFIG_FILE, "conftest.py", "setup.py", "noxfile.py",
-                            "__init__.py", "__main__.py"})
+_NOT_APP_FILES = frozenset({CONFIG_FILE, "conftest.py", "setup.py", "noxfile.py", "__main__.py"})
 
 
 def adoptable(rel_file: str) -> bool:
@@ -70,44 +81,48 @@ def natural_modules(root: Path) -> dict[str, types.ModuleType]:
 class _Alias(importlib.abc.Loader):
     """Gives the module the app uses (imported now if need be) for another name of its file."""
 
-    def __init__(self, load: Loader, rel_file: str) -> None:
-        self.load = load
+    def __init__(self, modules: ProjectModules, rel_file: str) -> None:
+        self.modules = modules
         self.rel_file = rel_file
+        self.spec: importlib.machinery.ModuleSpec | None = None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        # The import system then stores it under the other name too; it keeps the module's
-        # own __name__ and __spec__ (it only fills in attributes a module lacks).
-        return self.load(self.rel_file)
+        try:
+            module = self.modules.load(self.rel_file)
+        except FastAPIRouteError as exc:  # modules.HandlerImportError
+            # What `import x` raises for a file that fails (ImportError, SyntaxError, ...),
+            # so that `try: import x / except ImportError` still works.
+            raise (exc.__cause__ or exc) from None
+        self.spec = module.__spec__  # the import system sets the alias spec: put back below
+        return module
 
     def exec_module(self, module: types.ModuleType) -> None:
-        """Nothing: the module has run, under the name the app gave it."""
+        """Nothing runs (the module has run, under the app's name); its own spec is put back,
+        so that `importlib.reload` and its relative imports keep working."""
+        if self.spec is not None:
+            module.__spec__ = self.spec
 
 
 class Aliases(importlib.abc.MetaPathFinder):
     """The finder: a name whose file (as the path finder would find it) is an adoptable file
-    of a project with an app is given that app's module. Names whose first part is not a file
-    or folder at a project's top level are turned away with one set lookup."""
+    of a project with an app is given that app's module. A name whose first part is not a
+    folder on the way to a project, the project folder, or an entry at its top level is
+    turned away with one set lookup."""
 
     def __init__(self) -> None:
-        self._roots: dict[Path, Loader] = {}
+        # Weak: a test suite makes many apps over many temporary projects.
+        self._roots: dict[Path, weakref.ref[ProjectModules]] = {}
         self._heads: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
-    def register(self, root: Path, load: Loader) -> None:
-        """Alias `root`'s files to the modules `load` gives (the newest app's, if several)."""
-        root = root.resolve()
+    def register(self, modules: ProjectModules) -> None:
+        """Alias the files of `modules.root` to the modules `modules` gives (the newest app's,
+        if several apps serve one project)."""
+        root = modules.root.resolve()
         with self._lock:
-            self._roots[root] = load
-            # The folder's own name too: `import api.routes.x` with the folder's parent on
-            # sys.path reaches the same files (as a namespace package, for a plain folder).
-            heads = {*self._heads, root.name}
-            try:
-                for entry in root.iterdir():
-                    name = entry.name.removesuffix(".py") if entry.suffix == ".py" else entry.name
-                    if name.isidentifier() and name not in _NOT_APP_FOLDERS:
-                        heads.add(name)
-            except OSError:
-                pass
+            self._roots = {r: m for r, m in self._roots.items() if m() is not None}
+            self._roots[root] = weakref.ref(modules)
+            heads = {name for r in self._roots for name in _heads_of(r)}
             self._heads = frozenset(heads)
         _install(self)
 
@@ -119,13 +134,30 @@ class Aliases(importlib.abc.MetaPathFinder):
         if spec is None or not spec.has_location or spec.origin is None:
             return None  # not found, or a namespace package (a plain folder): as it is
         file = Path(spec.origin).resolve()
-        for root, load in list(self._roots.items()):
-            if file.is_relative_to(root):
-                rel = file.relative_to(root).as_posix()
-                if adoptable(rel):
-                    return importlib.machinery.ModuleSpec(
-                        fullname, _Alias(load, rel), origin=spec.origin)
+        for root, ref in list(self._roots.items()):
+            modules = ref()
+            if modules is None or not file.is_relative_to(root):
+                continue
+            rel = file.relative_to(root).as_posix()
+            if not adoptable(rel) or modules.module_name(rel) == fullname:
+                return None  # not an app's file, or its own name: imported as usual
+            return importlib.machinery.ModuleSpec(
+                fullname, _Alias(modules, rel), origin=spec.origin,
+                is_package=spec.submodule_search_locations is not None)
         return None
+
+
+def _heads_of(root: Path) -> set[str]:
+    """The first parts of the names a file of `root` may be imported by."""
+    heads = {part for part in root.parts if part.isidentifier()}
+    try:
+        for entry in root.iterdir():
+            name = entry.name.removesuffix(".py") if entry.suffix == ".py" else entry.name
+            if name.isidentifier() and name not in _NOT_APP_FOLDERS:
+                heads.add(name)
+    except OSError:
+        pass
+    return heads
 
 
 ALIASES = Aliases()

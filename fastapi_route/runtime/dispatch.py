@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -112,10 +114,25 @@ class RouteIndex:
                 stack.append((node.segment, depth + 1))
 
 
+# The `matches` of the route classes whose match the template says all of (Starlette's,
+# FastAPI's): a subclass that decides otherwise (a case-insensitive path, a header) is tried
+# for every path, as the router would try it.
+_TEMPLATE_MATCHES = {Route.matches, WebSocketRoute.matches, APIRoute.matches,
+                     APIWebSocketRoute.matches}
+
+
 def _indexable(route: BaseRoute) -> bool:
-    """Plain path routes (Route, APIRoute, websocket routes, our lazy routes); not mounts or
-    hosts."""
-    return isinstance(route, (Route, WebSocketRoute)) or getattr(route, "indexable", False)
+    """Plain path routes (Route, APIRoute, websocket routes, ours: `indexable`) whose
+    template says which paths they match; not mounts, hosts or routes that match their own
+    way."""
+    if getattr(route, "indexable", False):
+        return True
+    return (isinstance(route, (Route, WebSocketRoute))
+            and type(route).matches in _TEMPLATE_MATCHES
+            and route.path_regex.flags == _PLAIN_FLAGS)
+
+
+_PLAIN_FLAGS = re.compile("").flags  # what Starlette's compile_path gives: no IGNORECASE
 
 
 def _toggled(path: str) -> str | None:

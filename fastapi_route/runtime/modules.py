@@ -89,7 +89,7 @@ class ProjectModules:
                 "fix the error in the project's __init__.py",
             ) from exc
         self._adopt()
-        ALIASES.register(self.root, self.load)
+        ALIASES.register(self)
 
     def _adopt(self) -> None:
         """Files a test imported by another name before the app existed are the modules the
@@ -144,6 +144,8 @@ class ProjectModules:
         """
         posix = PurePosixPath(rel_file)
         parts = [module_part(p) for p in posix.parent.parts]
+        if posix.name == "__init__.py":  # a helper package's own file: the package
+            return ".".join([self.base, *parts])
         stem = posix.stem if posix.stem.isidentifier() else module_part(posix.stem)
         return ".".join([self.base, *parts, stem])
 
@@ -193,6 +195,11 @@ class ProjectModules:
             return module
         try:
             self._ensure_packages(rel_file)
+            # A package's __init__ on the way may have imported the file (or be it).
+            module = sys.modules.get(name)
+            if module is not None:
+                self._loaded[rel_file] = module
+                return module
             spec = importlib.util.spec_from_file_location(name, self.root / rel_file)
             assert spec is not None
             module = self._loaded[rel_file] = _execute(spec)

@@ -300,11 +300,12 @@ class _Serving:
     """Whether some app's lifespan with a warm-up is running in this process (`serving`).
 
     Outside `run`, frozen objects are given back to the collector when the last such lifespan
-    ends (`gc.unfreeze`): a test suite or `dev` drops apps, whose cycles would otherwise stay
-    frozen, and so in memory, for good."""
+    ends (`gc.unfreeze`): a test suite drops apps, whose cycles would otherwise stay frozen,
+    and so in memory, for good. Not when the process had frozen objects of its own before."""
 
     def __init__(self) -> None:
         self._count = 0
+        self._ours = False  # whether the frozen objects are ours to give back
         self._lock = threading.Lock()
 
     def is_set(self) -> bool:
@@ -312,12 +313,16 @@ class _Serving:
 
     def enter(self) -> None:
         with self._lock:
+            if self._count == 0:
+                # A freeze the process did itself (before forking workers, say) is left as it
+                # is: then nothing is unfrozen (gc.unfreeze gives back all or nothing).
+                self._ours = gc.get_freeze_count() == 0
             self._count += 1
 
     def leave(self) -> None:
         with self._lock:
             self._count -= 1
-            if self._count == 0 and failure.supervisor_from_env() is None:
+            if self._count == 0 and self._ours and failure.supervisor_from_env() is None:
                 gc.unfreeze()
 
 

@@ -30,6 +30,7 @@ class FileAPIRoute(APIRoute):
     lists every method of its path in a 405's Allow header (RFC 9110), and runs its layouts'
     middleware around its app (`fit` says all three)."""
 
+    indexable = True  # its template says its paths (its `matches` only adds HEAD): dispatch
     allow: str  # every method of the path
     answers_head: bool = False  # a GET route of a path without its own HEAD handler
     served: ASGIApp  # `app` inside the layouts' middleware: what `handle` runs
