@@ -6,6 +6,7 @@ naming both sides."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -176,20 +177,24 @@ def test_the_tree_serves_below_the_prefix_with_the_hosts_lifespan_handlers_and_m
     assert document["paths"]["/v2/admin"]["get"]["tags"] == ["admin"]
 
 
-def test_the_warm_up_starts_with_the_hosts_lifespan(orders: Path) -> None:
+def test_the_warm_up_starts_with_the_hosts_lifespan(orders: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     app = host_app()
     tree = fastapi_route.include(app, orders, prefix="/v2", source="scan", schedule="warm")
     routes = tree.file_routes
     assert not any(lazy.real for lazy in routes.lazy)  # nothing made before the app starts
-    with TestClient(app) as client:
-        client.get("/v1/items")
-        deadline = 200
-        while not routes.all_real() and deadline:
-            client.get("/v1/items")  # the loop runs the warm-up between requests
-            deadline -= 1
+    with caplog.at_level(logging.INFO, logger="fastapi_route"), TestClient(app) as client:
+        assert client.get("/v1/items").status_code == 200
+        # Waits, in the app's own loop, for the warm-up the lifespan started (no polling).
+        client.portal.call(routes.make_all_real)
         assert routes.all_real()
+        for _ in range(100):  # the warm-up's task says so once it next runs
+            if "routes registered in" in caplog.text:
+                break
+            client.portal.call(asyncio.sleep, 0.01)
         assert all(router_route is not lazy for lazy in routes.lazy
                    for router_route in app.router.routes)
+    assert f"{len(routes.lazy)} routes registered in" in caplog.text
 
 
 def test_the_app_routes_are_dispatched_by_one_trie(orders: Path, tmp_path: Path) -> None:
