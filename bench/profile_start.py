@@ -60,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 PYTHON = sys.executable
 SLICE = 0.002  # the warm-up's slice (runtime/ondemand.py WARM_UP_SLICE)
+KINDS = ("run", "floor", "dev")
 
 
 # --- measuring inside a child ----------------------------------------------------------------
@@ -383,14 +384,19 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def full_collections(repeat: int = 3) -> dict[str, Any]:
-    """A full collection over the live heap, as is, and after gc.freeze()."""
+    """A full collection over the live heap, as is, and after gc.freeze(); and how many
+    objects the first one found unreachable (under `run`: garbage the warm-up's freezes
+    kept)."""
     gc.unfreeze()
-    unfrozen = statistics.median(_time(gc.collect) for _ in range(repeat))
+    started = time.perf_counter()
+    found = gc.collect()
+    first = time.perf_counter() - started
+    unfrozen = statistics.median([first, *(_time(gc.collect) for _ in range(repeat - 1))])
     objects = len(gc.get_objects())
     gc.freeze()
     frozen = statistics.median(_time(gc.collect) for _ in range(repeat))
     young = statistics.median(_time(lambda: gc.collect(1)) for _ in range(repeat))
-    return {"objects": objects, "full_unfrozen_s": round(unfrozen, 4),
+    return {"objects": objects, "unreachable_found": found, "full_unfrozen_s": round(unfrozen, 4),
             "full_after_freeze_s": round(frozen, 5), "gen1_after_freeze_s": round(young, 5)}
 
 
@@ -624,7 +630,7 @@ def spawn(kind: str, tree: Path, extra: list[str]) -> dict[str, Any]:
 
 
 def profile_size(n: int, scratch: Path, models: bool, samples: int,
-                 profile_dir: str | None) -> dict[str, Any]:
+                 profile_dir: str | None, kinds: list[str]) -> dict[str, Any]:
     from generate import generate
 
     tree = generate(n, scratch / f"tree-{n}", models=models)
@@ -639,8 +645,11 @@ def profile_size(n: int, scratch: Path, models: bool, samples: int,
                               "routes": sum(len(m) for _, _, m in tree.routes),
                               "build_s": round(build_s, 3)}
     for kind in ("floor", "run"):
-        result[kind] = spawn(kind, tree.root, extra)
-        say(f"N={n} {kind}: child {result[kind]['child_wall_s']} s")
+        if kind in kinds:
+            result[kind] = spawn(kind, tree.root, extra)
+            say(f"N={n} {kind}: child {result[kind]['child_wall_s']} s")
+    if "dev" not in kinds:
+        return result
     dev_root = scratch / f"dev-{n}"
     shutil.copytree(tree.root, dev_root, symlinks=True)
     shutil.rmtree(dev_root / ".cache", ignore_errors=True)
@@ -686,6 +695,8 @@ def report(results: dict[str, Any]) -> str:
               + " | " + " | ".join(f"µs per unit, N={n}" for n in sizes) + " | unit | growth |")
     rule = "|---" * (2 * len(sizes) + 3) + "|"
     for kind in ("run", "floor"):
+        if not all(kind in r[n] for n in sizes):
+            continue
         k = {n: r[n][kind] for n in sizes}
         lines += [f"#### {kind}", "", header, rule,
                   row("interpreter start (spawn to the first line)",
@@ -716,6 +727,8 @@ def report(results: dict[str, Any]) -> str:
                 if got["gc"]["collections"]:
                     lines.append(f"N={n} {phase}: gc {got['gc']}; RSS {got['rss_mib']} MiB")
             lines.append("")
+    if not all("dev" in r[n] for n in sizes):
+        return "\n".join(lines)
     lines += ["#### dev (in-process: no watcher, no HTTP)", "",
               "| step (median of the samples, own time) | "
               + " | ".join(f"N={n} edit (ms)" for n in sizes) + " | "
@@ -761,6 +774,8 @@ def main() -> None:
     parser.add_argument("--models", action="store_true", help="the tree with pydantic models")
     parser.add_argument("--samples", type=int, default=3, help="dev edits and new folders")
     parser.add_argument("--cprofile", default=None, help="write pstats files here")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+                        help="which children (default: all three)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--child", choices=("run", "floor", "dev"), help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
@@ -784,7 +799,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fastapi-route-profile-") as scratch:
         for n in args.sizes:
             results["sizes"][str(n)] = profile_size(n, Path(scratch), args.models,
-                                                    args.samples, args.cprofile)
+                                                    args.samples, args.cprofile, args.kinds)
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(report(results))
     if args.json:
