@@ -110,7 +110,16 @@ REQUESTS = [("/", "gzip"), ("/", None), ("/large", "gzip"), ("/large", None),
 def test_the_port_sends_the_same_bytes_as_the_tutorial(port):
     def conversation(app: FastAPI) -> list[tuple[int, dict[str, str], bytes]]:
         with TestClient(app) as client:
-            return [raw_get(client, path, accept) for path, accept in REQUESTS]
+            return [without_mtime(raw_get(client, path, accept)) for path, accept in REQUESTS]
+
+    def without_mtime(answer: tuple[int, dict[str, str], bytes]) -> tuple[
+            int, dict[str, str], bytes]:
+        # A gzip member's bytes 4-8 are the time it was written (older Starlette sets it):
+        # two answers a second apart differ there and nowhere else.
+        status, headers, body = answer
+        if headers.get("content-encoding") == "gzip" and body[:2] == b"\x1f\x8b":
+            body = body[:4] + b"\0\0\0\0" + body[8:]
+        return status, headers, body
 
     expected = conversation(original_gzip_app())
     assert [h.get("content-encoding") for _, h, _ in expected] == [
