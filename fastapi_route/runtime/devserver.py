@@ -22,9 +22,10 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from types import FrameType
-from typing import Any, NamedTuple
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -55,11 +56,14 @@ _IGNORED_SUFFIXES = (".pyc", ".pyo", ".tmp", ".swp", ".swx", "~")
 SCANS = 3
 
 
-class _Prepared(NamedTuple):
-    """A table read, validated and staged, to swap in (`DevApp.reload`)."""
+@dataclass
+class _Prepared:
+    """A table read, validated and staged, to swap in (`DevApp.reload`). The staged
+    stand-ins are taken out as they are installed: they hold the previous ones, which must
+    not be alive when the heap is frozen (the future of a worker thread may hold this)."""
 
     table: CompiledTree
-    staged: Staged
+    staged: Staged | None
 
 
 class DevApp:
@@ -94,7 +98,7 @@ class DevApp:
         """Re-read the route tree and swap it into the running app, all in this thread.
         `changed`: the paths that changed (absolute), when the facts track changes."""
         started = time.perf_counter()
-        self._swap(self._prepare(changed), started)
+        self._swapped(self._swap(self._prepare(changed)), started)
 
     async def reload(self, changed: set[str] | None = None) -> None:
         """`reload_routes` with the event loop free: the tree is read, validated and its
@@ -105,7 +109,7 @@ class DevApp:
         async with self._reloading:
             started = time.perf_counter()
             prepared = await asyncio.to_thread(self._prepare, changed)
-            self._swap(prepared, started)
+            self._swapped(self._swap(prepared), started)
 
     def _prepare(self, changed: set[str] | None) -> _Prepared | FastAPIRouteError | None:
         """The new table, its stand-ins and their index, made without changing the app
@@ -134,26 +138,33 @@ class DevApp:
             file_routes.dispatcher.prepare(staged.router_routes)
         return _Prepared(table, staged)
 
-    def _swap(self, prepared: _Prepared | FastAPIRouteError | None, started: float) -> None:
-        """Put a prepared table in place (on the loop: nothing in between is served)."""
+    def _swap(self, prepared: _Prepared | FastAPIRouteError | None) -> int | None:
+        """Put a prepared table in place (on the loop: nothing in between is served); how
+        many routes it has, None when nothing was swapped."""
         assert self.app is not None
         if prepared is None:
-            return
+            return None
         if isinstance(prepared, FastAPIRouteError):
             log.error("%s", prepared)
             self.error = prepared
-            return
+            return None
         routes = prepared.table.routes
         file_routes = runtime_of(self.app).file_routes
         file_routes.modules.forget(self.config.route_dir)
-        file_routes.install(routes, prepared.staged)
+        staged, prepared.staged = prepared.staged, None
+        file_routes.install(routes, staged)
+        del staged
         if file_routes.dispatcher is not None:  # its views hold the old routes
             file_routes.dispatcher.view("/")  # takes the index made ahead, drops the views
         clear_memo_caches()  # FastAPI and typing memoise the old functions and models
         self.error = None
-        self._settle()
-        log.info("fastapi-route: %d routes reloaded in %.3f s", len(routes),
-                 time.perf_counter() - started)
+        return len(routes)
+
+    def _swapped(self, routes: int | None, started: float) -> None:
+        if routes is not None:
+            self._settle()
+            log.info("fastapi-route: %d routes reloaded in %.3f s", routes,
+                     time.perf_counter() - started)
 
     def _settle(self) -> None:
         """With `freeze`: collect what the previous table left (its modules and real routes
