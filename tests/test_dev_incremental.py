@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 
 from fastapi_route.config import Config, load_config
 from fastapi_route.pipeline.scan import Facts, Scan, scan
-from fastapi_route.pipeline.validate import validate
+from fastapi_route.pipeline.validate import Checked, validate
 from fastapi_route.project import Project
 from fastapi_route.runtime import devserver
 from fastapi_route.runtime.devserver import DevApp, Watcher, _watch
@@ -93,14 +93,21 @@ def _same(a: Scan, b: Scan) -> None:
     assert a.docs_page == b.docs_page
 
 
-def _compare(root: Path, config: Config, facts: Facts, changed: set[str]) -> Scan:
-    """The partial scan against a full one: the same scan, the same table and problems."""
+def _compare(root: Path, config: Config, facts: Facts, changed: set[str],
+             checked: Checked | None = None) -> Scan:
+    """The partial scan against a full one: the same scan, the same table and problems
+    (with what the files' own rules found last time, when `checked`)."""
     facts.changed(changed)
     partial = scan(root, config, facts=facts)
     full = scan(root, config)
     _same(partial, full)
-    assert validate(partial, config) == validate(full, config)
+    routes, problems = validate(partial, config, checked)
+    assert (routes, problems) == validate(full, config)
+    SEEN.update(p.code for p in problems)
     return partial
+
+
+SEEN: set[str] = set()  # the problem codes the steps below gave
 
 
 STEPS: list[tuple[str, Callable[[Tree], set[str]]]] = [
@@ -116,7 +123,7 @@ STEPS: list[tuple[str, Callable[[Tree], set[str]]]] = [
     ("fixed", lambda t: t.write("routes/index.py", GET % "fixed")),
     ("two files for one path", lambda t: t.write("routes/users/index.py", GET % "again")),
     ("names one on macOS", lambda t: t.write("routes/Users/route.py", GET % "Users")),
-    ("a public file a route hides", lambda t: t.write("public/purchases", "x\n")),
+    ("a public file a route hides", lambda t: t.write("public/users", "x\n")),
     ("a helper becomes a folder", lambda t: t.file_to_folder("routes/_helpers/util.py")),
     ("the layout deleted", lambda t: t.delete("routes/users/_layout.py")),
     ("a duplicate route", lambda t: t.write("routes/(shop)/users/route.py", GET % "dup")),
@@ -142,13 +149,16 @@ def test_a_partial_walk_gives_what_a_full_scan_gives_after_each_change(
     tree = Tree(root)
     facts = Facts()
     facts.track()
-    scan(root, config, facts=facts)  # the first walk: all of it
+    checked = Checked()
+    validate(scan(root, config, facts=facts), config, checked)  # the first walk: all of it
     for what, change in STEPS:
         changed = change(tree)
         try:
-            _compare(root, config, facts, changed)
+            _compare(root, config, facts, changed, checked)
         except AssertionError as exc:
             raise AssertionError(f"after {what!r}: {exc}") from exc
+    assert SEEN >= {"SYNTAX_ERROR", "ROUTE_FILE_CONFLICT", "PORTABILITY", "SHADOWED_FILE",
+                    "SHADOWED_ROUTE", "DUPLICATE_ROUTE"}, SEEN
     # Each step above read a few folders again, not the tree: an edit reads its own folder.
     tree.write("routes/users/route.py", GET % "last")
     _compare(root, config, facts, {str(root / "routes/users/route.py")})

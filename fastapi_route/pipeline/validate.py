@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from typing import NamedTuple
 
 from ..config import Config
 from ..conventions import (
@@ -238,7 +239,9 @@ def _route_collisions(
         for method, line in p.file.handlers().items():
             for path, _, _ in p.shape.urls:
                 by_shape[(method, precedence_key(path))].append((p, path, line))
-    for (method, _), entries in sorted(by_shape.items(), key=lambda kv: str(kv[0])):
+    # Only a shape with two routes or more can collide: the others are not even sorted.
+    shared = [kv for kv in by_shape.items() if len(kv[1]) > 1]
+    for (method, _), entries in sorted(shared, key=lambda kv: str(kv[0])):
         entries.sort(key=lambda e: (e[0].file.file, e[1]))
         for i, (a, path_a, _) in enumerate(entries):
             for b, path_b, line_b in entries[i + 1 :]:
@@ -293,18 +296,76 @@ def _operation_id_collisions(files: list[RouteFile], routes: list[RouteEntry]) -
     return problems
 
 
-def validate(scan: Scan, config: Config) -> tuple[list[RouteEntry], list[Problem]]:
-    """Check the scanned tree; return the route table (precedence order) and every problem."""
+class _FileChecks(NamedTuple):
+    """What the rules of one route file alone found (`Checked`)."""
+
+    placed: Placed | None
+    segments: dict[str, Problem]  # INVALID_SEGMENT, by folder
+    problems: list[Problem]  # its own rules and its handlers'
+    shadowed: list[Problem]  # SHADOWED_ROUTE: the app's pages against its URLs
+
+
+class Checked:
+    """What the rules of each route file alone found, kept while the file's facts are the
+    same object (`scan.Facts` keeps them for a file that did not change) and the config and
+    docs page are the same: `dev` checks again only the files a save changed, and the rules
+    between files (conflicts, collisions, shadowed files, operation ids) over the whole
+    table."""
+
+    def __init__(self) -> None:
+        self._by_file: dict[int, tuple[RouteFile, _FileChecks]] = {}
+        self._for: tuple[Config, bool] | None = None
+
+    def of(self, scan: Scan, config: Config) -> list[_FileChecks]:
+        if self._for is None or self._for[0] is not config or self._for[1] != scan.docs_page:
+            self._by_file, self._for = {}, (config, scan.docs_page)
+        known = self._by_file
+        handler_rules = _handler_rules(config.build.require_request)
+        found: dict[int, tuple[RouteFile, _FileChecks]] = {}
+        for file in scan.files:
+            got = known.get(id(file))
+            if got is None or got[0] is not file:
+                got = (file, _check_file(scan.route_dir, file, handler_rules, config,
+                                         scan.docs_page))
+            found[id(file)] = got
+        self._by_file = found  # the files of this scan only
+        return [checks for _, checks in found.values()]
+
+
+def _check_file(route_dir: str, file: RouteFile, handler_rules: tuple[HandlerRule, ...],
+                config: Config, docs_page: bool) -> _FileChecks:
+    segments: dict[str, Problem] = {}
+    placed = place(route_dir, file, segments)
+    if placed is None:
+        return _FileChecks(None, segments, [], [])
+    return _FileChecks(placed, segments, _check_definitions(placed, handler_rules),
+                       list(shadowed_routes([placed], config, docs_page)))
+
+
+def validate(scan: Scan, config: Config, checked: Checked | None = None
+             ) -> tuple[list[RouteEntry], list[Problem]]:
+    """Check the scanned tree; return the route table (precedence order) and every problem.
+    `checked`: what the rules of each file found last time, reused for the same facts."""
     problems = list(scan.problems)
     problems.extend(check_portability(scan))
     segment_problems: dict[str, Problem] = {}
     placed: list[Placed] = []
-    handler_rules = _handler_rules(config.build.require_request)
-    for file in scan.files:
-        p = place(scan.route_dir, file, segment_problems)
-        if p is not None:
-            placed.append(p)
-            problems.extend(_check_definitions(p, handler_rules))
+    if checked is None:
+        handler_rules = _handler_rules(config.build.require_request)
+        for file in scan.files:
+            p = place(scan.route_dir, file, segment_problems)
+            if p is not None:
+                placed.append(p)
+                problems.extend(_check_definitions(p, handler_rules))
+        problems.extend(shadowed_routes(placed, config, scan.docs_page))
+    else:
+        for checks in checked.of(scan, config):
+            for folder, problem in checks.segments.items():
+                segment_problems.setdefault(folder, problem)
+            if checks.placed is not None:
+                placed.append(checks.placed)
+                problems.extend(checks.problems)
+                problems.extend(checks.shadowed)
     problems.extend(segment_problems.values())
     problems.extend(_route_file_conflicts(scan.files))
     conflicts, sibling_pairs = _dynamic_conflicts(placed)
@@ -314,7 +375,6 @@ def validate(scan: Scan, config: Config) -> tuple[list[RouteEntry], list[Problem
         problems.extend(check_layout(layout))
     if scan.app is not None:
         problems.extend(check_app(scan.app))
-    problems.extend(shadowed_routes(placed, config, scan.docs_page))
     problems.extend(shadowed_files(placed, scan, config))
 
     by_folder = {layout.folders: layout.file for layout in scan.layouts}

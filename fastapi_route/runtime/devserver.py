@@ -36,6 +36,7 @@ from ..config import Config
 from ..errors import FastAPIRouteError
 from ..pipeline.build import CompiledTree, compile_table
 from ..pipeline.scan import Facts, TreeChanged
+from ..pipeline.validate import Checked
 from ..project import Project
 from .app import create_app, runtime_of
 from .caches import clear_memo_caches
@@ -77,6 +78,7 @@ class DevApp:
         self.project = project
         self.config = config
         self.facts = Facts()
+        self.checked = Checked()
         self.app: FastAPI | None = None
         self.error: BaseException | None = None
         self.freeze = freeze
@@ -122,7 +124,8 @@ class DevApp:
             self.facts.changed(changed)
         for _ in range(SCANS):
             try:
-                table = compile_table(self.project.root, self.config, facts=self.facts)
+                table = compile_table(self.project.root, self.config, facts=self.facts,
+                                      checked=self.checked)
                 break
             except TreeChanged as exc:
                 log.debug("fastapi-route: %s; reading it again", exc.message)
