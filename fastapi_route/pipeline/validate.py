@@ -22,6 +22,7 @@ from ..conventions import (
 from ..errors import Problem, printable
 from ..naming import operation_ids
 from ..table import RouteEntry, sort_routes
+from . import portability
 from .declarations import check_app, check_layout
 from .placement import Placed, place
 from .portability import check_portability
@@ -315,6 +316,7 @@ class Checked:
     def __init__(self) -> None:
         self._by_file: dict[int, tuple[RouteFile, _FileChecks]] = {}
         self._for: tuple[Config, bool] | None = None
+        self.names: portability.Checked = {}  # each folder's names checked
 
     def of(self, scan: Scan, config: Config) -> list[_FileChecks]:
         if self._for is None or self._for[0] is not config or self._for[1] != scan.docs_page:
@@ -347,7 +349,7 @@ def validate(scan: Scan, config: Config, checked: Checked | None = None
     """Check the scanned tree; return the route table (precedence order) and every problem.
     `checked`: what the rules of each file found last time, reused for the same facts."""
     problems = list(scan.problems)
-    problems.extend(check_portability(scan))
+    problems.extend(check_portability(scan, checked.names if checked is not None else None))
     segment_problems: dict[str, Problem] = {}
     placed: list[Placed] = []
     if checked is None:
