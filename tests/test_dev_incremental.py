@@ -158,7 +158,7 @@ def test_a_partial_walk_gives_what_a_full_scan_gives_after_each_change(
         except AssertionError as exc:
             raise AssertionError(f"after {what!r}: {exc}") from exc
     assert {"SYNTAX_ERROR", "ROUTE_FILE_CONFLICT", "PORTABILITY", "SHADOWED_FILE",
-                    "SHADOWED_ROUTE", "DUPLICATE_ROUTE"} <= SEEN, SEEN
+            "SHADOWED_ROUTE", "DUPLICATE_ROUTE"} <= SEEN, SEEN
     # Each step above read a few folders again, not the tree: an edit reads its own folder.
     tree.write("routes/users/route.py", GET % "last")
     _compare(root, config, facts, {str(root / "routes/users/route.py")})
