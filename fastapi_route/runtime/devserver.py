@@ -38,6 +38,7 @@ from ..pipeline.build import CompiledTree, compile_table
 from ..pipeline.scan import Facts, TreeChanged
 from ..pipeline.validate import Checked
 from ..project import Project
+from ..table import RouteEntry
 from .app import create_app, runtime_of
 from .caches import clear_memo_caches
 from .errorpage import error_response
@@ -79,6 +80,9 @@ class DevApp:
         self.config = config
         self.facts = Facts()
         self.checked = Checked()
+        # The table's records by value: a reload keeps the records that did not change (they
+        # are frozen: the collection after a reload walks only what is new).
+        self._records: dict[RouteEntry, RouteEntry] = {}
         self.app: FastAPI | None = None
         self.error: BaseException | None = None
         self.freeze = freeze
@@ -135,6 +139,9 @@ class DevApp:
         else:
             log.info("fastapi-route: %s; waiting for the next change", changing.message)
             return None
+        known = self._records
+        table.routes[:] = [known.get(r, r) for r in table.routes]
+        self._records = {r: r for r in table.routes}
         file_routes = runtime_of(self.app).file_routes
         staged = file_routes.stage(table.routes)
         if file_routes.dispatcher is not None:  # its index for the new list, made here

@@ -136,6 +136,12 @@ def _indexable(route: BaseRoute) -> bool:
 _PLAIN_FLAGS = re.compile("").flags  # what Starlette's compile_path gives: no IGNORECASE
 
 
+def _same_place(a: BaseRoute, b: BaseRoute) -> bool:
+    """Two routes the index cannot tell apart at one position."""
+    return a is b or (getattr(a, "path", None) == getattr(b, "path", None)
+                      and _indexable(a) == _indexable(b))
+
+
 def _toggled(path: str) -> str | None:
     """The trailing-slash twin redirect_slashes would try, if any."""
     if path == "/":
@@ -161,8 +167,14 @@ class Dispatcher:
     def prepare(self, routes: list[BaseRoute]) -> None:
         """Index a list of routes the router is about to take (`router.routes = routes`),
         ahead of it: in another thread, so that the first request after the swap does not
-        build it (dev swaps in a table of thousands of routes while the app serves)."""
-        self._ahead = (routes, RouteIndex(routes))
+        build it (dev swaps in a table of thousands of routes while the app serves). A list
+        with the same paths in the same places keeps the current index (an edit that changes
+        no URL): no new index to build, nor for the garbage collector to walk."""
+        index, built = self._index, self._built_for
+        if not (index is not None and built is not None and index.size == len(routes)
+                and all(map(_same_place, built, routes))):
+            index = RouteIndex(routes)
+        self._ahead = (routes, index)
 
     def routes_replaced(self, position: int) -> None:
         """The route at `position` was swapped in place (a lazy route became real): the same
