@@ -13,6 +13,7 @@ from ..conventions import (
     CATCHALLS,
     SEGMENT_TYPES,
     WEBSOCKET,
+    Key,
     Rank,
     SegmentKind,
     Template,
@@ -229,17 +230,24 @@ def _dynamic_conflicts(placed: list[Placed]) -> tuple[list[Problem], set[frozens
     return problems, pairs
 
 
+# A route of a file as the collision rules see it: method, precedence key, path, line.
+_Shape = tuple[str, Key, str, int]
+
+
+def _shapes(p: Placed) -> list[_Shape]:
+    return [(method, precedence_key(path), path, line)
+            for method, line in p.file.handlers().items() for path, _, _ in p.shape.urls]
+
+
 def _route_collisions(
-    placed: list[Placed], sibling_pairs: set[frozenset[str]]
+    placed: list[tuple[Placed, list[_Shape]]], sibling_pairs: set[frozenset[str]]
 ) -> list[Problem]:
     """DUPLICATE_ROUTE (same method and URL) and AMBIGUOUS_ROUTE (same shape, other names)."""
     problems: list[Problem] = []
-    Key = tuple[str, tuple[tuple[int, str], ...]]  # method, precedence key
-    by_shape: dict[Key, list[tuple[Placed, str, int]]] = defaultdict(list)
-    for p in placed:
-        for method, line in p.file.handlers().items():
-            for path, _, _ in p.shape.urls:
-                by_shape[(method, precedence_key(path))].append((p, path, line))
+    by_shape: dict[tuple[str, Key], list[tuple[Placed, str, int]]] = defaultdict(list)
+    for p, shapes in placed:
+        for method, key, path, line in shapes:
+            by_shape[(method, key)].append((p, path, line))
     # Only a shape with two routes or more can collide: the others are not even sorted.
     shared = [kv for kv in by_shape.items() if len(kv[1]) > 1]
     for (method, _), entries in sorted(shared, key=lambda kv: str(kv[0])):
@@ -298,12 +306,24 @@ def _operation_id_collisions(files: list[RouteFile], routes: list[RouteEntry]) -
 
 
 class _FileChecks(NamedTuple):
-    """What the rules of one route file alone found (`Checked`)."""
+    """What the rules of one route file alone found (`Checked`), and what the rules
+    between files read of it."""
 
     placed: Placed | None
     segments: dict[str, Problem]  # INVALID_SEGMENT, by folder
     problems: list[Problem]  # its own rules and its handlers'
     shadowed: list[Problem]  # SHADOWED_ROUTE: the app's pages against its URLs
+    shapes: list[_Shape]
+    # Its routes, by the layouts that apply to it (they change with the tree, not the file).
+    routes: dict[tuple[str, ...], list[RouteEntry]]
+
+
+def _routes(p: Placed, applied: tuple[str, ...]) -> list[RouteEntry]:
+    """The table's records of one route file, with the layouts that apply to it."""
+    return [RouteEntry(method, path, p.file.file, d.line, params, catchall, applied,
+                       d.statuses)
+            for method, d in p.file.functions().items()
+            for path, params, catchall in p.shape.urls]
 
 
 class Checked:
@@ -339,9 +359,10 @@ def _check_file(route_dir: str, file: RouteFile, handler_rules: tuple[HandlerRul
     segments: dict[str, Problem] = {}
     placed = place(route_dir, file, segments)
     if placed is None:
-        return _FileChecks(None, segments, [], [])
+        return _FileChecks(None, segments, [], [], [], {})
     return _FileChecks(placed, segments, _check_definitions(placed, handler_rules),
-                       list(shadowed_routes([placed], config, docs_page)))
+                       list(shadowed_routes([placed], config, docs_page)), _shapes(placed),
+                       {})
 
 
 def validate(scan: Scan, config: Config, checked: Checked | None = None
@@ -352,6 +373,8 @@ def validate(scan: Scan, config: Config, checked: Checked | None = None
     problems.extend(check_portability(scan, checked.names if checked is not None else None))
     segment_problems: dict[str, Problem] = {}
     placed: list[Placed] = []
+    shapes: list[list[_Shape]] = []
+    made: list[dict[tuple[str, ...], list[RouteEntry]]] = []  # each file's routes, by layouts
     if checked is None:
         handler_rules = _handler_rules(config.build.require_request)
         for file in scan.files:
@@ -359,6 +382,8 @@ def validate(scan: Scan, config: Config, checked: Checked | None = None
             if p is not None:
                 placed.append(p)
                 problems.extend(_check_definitions(p, handler_rules))
+                shapes.append(_shapes(p))
+                made.append({})
         problems.extend(shadowed_routes(placed, config, scan.docs_page))
     else:
         for checks in checked.of(scan, config):
@@ -368,11 +393,13 @@ def validate(scan: Scan, config: Config, checked: Checked | None = None
                 placed.append(checks.placed)
                 problems.extend(checks.problems)
                 problems.extend(checks.shadowed)
+                shapes.append(checks.shapes)
+                made.append(checks.routes)
     problems.extend(segment_problems.values())
     problems.extend(_route_file_conflicts(scan.files))
     conflicts, sibling_pairs = _dynamic_conflicts(placed)
     problems.extend(conflicts)
-    problems.extend(_route_collisions(placed, sibling_pairs))
+    problems.extend(_route_collisions(list(zip(placed, shapes, strict=True)), sibling_pairs))
     for layout in scan.layouts:
         problems.extend(check_layout(layout))
     if scan.app is not None:
@@ -381,12 +408,13 @@ def validate(scan: Scan, config: Config, checked: Checked | None = None
 
     by_folder = {layout.folders: layout.file for layout in scan.layouts}
     routes: list[RouteEntry] = []
-    for p in placed:
-        applied = tuple(by_folder[f] for f in layouts_above(p.file.folders) if f in by_folder)
-        for method, d in p.file.functions().items():
-            for path, params, catchall in p.shape.urls:
-                routes.append(RouteEntry(method, path, p.file.file, d.line, params, catchall,
-                                         applied, d.statuses))
+    for p, known in zip(placed, made, strict=True):
+        applied = (tuple(by_folder[f] for f in layouts_above(p.file.folders) if f in by_folder)
+                   if by_folder else ())
+        got = known.get(applied)
+        if got is None:
+            got = known[applied] = _routes(p, applied)
+        routes += got
     routes = sort_routes(routes)
     problems.extend(_operation_id_collisions(scan.files, routes))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}
