@@ -56,6 +56,8 @@ _IGNORED_SUFFIXES = (".pyc", ".pyo", ".tmp", ".swp", ".swx", "~")
 # A tree still changing under this many scans in a row is left to the watcher's next batch
 # (whatever vanished during the last scan is a change it has seen).
 SCANS = 3
+# Seconds a thread keeps the interpreter while another waits for it, during a reload.
+RELOAD_SWITCH_INTERVAL = 0.0005
 
 
 @dataclass
@@ -114,7 +116,15 @@ class DevApp:
             self._reloading = asyncio.Lock()
         async with self._reloading:
             started = time.perf_counter()
-            prepared = await asyncio.to_thread(self._prepare, changed)
+            # The worker holds the interpreter until the loop asks for it and the switch
+            # interval passes (5 ms by default), at each of the loop's wake-ups: a request
+            # waits for several. Shorter while the worker runs.
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, RELOAD_SWITCH_INTERVAL))
+            try:
+                prepared = await asyncio.to_thread(self._prepare, changed)
+            finally:
+                sys.setswitchinterval(interval)
             self._swapped(self._swap(prepared), started)
 
     def _prepare(self, changed: set[str] | None) -> _Prepared | FastAPIRouteError | None:
