@@ -206,3 +206,29 @@ def test_run_stops_with_exit_1_naming_a_file_that_fails_after_the_bind(
     assert "routes/[...rest]/route.py:1: routes/[...rest]/route.py failed to import" in out
     assert "RuntimeError: no database" in out
     assert "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_run_with_workers_binds_first_and_a_broken_file_stops_it(tmp_path: Path) -> None:
+    """Each worker imports after it binds: ready once they have; a file that fails to import
+    in a worker stops `run` (exit 1, the file named)."""
+    root = _tree(tmp_path, **{f"routes/slow{i}/route.py": SLOW % i for i in range(8)})
+    assert run_cli(["build", "--project", str(root)], cwd=tmp_path).returncode == 0
+    with Server(run_args(root, "--workers", "2"), cwd=tmp_path) as server:
+        poll(lambda: server.get("/livez"), lambda r: r[0] == 200, server=server, timeout=30)
+        assert server.get("/readyz")[0] == 503
+        poll(lambda: server.get("/readyz"), lambda r: r[0] == 200, server=server, timeout=30)
+        assert server.request("GET", "/items/2", headers=KEY)[2] == b'{"item":2}'
+        assert server.stop() == 0
+
+    write_tree(root, {"routes/[...rest]/route.py": "import not_a_module_anywhere\n"
+                                                   "def GET(request, rest: list[str]):\n"
+                                                   "    return rest\n"})
+    assert run_cli(["build", "--project", str(root)], cwd=tmp_path).returncode == 0
+    with Server(run_args(root, "--workers", "2"), cwd=tmp_path) as server:
+        code = server.wait_exit(timeout=60)
+        out = server.output()
+    assert code == 1, out
+    assert "routes/[...rest]/route.py failed to import" in out
+    assert "No module named 'not_a_module_anywhere'" in out
+    assert "Traceback" not in out
