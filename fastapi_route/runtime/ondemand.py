@@ -377,15 +377,18 @@ class _Serving:
     def __init__(self) -> None:
         self._count = 0
         self._ours = False  # whether the frozen objects are ours to give back
-        self._froze = False  # whether we froze first, since the last unfreeze
+        # Whether our first freeze since the last unfreeze found nothing frozen (None: no
+        # freeze yet). Asked once: gc.get_freeze_count() walks every frozen object (17 ms
+        # with 1000 route files imported), so it cannot come with each freeze.
+        self._froze_first: bool | None = None
         self._lock = threading.Lock()
 
     def freeze(self) -> None:
         """Every object alive now out of the collector's reach, after a collection of the
         young generations (so that their garbage is not frozen)."""
         with self._lock:
-            if gc.get_freeze_count() == 0:
-                self._froze = True
+            if self._froze_first is None:
+                self._froze_first = gc.get_freeze_count() == 0
             gc.collect(1)
             gc.freeze()
 
@@ -397,7 +400,8 @@ class _Serving:
             if self._count == 0:
                 # A freeze the process did itself (before forking workers, say) is left as it
                 # is: then nothing is unfrozen (gc.unfreeze gives back all or nothing).
-                self._ours = self._froze or gc.get_freeze_count() == 0
+                self._ours = (self._froze_first if self._froze_first is not None
+                              else gc.get_freeze_count() == 0)
             self._count += 1
 
     def leave(self) -> None:
@@ -405,7 +409,7 @@ class _Serving:
             self._count -= 1
             if self._count == 0 and self._ours and failure.supervisor_from_env() is None:
                 gc.unfreeze()
-                self._froze = False
+                self._froze_first = None
 
 
 SERVING = _Serving()
