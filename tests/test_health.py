@@ -232,3 +232,11 @@ def test_run_with_workers_binds_first_and_a_broken_file_stops_it(tmp_path: Path)
     assert "routes/[...rest]/route.py failed to import" in out
     assert "No module named 'not_a_module_anywhere'" in out
     assert "Traceback" not in out
+
+
+def test_explain_names_the_probe(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    assert run_cli(["build", "--project", str(root)], cwd=tmp_path).returncode == 0
+    result = run_cli(["explain", "GET", "/readyz", "--project", str(root)], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "config.py's health probe (no layout applies)" in result.stdout
