@@ -450,7 +450,7 @@ def child_run(root: Path, url: str, profile_dir: str | None) -> dict[str, Any]:
     project = find_project(root)
     config = load_config(project.root)
     with profiler.around("create_app"):
-        app = create_app(project, source="cache", config=config, schedule="warm")
+        app = create_app(project, source="cache", config=config, schedule="warm", server=True)
     recorder.begin("uvicorn to first response")
     with timers.phase("uvicorn start, lifespan, first request"):
         server, thread = first_response(app, project.root, url)

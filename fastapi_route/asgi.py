@@ -206,6 +206,7 @@ def create_from_env() -> ASGIApp:
     return create_app(
         project_from_env(), source="cache", strict=strict_from_env(),
         schedule=schedule_from_env(),  # type: ignore[arg-type]  # checked against SCHEDULES
+        server=True,
     )
 
 

@@ -361,13 +361,15 @@ def _warn_unused(project: Project, config: Config) -> None:
         unused.append(PUBLIC_DIR + "/")
     if config.cors_enabled:
         unused.append(f"{CONFIG_FILE}'s cors_enabled")
+    if config.health.paths():
+        unused.append(f"{CONFIG_FILE}'s health")
     unused += [f"{CONFIG_FILE}'s fastapi[{key!r}]" for key in config.fastapi
                if key not in TREE_WIDE]
     if unused:
         log.warning(
             "fastapi-route: include(%s) does not use %s: the app you include the tree in "
-            "has its own lifespan, exception handlers, middleware, 404 page, docs and static "
-            "files",
+            "has its own lifespan, exception handlers, middleware, 404 page, docs, static "
+            "files and probes",
             project.name, ", ".join(unused))
 
 

@@ -89,14 +89,18 @@ class ProductionServer:
         self.workers = workers or config.server.workers
         self.settings = uvicorn_settings(config, host or config.server.host or RUN_HOST, port,
                                          config.logging.production_level)
-        # Before a port is bound: the cache is verified and (unless lazy) every route file is
-        # imported, so a broken build or an import error fails here.
+        # Before a port is bound: the cache is verified and (unless lazy, or warm with a
+        # readiness path: SPEC 13.1) every route file is imported, so a broken build or an
+        # import error fails here; else a file that fails to import stops the server.
         self.app: FastAPI | None = None
-        if self.workers > 1 and schedule_of(config, schedule, None) == "lazy":
-            load_routes(project, config, "cache", strict)  # workers import on first use
+        scheduled = schedule_of(config, schedule, None)
+        after_bind = scheduled == "lazy" or (scheduled == "warm" and
+                                             config.health.ready is not None)
+        if self.workers > 1 and after_bind:
+            load_routes(project, config, "cache", strict)  # each worker imports its own
         else:
             self.app = create_app(project, source="cache", config=config, strict=strict,
-                                  schedule=schedule, dispatch=self.workers == 1)
+                                  schedule=schedule, dispatch=self.workers == 1, server=True)
 
     @property
     def url(self) -> str:

@@ -76,6 +76,21 @@ class BuildConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """SPEC 13.1's probe paths (None: not served): `live` answers 200 while the process
+    serves; `ready` answers 503 until every route file is imported (and while draining)."""
+
+    ready: str | None = None
+    live: str | None = None
+
+    def paths(self) -> list[tuple[str, str]]:
+        """Each path served, with what it is, readiness first."""
+        return [(path, f"the {what} path ({path})")
+                for path, what in ((self.ready, "readiness"), (self.live, "liveness"))
+                if path is not None]
+
+
+@dataclass(frozen=True)
 class Config:
     app_name: str = "FastAPI Route App"
     debug: bool = False
@@ -94,6 +109,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
     commands: Mapping[str, str] = field(default_factory=dict)
     # FastAPI(...)'s other keyword arguments (those with a top-level name above are moved there)
     fastapi: Mapping[str, Any] = field(default_factory=dict)
@@ -191,6 +207,15 @@ def _url_path_or_none(value: Any) -> str | None:
     return value
 
 
+def _probe_path(value: Any) -> str | None:
+    """A health probe's URL path: a plain path (no `{param}`), or None for none."""
+    if value is not None and (not isinstance(value, str) or not value.startswith("/")
+                              or "{" in value or "}" in value or "?" in value):
+        raise ValueError("must be a plain URL path starting with '/' (no '{', '}' or '?'), "
+                         "or None")
+    return value
+
+
 def _relative_dir(value: Any) -> str:
     """A folder inside the project: relative, no `..`, not the project root itself."""
     if not isinstance(value, str) or not value:
@@ -248,11 +273,13 @@ SECTIONS: dict[str, _Section] = {
             "require_request": _bool,
         }
     ),
+    "health": _Section({"ready": _probe_path, "live": _probe_path}),
 }
 SECTION_TYPES: dict[str, type[Any]] = {
     "server": ServerConfig,
     "logging": LoggingConfig,
     "build": BuildConfig,
+    "health": HealthConfig,
 }
 
 

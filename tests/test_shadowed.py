@@ -213,6 +213,7 @@ APPS = {
     "docs.py": {"docs.py": "def handler(request, context):\n    return 'd'\n"},
     "docs off": {"config.py": "docs_enabled = False\n"},
     "the document moved": {"config.py": "openapi_url = '/api/schema.json'\n"},
+    "health probes": {"config.py": "health = {'ready': '/-/ready', 'live': '/-/live'}\n"},
 }
 
 

@@ -18,7 +18,8 @@ from fastapi.dependencies.models import Dependant
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from ..conventions import APP_FILE, DOCS_FILE, MIDDLEWARE_FILE
+from ..conventions import APP_FILE, CONFIG_FILE, DOCS_FILE, MIDDLEWARE_FILE
+from ..runtime import health
 from ..runtime.app import Runtime
 from ..runtime.register import FileAPIRoute
 from ..table import RouteEntry
@@ -108,6 +109,9 @@ def app_route(runtime: Runtime, entry: BaseRoute | None,
         how = f"in a router {whose} included (app.include_router)"
     elif module.startswith(("fastapi.", "starlette.")):
         return ref, served, "not a route file: a page FastAPI itself adds (docs, OpenAPI)"
+    elif module == health.__name__:
+        return (RouteRef(" ".join(served.methods), served.path, CONFIG_FILE, None, served.name),
+                served, f"not a route file: {CONFIG_FILE}'s health probe (no layout applies)")
     else:
         how = f"that {whose} added (directly or with app.include_router)"
     elsewhere = f", defined in {module}" if file is None and module else ""

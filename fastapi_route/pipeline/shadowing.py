@@ -68,10 +68,11 @@ class _Urls:
 
 def app_pages(config: Config, docs_page: bool) -> list[tuple[str, str]]:
     """Each URL the app serves (GET and HEAD) before any route file, with what serves it, in
-    the order they are registered (the first wins); config.py's `fastapi` may move or turn
-    off Swagger UI, its OAuth2 redirect and ReDoc."""
+    the order they are registered (the first wins): config.py's health probes, then the docs
+    pages (config.py's `fastapi` may move or turn off Swagger UI, its OAuth2 redirect and
+    ReDoc)."""
     served = config.pages(docs_page)
-    pages = []
+    pages = config.health.paths()  # added before everything else (SPEC 13.1)
     if served.openapi_url is not None:
         pages.append((served.openapi_url,
                       f"FastAPI's OpenAPI document ({served.openapi_url})"))
@@ -104,10 +105,8 @@ def shadowed_routes(placed: list[Placed], config: Config, docs_page: bool
     urls = _Urls()
     for url, what in pages:
         urls.add(url, what)
-    hint = ("move the route to another URL, or turn the docs off in config.py "
-            "(docs_enabled = False)")
-    if docs_page:
-        hint += ", or delete docs.py"
+    hint = "move the route to another URL"
+    probes = {what for _, what in config.health.paths()}
     for p in placed:
         first = _first_handler(p, ("GET", "HEAD"))
         if first is None:
@@ -121,6 +120,12 @@ def shadowed_routes(placed: list[Placed], config: Config, docs_page: bool
         if not lost:
             continue
         advice = hint
+        if any(what not in probes for what in lost):  # a docs page
+            advice += ", or turn the docs off in config.py (docs_enabled = False)"
+            if docs_page:
+                advice += ", or delete docs.py"
+        if any(what in probes for what in lost):
+            advice += ", or move the probe (health = {'ready': '/-/ready'} in config.py)"
         if any(what.startswith("FastAPI's OpenAPI") for what in lost):
             advice += ", or move the OpenAPI document (openapi_url = '/api/openapi.json')"
         if any(what.startswith(("FastAPI's Swagger", "FastAPI's ReDoc", "docs.py"))

@@ -23,7 +23,7 @@ from ..pipeline.scan import Facts
 from ..project import Project, find_project
 from ..table import RouteEntry
 from . import dispatch as dispatcher
-from . import extras
+from . import extras, health
 from .appfile import AppFile
 from .dispatch import Dispatcher
 from .modules import ProjectModules
@@ -83,6 +83,7 @@ def create_app(
     dispatch: bool = True,
     error_page: ErrorPage | None = None,
     facts: Facts | None = None,
+    server: bool = False,
 ) -> FastAPI:
     """A FastAPI app serving the project's routes with the user's own handler functions.
 
@@ -93,6 +94,11 @@ def create_app(
     `dispatch=False` leaves Starlette's linear route scan in place (for comparisons; the
     behaviour is the same). `error_page` renders a route that cannot be served, and `facts`
     keeps what each file said for the next scan (dev).
+
+    `server=True` says the app is made for a server process (`run`, the asgi entry point),
+    which keeps it until it exits: what is imported and registered is frozen out of the
+    garbage collector's walks, and with a readiness path (config.py's `health`) a warm app
+    imports its route files once the lifespan has started (SPEC 13.1, `health`).
     """
     found = resolve_project(project)
     config = config or load_config(found.root)
@@ -100,22 +106,28 @@ def create_app(
     routes = load_routes(found, config, source, strict, facts)
     modules = ProjectModules(found)
     app_file = AppFile.load(found, modules)
+    ready_path = config.health.ready is not None
+    lifespan = app_file.lifespan
+    if schedule == "warm" or ready_path:
+        lifespan = with_warm_up(lifespan, (lambda: file_routes) if schedule == "warm" else None,
+                                draining=ready_path)
     app = FastAPI(
         # config.py's settings and `fastapi` (title, docs URLs, root_path, ...); none of them
         # is one of the three below (checked when config.py was loaded)
         **config.fastapi_arguments(docs_page=(found.root / DOCS_FILE).is_file()),
-        lifespan=with_warm_up(app_file.lifespan, lambda: file_routes)
-        if schedule == "warm" else app_file.lifespan,
+        lifespan=lifespan,
         exception_handlers=dict(app_file.exception_handlers),
         # Outermost first: CORS, app.py's list, then middleware.py's function.
         middleware=[*extras.cors(config), *app_file.middleware,
                     *extras.project_middleware(found, modules)],
     )
-    file_routes = OnDemandRoutes(app, modules, schedule, error_page)
-    # Project pages first: a root catch-all route must not shadow a custom /docs. They see
-    # the current table (dev replaces it).
+    file_routes = OnDemandRoutes(app, modules, schedule, error_page, server=server)
+    # The probes, then the project pages, before the routes: a root catch-all route must not
+    # shadow a custom /docs. The pages see the current table (dev replaces it).
+    health.install(app, config.health,
+                   lambda: all(tree.file_routes.imported for tree in trees_of(app)))
     pages = extras.install(app, found, config, file_routes.table, modules)
-    file_routes.install(routes)
+    file_routes.install(routes, import_later=server and ready_path)
     app_file.finish(app)
     file_routes.keep_openapi_complete()  # configure may have replaced app.openapi
     openapi = OpenAPIRoute(app, file_routes)
@@ -214,10 +226,10 @@ def trees_of(app: FastAPI) -> list[Runtime]:
 
 
 def with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes] | None,
-                 check: Callable[[], None] | None = None) -> Any:
+                 check: Callable[[], None] | None = None, draining: bool = False) -> Any:
     """The app's lifespan (app.py's, if any) with the warm-up of `file_routes` running once
     it has started (None: no warm-up); `check` runs before anything (it raises to fail the
-    start)."""
+    start); with `draining`, a stop signal makes the readiness path say 503 (`health`)."""
     if inspect.isasyncgenfunction(user):  # the older form Starlette still takes
         user = contextlib.asynccontextmanager(user)
 
@@ -225,18 +237,27 @@ def with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes] | None,
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         if check is not None:
             check()
-        async with (user(app) if user is not None else contextlib.nullcontext()) as state:
-            if file_routes is None:
+        with health.DRAINING.watching() if draining else contextlib.nullcontext():
+            async with _running(user, app, file_routes) as state:
                 yield state
-                return
-            SERVING.enter()
-            task = asyncio.create_task(file_routes().warm_up())
-            try:
-                yield state
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                SERVING.leave()
 
     return lifespan
+
+
+@contextlib.asynccontextmanager
+async def _running(user: Any, app: FastAPI, file_routes: Callable[[], OnDemandRoutes] | None
+                   ) -> AsyncIterator[Any]:
+    """The user's lifespan, with the warm-up running inside it."""
+    async with (user(app) if user is not None else contextlib.nullcontext()) as state:
+        if file_routes is None:
+            yield state
+            return
+        SERVING.enter()
+        task = asyncio.create_task(file_routes().warm_up())
+        try:
+            yield state
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            SERVING.leave()

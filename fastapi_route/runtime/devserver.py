@@ -172,7 +172,7 @@ class DevApp:
         file_routes = runtime_of(self.app).file_routes
         file_routes.modules.forget(self.config.route_dir)
         staged, prepared.staged = prepared.staged, None
-        file_routes.install(routes, staged)
+        file_routes.install(routes, staged=staged)
         del staged
         if file_routes.dispatcher is not None:  # its views hold the old routes
             file_routes.dispatcher.view("/")  # takes the index made ahead, drops the views

@@ -13,6 +13,11 @@ warm app is the eager app. The schedules differ only in when that happens:
 - `lazy`: nothing is imported until used; a route that cannot be served answers 500 (it is
   logged) and the others keep working.
 
+With a readiness path (config.py's `health`, SPEC 13.1) a server's warm app imports its route
+files after the lifespan has started instead (`import_rest`, in slices before the warm-up):
+the port is bound at once, a request imports what it needs first, the readiness path answers
+503 until every file is imported, and a file that fails to import still stops `run`.
+
 `dev` replaces the whole set with a new table in the running app (`OnDemandRoutes.install`).
 """
 
@@ -38,6 +43,7 @@ from starlette.websockets import WebSocketClose
 from ..errors import FastAPIRouteError
 from ..table import RouteEntry
 from . import failure
+from .activity import REQUESTS
 from .dispatch import Dispatcher
 from .endpoints import compile_served
 from .layouts import NONE, Composed, read_layout
@@ -53,6 +59,15 @@ ErrorPage = Callable[[Exception], Response]
 WARM_UP_SLICE = 0.002
 WARM_UP_PAUSE = 0.002
 HURRIED_SLICE = 0.006
+# Route files imported after the bind (`import_rest`) go in slices this long, each followed
+# by a pause this long: a request waits for one slice at most (reading a request and running
+# its app takes several turns of the loop, which a bare `sleep(0)` would each follow with a
+# slice). Longer slices and shorter pauses than the warm-up's: before it is ready a server
+# gets little traffic, and ready comes about as soon as the imports are done.
+IMPORT_SLICE = 0.010
+IMPORT_PAUSE = 0.001
+# Before the bind (`import_all`), a server freezes what it imported every this many files.
+IMPORTS_PER_FREEZE = 200
 
 log = logging.getLogger("fastapi_route")
 
@@ -149,11 +164,20 @@ class OnDemandRoutes:
     """The routes of one route table in an app, made real on a schedule."""
 
     def __init__(self, app: FastAPI, modules: ProjectModules, schedule: Schedule,
-                 error_page: ErrorPage | None = None, base: Composed = NONE) -> None:
+                 error_page: ErrorPage | None = None, base: Composed = NONE,
+                 server: bool = False) -> None:
         self.app = app
         self.modules = modules
         self.base = base  # what applies above the root layout (an included tree's middleware)
         self.schedule = schedule
+        # Made for a server process (`run`, the asgi entry point): what it imports and
+        # registers lives as long as the process, and is frozen (`freeze_what_is_made`).
+        self.server = server
+        # Whether every file of the table is imported (or known to fail, under `lazy`):
+        # false only while `import_rest` has files left, which it imports from `_to_import`.
+        self.imported = True
+        self._to_import: list[str] = []
+        self._layout_files: set[str] = set()
         self.error_response = error_page or _plain_500
         self.table: list[RouteEntry] = []  # the current table, changed in place by install
         self.lazy: list[LazyRoute] = []
@@ -184,14 +208,20 @@ class OnDemandRoutes:
 
         self._openapi = self.app.openapi = openapi  # type: ignore[method-assign]
 
-    def install(self, routes: Sequence[RouteEntry], staged: Staged | None = None) -> None:
+    def install(self, routes: Sequence[RouteEntry], import_later: bool = False,
+                staged: Staged | None = None) -> None:
         """Put a LazyRoute per route in the router, in the table's precedence order, in
         place of the previous table's routes (at the end, the first time); then follow the
-        schedule: eager makes them all real, warm imports every file they need. `staged`:
-        the stand-ins made ahead for these routes (`stage`, in another thread: `dev`), used
-        when the router still holds what they were made for."""
+        schedule: eager makes them all real, warm imports every file they need (now, or
+        with `import_later` by `import_rest` once the lifespan has started). `staged`: the
+        stand-ins made ahead for these routes (`stage`, in another thread: `dev`), used when
+        the router still holds what they were made for."""
         if self.schedule == "warm":
-            self.import_all(routes)  # before anything changes: an import error stops here
+            files, self._layout_files = _files_of(routes)
+            if import_later:
+                self._to_import, self.imported = files, False
+            else:  # before anything changes: an import error stops here
+                self.import_all(files)
         if staged is None or not staged.fits(self, routes):
             staged = self.stage(routes)
         self.lazy = staged.lazy
@@ -216,14 +246,41 @@ class OnDemandRoutes:
         lazy = [LazyRoute(self, registrar, r, at + i) for i, r in enumerate(routes)]
         return Staged(routes, replaced, at, kept, lazy, [*kept[:at], *lazy, *kept[at:]])
 
-    def import_all(self, routes: Sequence[RouteEntry]) -> None:
+    def import_all(self, files: Sequence[str]) -> None:
         """Import every route file and layout the table names, and check each layout's values
         (a FastAPIRouteError names the file that failed)."""
-        layouts = {f for r in routes for f in r.layouts}
-        for file in dict.fromkeys(f for r in routes for f in (*r.layouts, r.file)):
-            module = self.modules.load(file)
-            if file in layouts:
-                read_layout(file, module)
+        for count, file in enumerate(files, 1):
+            self._import(file)
+            if count % IMPORTS_PER_FREEZE == 0:
+                self.freeze_what_is_made()
+        self.freeze_what_is_made()
+
+    def _import(self, file: str) -> None:
+        module = self.modules.load(file)
+        if file in self._layout_files:
+            read_layout(file, module)
+
+    async def import_rest(self) -> None:
+        """Import the files `install(..., import_later=True)` left, in slices (see
+        IMPORT_SLICE), then mark the table `imported`. A file that fails is logged and stops
+        the server under `run` (`failure.stop_serving`); elsewhere the table stays not
+        imported, so the readiness path never says ready."""
+        files, done, started = self._to_import, 0, time.perf_counter()
+        while done < len(files):
+            until = time.perf_counter() + IMPORT_SLICE
+            while done < len(files) and time.perf_counter() < until:
+                try:
+                    self._import(files[done])
+                except Exception as exc:  # HandlerImportError, a layout's wrong value
+                    log.error("fastapi-route: the server cannot be ready: %s", exc)
+                    failure.stop_serving(exc)
+                    return
+                done += 1
+            self.freeze_what_is_made()
+            await asyncio.sleep(IMPORT_PAUSE)
+        self._to_import, self.imported = [], True
+        log.info("fastapi-route: %d files imported in %.3f s: ready", len(files),
+                 time.perf_counter() - started)
 
     def materialize(self, lazy: LazyRoute) -> None:
         with self.lock:
@@ -270,6 +327,10 @@ class OnDemandRoutes:
         sync handlers have the interpreter to themselves (a warm-up that only yielded to the
         loop would hold the GIL against those threads and slow every request down)."""
         started = time.perf_counter()
+        if not self.imported:
+            await self.import_rest()
+            if not self.imported:
+                return  # a file failed: stopping, or never ready (logged)
         await self.make_all_real()
         log.info("fastapi-route: %d routes registered in %.3f s", len(self.lazy),
                  time.perf_counter() - started)
@@ -313,6 +374,10 @@ class OnDemandRoutes:
         each during the warm-up and the first document, in any thread, stopping every request;
         20 ms once frozen)."""
         while not self.all_real():
+            if not self._hurried:
+                await REQUESTS.wait_idle()  # a request under way goes first (`activity`)
+                if self.all_real():
+                    break
             until = time.perf_counter() + (HURRIED_SLICE if self._hurried else WARM_UP_SLICE)
             while not self.all_real() and time.perf_counter() < until:
                 self.lazy[self._next].materialize()
@@ -324,9 +389,15 @@ class OnDemandRoutes:
         (see `_slices`), after a collection of the young generations (a few ms at most)."""
         # The supervisor is read now, not when the app was made: `run` makes it before
         # exporting its supervisor.
-        if SERVING.is_set() or failure.supervisor_from_env() is not None:
-            gc.collect(1)
-            gc.freeze()
+        if self.server or SERVING.is_set() or failure.supervisor_from_env() is not None:
+            SERVING.freeze()
+
+
+def _files_of(routes: Sequence[RouteEntry]) -> tuple[list[str], set[str]]:
+    """The files a table imports (layouts before the route files below them), and which of
+    them are layouts."""
+    files = list(dict.fromkeys(f for r in routes for f in (*r.layouts, r.file)))
+    return files, {f for r in routes for f in r.layouts}
 
 
 class _Serving:
@@ -334,12 +405,26 @@ class _Serving:
 
     Outside `run`, frozen objects are given back to the collector when the last such lifespan
     ends (`gc.unfreeze`): a test suite drops apps, whose cycles would otherwise stay frozen,
-    and so in memory, for good. Not when the process had frozen objects of its own before."""
+    and so in memory, for good. Not when the process had frozen objects of its own before
+    (what a server app froze before its lifespan, `freeze`, is ours)."""
 
     def __init__(self) -> None:
         self._count = 0
         self._ours = False  # whether the frozen objects are ours to give back
+        # Whether our first freeze since the last unfreeze found nothing frozen (None: no
+        # freeze yet). Asked once: gc.get_freeze_count() walks every frozen object (17 ms
+        # with 1000 route files imported), so it cannot come with each freeze.
+        self._froze_first: bool | None = None
         self._lock = threading.Lock()
+
+    def freeze(self) -> None:
+        """Every object alive now out of the collector's reach, after a collection of the
+        young generations (so that their garbage is not frozen)."""
+        with self._lock:
+            if self._froze_first is None:
+                self._froze_first = gc.get_freeze_count() == 0
+            gc.collect(1)
+            gc.freeze()
 
     def is_set(self) -> bool:
         return self._count > 0
@@ -349,7 +434,8 @@ class _Serving:
             if self._count == 0:
                 # A freeze the process did itself (before forking workers, say) is left as it
                 # is: then nothing is unfrozen (gc.unfreeze gives back all or nothing).
-                self._ours = gc.get_freeze_count() == 0
+                self._ours = (self._froze_first if self._froze_first is not None
+                              else gc.get_freeze_count() == 0)
             self._count += 1
 
     def leave(self) -> None:
@@ -357,6 +443,7 @@ class _Serving:
             self._count -= 1
             if self._count == 0 and self._ours and failure.supervisor_from_env() is None:
                 gc.unfreeze()
+                self._froze_first = None
 
 
 SERVING = _Serving()

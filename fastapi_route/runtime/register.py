@@ -19,6 +19,7 @@ from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
 from ..naming import describe, operation_ids
 from ..table import RouteEntry, methods_by
+from .activity import REQUESTS
 from .endpoints import PathParams, compile_served, endpoint_for, websocket_endpoint_for
 from .layouts import NONE, Composed, Layouts
 from .modules import ProjectModules
@@ -53,7 +54,11 @@ class FileAPIRoute(APIRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method in self.methods or (method == "HEAD" and self.answers_head):
-            await self.served(scope, receive, send)
+            REQUESTS.begin()  # the warm-up gives way (`activity`)
+            try:
+                await self.served(scope, receive, send)
+            finally:
+                REQUESTS.end()
             return
         # The app's exception handling answers it, as for any HTTPException.
         raise HTTPException(status_code=405, headers={"Allow": self.allow})
