@@ -121,10 +121,18 @@ class DevApp:
             # waits for several. Shorter while the worker runs.
             interval = sys.getswitchinterval()
             sys.setswitchinterval(min(interval, RELOAD_SWITCH_INTERVAL))
+            # With `freeze`, the collection after the swap takes what the reload left; no
+            # collection meanwhile (each one holds the interpreter, in whichever thread
+            # allocated last, and walks what the reload has made so far).
+            collecting = self.freeze and gc.isenabled()
+            if collecting:
+                gc.disable()
             try:
                 prepared = await asyncio.to_thread(self._prepare, changed)
             finally:
                 sys.setswitchinterval(interval)
+                if collecting:
+                    gc.enable()
             self._swapped(self._swap(prepared), started)
 
     def _prepare(self, changed: set[str] | None) -> _Prepared | FastAPIRouteError | None:
