@@ -203,7 +203,6 @@ class DevApp:
             gc.collect()
             gc.freeze()
 
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.app is not None and (self.error is None or scope["type"] == "lifespan"):
             await self.app(scope, receive, send)
