@@ -178,6 +178,22 @@ def test_a_change_no_one_told_is_not_seen_until_a_full_walk(tmp_path: Path) -> N
     assert "routes/untold/route.py" in {f.file for f in scan(root, config, facts=facts).files}
 
 
+def test_a_path_spelled_another_way_is_read_by_a_full_walk(tmp_path: Path) -> None:
+    """A watcher may name the root by another path (macOS's /private/var for /var): a
+    change it reports is never dropped for that."""
+    real = write_tree(tmp_path / "real", TREE)
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    for root, told in ((tmp_path / "link", real), (real, tmp_path / "link")):
+        config = load_config(root)
+        facts = Facts()
+        facts.track()
+        scan(root, config, facts=facts)
+        name = f"routes/seen_{root.name}/route.py"
+        write_tree(root, {name: GET % "seen"})
+        got = _compare(root, config, facts, {str(told / name)})
+        assert name in {f.file for f in got.files}
+
+
 def test_a_tree_with_a_symlinked_folder_is_walked_whole_each_time(tmp_path: Path) -> None:
     """A change behind a link is not a path below the root: no watcher reports it."""
     root = write_tree(tmp_path / "app", TREE)

@@ -299,7 +299,10 @@ class TreeWalk:
         self.tops: dict[str, bool] = {}  # each top folder walked -> whether it holds routes
         self.read: set[str] = set()  # the folders the last walk read
         self.incremental = False
-        self._prefix = str(root) + os.sep
+        # The root as the watcher may spell it: as given, or its real path (macOS's
+        # /private/var for /var).
+        self._prefixes = tuple(dict.fromkeys((str(root) + os.sep,
+                                              os.path.realpath(root) + os.sep)))
 
     def _configured_tops(self) -> tuple[str, str]:
         return Path(self.config.route_dir).as_posix(), Path(self.config.static_dir).as_posix()
@@ -327,9 +330,10 @@ class TreeWalk:
         dirty: set[str] = set()  # folders to list again
         whole: set[str] = set()  # folders to walk again from scratch
         for path in changed:
-            if not path.startswith(self._prefix):
-                continue
-            rel = path[len(self._prefix):].replace(os.sep, "/")
+            prefix = next((p for p in self._prefixes if path.startswith(p)), None)
+            if prefix is None:
+                return None  # not below the root as this walk spells it: read it all
+            rel = path[len(prefix):].replace(os.sep, "/")
             for t in self._configured_tops():
                 if t == rel or t.startswith(rel + "/") or (
                         rel.startswith(t + "/") and t not in self.tops):
