@@ -22,8 +22,8 @@ from ..pipeline.build import compile_table
 from ..pipeline.scan import Facts
 from ..project import Project, find_project
 from ..table import RouteEntry
+from . import baked_openapi, extras
 from . import dispatch as dispatcher
-from . import extras
 from .appfile import AppFile
 from .dispatch import Dispatcher
 from .modules import ProjectModules
@@ -48,12 +48,16 @@ def resolve_project(project: Project | str | Path | None) -> Project:
 def load_routes(
     project: Project, config: Config, source: Source, strict: bool = False,
     facts: Facts | None = None,
+    seen: Callable[[cache_io.Cache, freshness.Staleness], None] | None = None,
 ) -> list[RouteEntry]:
-    """The route table: verified from the cache (run) or scanned and validated (dev)."""
+    """The route table: verified from the cache (run) or scanned and validated (dev);
+    `seen` is given the cache and what changed since its build."""
     if source == "scan":
         return compile_table(project.root, config, facts=facts).routes
     cache = cache_io.load(project.root / config.build.cache_dir, config.route_dir)
     stale = freshness.check(project.root, config, cache)  # the check `status` makes
+    if seen is not None:
+        seen(cache, stale)
     if stale.stale:
         message = f"the build cache is stale ({stale.describe()})"
         if strict:
@@ -97,7 +101,9 @@ def create_app(
     found = resolve_project(project)
     config = config or load_config(found.root)
     schedule = schedule_of(config, schedule, lazy)
-    routes = load_routes(found, config, source, strict, facts)
+    loaded: list[tuple[cache_io.Cache, freshness.Staleness]] = []
+    routes = load_routes(found, config, source, strict, facts,
+                         seen=lambda cache, stale: loaded.append((cache, stale)))
     modules = ProjectModules(found)
     app_file = AppFile.load(found, modules)
     app = FastAPI(
@@ -124,6 +130,9 @@ def create_app(
     state = installed_in(app)
     state.own = Runtime(found, config, file_routes, pages)
     state.openapi = openapi if openapi.install() else None  # made while others are served
+    for cache, stale in loaded:  # the document made at build (SPEC 13.2), while it fits
+        baked_openapi.install(app, found.root, found.root / config.build.cache_dir, cache,
+                              stale, want=config.build.openapi)
     return app
 
 
