@@ -5,6 +5,7 @@ making a route real, and otherwise makes it at runtime after one warning; `statu
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.metadata
 import json
@@ -19,10 +20,12 @@ from click.testing import CliRunner
 from conftest import write_tree
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from test_full_disk import FaultyOS, restore, snapshot
 from test_hook import ROUTES, build_wheel, hook_for, initialize, make_app, read_wheel
 
 from fastapi_route import include
 from fastapi_route.cli import main
+from fastapi_route.pipeline import store
 from fastapi_route.pipeline.store import MANIFEST_FILE, OPENAPI_FILE
 from fastapi_route.runtime.app import create_app, runtime_of
 from hatch_fastapi_route.plugin import FastAPIRouteBuildError
@@ -192,6 +195,42 @@ def test_openapi_must_be_a_bool(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "app", {**TREE, "config.py": 'build = {"openapi": "yes"}\n'})
     code, out = cli(root, "build")
     assert code == 1 and "openapi" in out
+
+
+@pytest.mark.parametrize("document", [b'{"new": 1}', None], ids=["changed", "dropped"])
+def test_a_fault_at_any_call_of_the_save_keeps_the_previous_cache_and_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, document: bytes | None
+) -> None:
+    """openapi.json is swapped with routes.dat under the same rules (test_full_disk): a save
+    that fails at any call leaves the previous three files, byte for byte."""
+    cache = tmp_path / ".cache"
+    store.save(cache, b"old data", b"old manifest", document=b'{"old": 1}')
+    before = snapshot(cache)
+    new = {".gitignore": b"*\n", MANIFEST_FILE: b"new manifest", "routes.dat": b"new data",
+           **({OPENAPI_FILE: document} if document is not None else {})}
+    fail_at = 0
+    while True:
+        fail_at += 1
+        faulty = FaultyOS(fail_at, errno.EIO)
+        error: store.SaveError | None = None
+        with monkeypatch.context() as patched:
+            patched.setattr(store, "os", faulty)
+            try:
+                store.save(cache, b"new data", b"new manifest", document=document)
+            except store.SaveError as exc:
+                error = exc
+        if faulty.fired is None:
+            break
+        where = f"EIO at call {fail_at} of {faulty.calls}"
+        if error is None:  # the new cache is in; an old file set aside stays a temp file
+            assert faulty.fired.startswith("unlink(.") and ".old" in faulty.fired, where
+            assert {n: b for n, b in snapshot(cache).items() if not n.endswith(".tmp")} == new
+        else:
+            assert "the previous build is kept" in str(error), where
+            assert snapshot(cache) == before, where
+        restore(cache, before)
+        assert fail_at < 100
+    assert snapshot(cache) == new
 
 
 # --- run --------------------------------------------------------------------------------------
