@@ -14,6 +14,7 @@ which the parent passes on.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -29,6 +30,7 @@ from .errors import FastAPIRouteError
 from .pipeline.baked_openapi import Made, installed_versions
 from .project import Project, from_path
 
+FULL_COLLECTIONS_HELD = 1_000_000  # collections of the middle generation before a full one
 NOTICE = ("Making the OpenAPI document: importing {name}'s app in a child process "
           "(this runs the app's code)")
 
@@ -150,7 +152,8 @@ def _make(request: dict[str, Any]) -> dict[str, Any]:
     config = load_config(root).with_build(openapi=False)  # no baked document to look for
     if request["cache"] is not None:
         config = config.with_build(cache_dir=request["cache"])  # absolute: root / it is it
-    app = create_app(project, source=request["source"], config=config, schedule="eager")
+    app = create_app(project, source=request["source"], config=config)  # as `run` makes it
+    gc.freeze()  # what create_app made stays: young collections need not walk it again
     if app.openapi_url is None:
         raise FastAPIRouteError(
             "the app serves no OpenAPI document (its openapi_url is None)",
@@ -165,6 +168,9 @@ def _make(request: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     request = json.loads(argv[0])
     sys.stdout = sys.stderr  # what the app prints is not the document
+    # A process that makes one document and ends: no full collection over the whole heap
+    # (each walks every route, model and schema so far; 4.4 s of 9.7 s at 1000 route files).
+    gc.set_threshold(*gc.get_threshold()[:2], FULL_COLLECTIONS_HELD)
     try:
         result = _make(request)
     except FastAPIRouteError as exc:
