@@ -339,16 +339,17 @@ def status(ctx: Context, as_json: bool) -> None:
             ("Version", manifest.fastapi_route_version),
             ("Cache path", ctx.cache_path),
             ("Stale", f"yes - {stale.describe()}" if stale.stale else "no"),
-            ("OpenAPI", _describe_document(document)),
+            ("OpenAPI", _describe_document(document, ctx.config.build.openapi)),
         ],
     )
     if stale.stale:
         echo("The routes changed since the build: run 'fastapi-route build'.", fg="yellow")
 
 
-def _describe_document(document: dict[str, Any]) -> str:
+def _describe_document(document: dict[str, Any], wanted: bool) -> str:
     if document["state"] == "absent":
-        return "not made at build (build.openapi)"
+        return ("not made at build: config.py sets build.openapi, run 'fastapi-route build'"
+                if wanted else "not made at build (build.openapi)")
     if document["state"] == "fits":
         return f"made at build, fits ({size(document['size'])}, served as is)"
     return f"made at build, {document['state']} - {document['reason']} (made at runtime)"
