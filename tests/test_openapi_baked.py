@@ -20,8 +20,10 @@ from click.testing import CliRunner
 from conftest import write_tree
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from packaging_helpers import Wheelhouse, build_wheelhouse
 from test_full_disk import FaultyOS, restore, snapshot
 from test_hook import ROUTES, build_wheel, hook_for, initialize, make_app, read_wheel
+from test_packaging_e2e import SAMPLE_PROJECT, build_app, copy_project, only
 
 from fastapi_route import include
 from fastapi_route.cli import main
@@ -254,6 +256,18 @@ def test_run_serves_the_stored_bytes_without_making_a_route_real(
     assert sorted(made_real(app)) == ["/items", "/items", "/items/{item_id}"]
 
 
+def test_a_scan_never_serves_the_stored_document(
+    built: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """dev (and create_app(source="scan")) makes the document from the tree it scanned."""
+    (built / ".cache" / OPENAPI_FILE).write_bytes(b'{"stored": true}')
+    app = create_app(built, source="scan")
+    with caplog.at_level(logging.WARNING, logger="fastapi_route"):
+        document = TestClient(app).get("/openapi.json").json()
+    assert "stored" not in document and "/items" in document["paths"]
+    assert made_real(app) != [] and openapi_warnings(caplog) == []
+
+
 def test_a_root_path_is_added_to_servers_as_fastapi_adds_it(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -374,3 +388,39 @@ def test_a_module_missing_from_the_build_environment_is_a_clear_hook_error(
     assert "'sqlalchemy_not_here'" in message and "routes/db/route.py" in message
     assert "[build-system].requires" in message and "build.openapi" in message
     assert "Traceback" not in message
+
+
+@pytest.fixture(scope="module")
+def our_wheel(tmp_path_factory: pytest.TempPathFactory) -> Wheelhouse:
+    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.mark.slow
+def test_an_isolated_wheel_build_makes_the_document_or_names_the_missing_module(
+    tmp_path: Path, our_wheel: Wheelhouse
+) -> None:
+    """`python -m build`: the hook's child process runs in the isolated build environment."""
+    project = copy_project(SAMPLE_PROJECT, tmp_path / "sample_project")
+    config = project / "sample_app" / "config.py"
+    config.write_text(config.read_text().replace(
+        'build = {"compression_level": 6}', 'build = {"compression_level": 6, "openapi": True}'))
+    build_app(project, tmp_path / "dist", our_wheel, "--wheel")
+    files = read_wheel(only(tmp_path / "dist", "*.whl"))
+    record = json.loads(files["sample_app/.cache/manifest.json"])["openapi"]
+    body = files["sample_app/.cache/openapi.json"]
+    assert record["sha256"] == hashlib.sha256(body).hexdigest()
+    assert json.loads(body)["info"]["title"] == "Sample API"
+
+    write_tree(project / "sample_app", {"routes/db/route.py": """
+        import sqlalchemy_not_here
+
+
+        def GET(request):
+            return 1
+    """})
+    failed = build_app(project, tmp_path / "dist2", our_wheel, "--wheel", check=False)
+    assert failed.returncode != 0
+    output = failed.stdout
+    assert "routes/db/route.py" in output and "'sqlalchemy_not_here'" in output, output
+    assert "[build-system].requires" in output and "build.openapi" in output, output
+    assert not list((tmp_path / "dist2").glob("*.whl"))
