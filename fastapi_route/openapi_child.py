@@ -63,11 +63,17 @@ def make(project: Project, *, source: str = "cache", cache: Path | None = None,
             "cache": str(cache) if cache is not None else None,
             **{name: str(path) for name, path in files.items()},
         }
+        # What the app prints and logs goes to our stderr as it comes (the document can take
+        # minutes); captured and passed on when stderr is no file (click's test runner).
+        sys.stderr.flush()
+        live = _stderr_fd()
         ran = subprocess.run(
             [sys.executable, "-m", "fastapi_route.openapi_child", json.dumps(request)],
-            stdin=subprocess.DEVNULL, capture_output=True, env=_child_env(), check=False,
+            stdin=subprocess.DEVNULL, stdout=live if live is not None else subprocess.PIPE,
+            stderr=live if live is not None else subprocess.PIPE, env=_child_env(),
+            check=False,
         )
-        for output in (ran.stdout, ran.stderr):  # the app's prints and warnings, passed on
+        for output in (ran.stdout, ran.stderr):
             if output:
                 sys.stderr.write(output.decode("utf-8", "replace"))
         sys.stderr.flush()
@@ -89,6 +95,13 @@ def for_build(root: Path, config: Config, cache: Path) -> Made:
     """`pipeline.build.DocumentMaker`: the document of the project at `root` from the cache
     just saved in `cache`, for `build` and the build hooks."""
     return make(from_path(root, "build"), cache=cache, for_build=True).made
+
+
+def _stderr_fd() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 def _child_env() -> dict[str, str]:

@@ -39,6 +39,8 @@ TREE = {
     """,
     # configure replaces app.openapi (FastAPI's "Extending OpenAPI") and counts its calls
     "app.py": """
+        print("app.py imported")  # what the app prints is not the document
+
         calls = []
 
 
@@ -119,6 +121,7 @@ def test_the_command_prints_what_the_app_serves_configure_included(built: Path) 
                            str(built)], capture_output=True, check=False)
     assert done.returncode == 0, done.stderr
     assert b"child process" in done.stderr and b"runs the app's code" in done.stderr
+    assert b"app.py imported" in done.stderr
     served = TestClient(create_app(built)).get("/openapi.json").content
     assert done.stdout == served
     document = json.loads(done.stdout)

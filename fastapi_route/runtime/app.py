@@ -22,9 +22,10 @@ from ..pipeline.build import compile_table
 from ..pipeline.scan import Facts
 from ..project import Project, find_project
 from ..table import RouteEntry
-from . import baked_openapi, extras
 from . import dispatch as dispatcher
+from . import extras
 from .appfile import AppFile
+from .baked_openapi import install as install_baked_openapi
 from .dispatch import Dispatcher
 from .modules import ProjectModules
 from .ondemand import SERVING, ErrorPage, LazyRoute, OnDemandRoutes, Schedule
@@ -131,7 +132,7 @@ def create_app(
     state.own = Runtime(found, config, file_routes, pages)
     state.openapi = openapi if openapi.install() else None  # made while others are served
     for cache, stale in loaded:  # the document made at build (SPEC 13.2), while it fits
-        baked_openapi.install(app, found.root, found.root / config.build.cache_dir, cache,
+        install_baked_openapi(app, found.root, found.root / config.build.cache_dir, cache,
                               stale, want=config.build.openapi)
     return app
 
