@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..pipeline.baked_openapi import BakedDocument, changed_since_build
 from ..pipeline.cache import Cache
 from ..pipeline.freshness import Staleness
+from .activity import REQUESTS
 from .openapi import fastapi_openapi_route, render
 
 log = logging.getLogger("fastapi_route")
@@ -104,12 +105,16 @@ class BakedOpenAPI:
                 self.unfit = "the app includes another route tree (its routes are not in it)"
                 self._warn()
         body = None
-        if self.unfit is None:  # a 20 MB file read and hashed: off the event loop
-            body = await asyncio.to_thread(self._read, scope.get("root_path", ""))
-        if body is None:
-            await self.fallback(scope, receive, send)
-            return
-        await Response(body, media_type=JSONResponse.media_type)(scope, receive, send)
+        REQUESTS.begin()  # the warm-up gives way while the document is read and sent
+        try:
+            if self.unfit is None:  # a 20 MB file read and hashed: off the event loop
+                body = await asyncio.to_thread(self._read, scope.get("root_path", ""))
+            if body is not None:
+                await Response(body, media_type=JSONResponse.media_type)(scope, receive, send)
+                return
+        finally:
+            REQUESTS.end()
+        await self.fallback(scope, receive, send)  # it hurries the warm-up itself
 
 
 def install(app: FastAPI, root: Path, cache_dir: Path, cache: Cache, stale: Staleness, *,
