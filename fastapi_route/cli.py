@@ -19,8 +19,9 @@ from . import __version__
 from .config import Config, load_config
 from .console import ScanProgress, StepPrinter, block, echo, size
 from .errors import BuildFailed, CacheError, FastAPIRouteError, NoBuildError
+from .pipeline import baked_openapi, freshness, store
 from .pipeline import cache as cache_io
-from .pipeline import freshness, store
+from .pipeline.build import DocumentMaker
 from .pipeline.build import build as run_build
 from .pipeline.manifest import Manifest
 from .project import Project, find_project
@@ -253,13 +254,14 @@ def build(ctx: Context, force: bool, compression: int | None) -> None:
         compression_level=compression
     )
     echo(f"Building {ctx.project.name} ({ctx.project.root})", bold=True)
-    step = StepPrinter(total=5)  # the configuration, then build()'s four steps as they end
+    # the configuration, then build()'s four steps (five with the document) as they end
+    step = StepPrinter(total=6 if config.build.openapi else 5)
     step("Loaded configuration",
          "config.py" if (ctx.project.root / "config.py").is_file() else "defaults")
     progress = ScanProgress(sys.stdout)
     try:
         result = run_build(ctx.project.root, config, force=force, on_step=step,
-                           on_file=progress)
+                           on_file=progress, make_document=_document_maker(config))
     finally:
         progress.close()  # a scan that failed half-way leaves no bar open
     table, manifest = result.table, result.manifest
@@ -277,6 +279,15 @@ def build(ctx: Context, force: bool, compression: int | None) -> None:
         ],
     )
     echo("Build succeeded.", fg="green")
+
+
+def _document_maker(config: Config) -> DocumentMaker | None:
+    """The child process that makes the OpenAPI document, when build.openapi asks for it."""
+    if not config.build.openapi:
+        return None
+    from .openapi_child import for_build
+
+    return for_build
 
 
 def _totals(manifest: Manifest, cache: Path) -> list[tuple[str, object]]:
@@ -306,13 +317,15 @@ def status(ctx: Context, as_json: bool) -> None:
         sys.exit(1)
     stale = freshness.check(ctx.project.root, ctx.config, cache)
     manifest = cache.manifest
+    document = baked_openapi.describe(ctx.project.root, ctx.cache_path, manifest, stale,
+                                      ctx.config.pages(docs_page=False).openapi_url)
     if as_json:
         click.echo(json.dumps(
             {**{k: v for k, v in manifest.to_dict().items() if k != "digests"},
              "status": "Built", "valid": True,
              "cache_path": str(ctx.cache_path), "cache_size": store.size(ctx.cache_path),
              "stale": stale.stale, "stale_reason": stale.describe(),
-             "stale_files": stale.as_dict(), **_where(ctx.project)},
+             "stale_files": stale.as_dict(), "openapi": document, **_where(ctx.project)},
             indent=2, sort_keys=True))
         return
     block(
@@ -326,10 +339,20 @@ def status(ctx: Context, as_json: bool) -> None:
             ("Version", manifest.fastapi_route_version),
             ("Cache path", ctx.cache_path),
             ("Stale", f"yes - {stale.describe()}" if stale.stale else "no"),
+            ("OpenAPI", _describe_document(document, ctx.config.build.openapi)),
         ],
     )
     if stale.stale:
         echo("The routes changed since the build: run 'fastapi-route build'.", fg="yellow")
+
+
+def _describe_document(document: dict[str, Any], wanted: bool) -> str:
+    if document["state"] == "absent":
+        return ("not made at build: config.py sets build.openapi, run 'fastapi-route build'"
+                if wanted else "not made at build (build.openapi)")
+    if document["state"] == "fits":
+        return f"made at build, fits ({size(document['size'])}, served as is)"
+    return f"made at build, {document['state']} - {document['reason']} (made at runtime)"
 
 
 @main.command()
@@ -468,6 +491,33 @@ def explain(ctx: Context, method: str, url: str, scan: bool, as_json: bool) -> N
     found = explaining.explain(ctx.project, method, url, config=ctx.config,
                                source="scan" if scan else "cache")
     click.echo(explaining.to_json(found) if as_json else explaining.render(found))
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, metavar="FILE", help="Write the document to FILE.")
+@click.option("--scan", is_flag=True, help="Scan the tree instead of reading the cache.")
+@pass_project
+def openapi(ctx: Context, output: Path | None, scan: bool) -> None:
+    """Print the OpenAPI document the app serves at its openapi_url (bytes as served).
+
+    The one command that runs the app's code: a child process makes the app as `run` does
+    (from the cache, or --scan), app.py's configure included, and asks it for its document.
+    Exit 1, naming the file, when a file cannot be imported.
+    """
+    from .openapi_child import make
+
+    document = make(ctx.project, source="scan" if scan else "cache")
+    if output is None:
+        click.echo(document.served, nl=False)
+        return
+    try:
+        output.write_bytes(document.served)
+    except OSError as exc:
+        raise FastAPIRouteError(f"cannot write {output}: {exc.strerror or exc}",
+                                "choose a file in a folder you can write") from None
+    echo(f"Wrote the OpenAPI document to {output} ({size(len(document.served))})",
+         err=True, fg="green")
 
 
 @main.command()

@@ -11,6 +11,7 @@ from typing import Any
 
 from .config import load_config
 from .errors import FastAPIRouteError
+from .openapi_child import for_build
 from .pipeline import store
 from .pipeline.build import BuildResult, build
 from .project import APP_MARKER, looks_like_project
@@ -115,10 +116,13 @@ def bake(project_dir: Path, staging: Path, distribution_path: str,
     config = load_config(project_dir)
     if compression_level is not None:
         config = config.with_build(compression_level=compression_level)
-    result = build(project_dir, config, into=staging / "cache")
+    # build.openapi: the document too, made by the app's code in a child process (this
+    # environment must hold the app's dependencies: the error says so when one is missing)
+    result = build(project_dir, config, into=staging / "cache",
+                   make_document=for_build if config.build.openapi else None)
     cache_in_wheel = f"{distribution_path}/{config.build.cache_dir}"
     files = {
         str(result.cache_path / name): f"{cache_in_wheel}/{name}"
-        for name in store.OUR_FILES
+        for name in store.OUR_FILES if (result.cache_path / name).is_file()
     }
     return Baked(result, files, write_marker(staging, package))

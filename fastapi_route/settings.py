@@ -22,7 +22,7 @@ from .conventions import DOCS_URL, OAUTH2_REDIRECT_URL, REDOC_URL
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # The CLI's own commands: a `commands` entry by one of these names could never run.
 BUILTIN_COMMANDS = ("init", "dev", "build", "run", "status", "clean", "routes",
-                    "explain")
+                    "explain", "openapi")
 # uvicorn settings that `run` and `dev` decide themselves (host, port and workers are server
 # keys of their own); any `reload...` key too.
 RESERVED_SERVER_OPTIONS = ("app", "factory")
@@ -73,6 +73,7 @@ class BuildConfig:
     exclude_patterns: tuple[str, ...] = ()
     include_patterns: tuple[str, ...] = ()
     require_request: bool = True
+    openapi: bool = False  # make the OpenAPI document at build (SPEC 13.2; runs the app's code)
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ SECTIONS: dict[str, _Section] = {
             "exclude_patterns": _str_list,
             "include_patterns": _str_list,
             "require_request": _bool,
+            "openapi": _bool,
         }
     ),
     "health": _Section({"ready": _probe_path, "live": _probe_path}),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from ..config import Config
 from ..errors import BuildFailed, Problem, errors_only
 from ..table import RouteEntry
 from . import codec, store
+from .baked_openapi import BakedDocument, Made
 from .freshness import facts_digest
 from .manifest import Manifest
 from .scan import Declarations, Facts, FileCallback, RouteFile, scan
@@ -44,6 +47,12 @@ def _unreported(step: str, detail: str) -> None:
     pass
 
 
+# Makes the OpenAPI document of the project at `root` from the cache saved in the folder it is
+# given (`fastapi_route.openapi_child.for_build`: the app's code runs, in another process).
+# Passed in by the callers that honour build.openapi; the pipeline itself runs no user code.
+DocumentMaker = Callable[[Path, Config, Path], Made]
+
+
 def compile_table(
     root: Path, config: Config, *, on_step: StepCallback = _unreported,
     on_file: FileCallback | None = None, facts: Facts | None = None,
@@ -73,10 +82,14 @@ class BuildResult:
 def build(
     root: Path, config: Config, *, force: bool = False, into: Path | None = None,
     on_step: StepCallback = _unreported, on_file: FileCallback | None = None,
+    make_document: DocumentMaker | None = None,
 ) -> BuildResult:
     """Compile the table and save the cache into `into` (default: the project's cache_dir).
 
-    Nothing is touched until validation passes, so a failed build keeps the previous cache.
+    With build.openapi and a `make_document`, the OpenAPI document is made from the new cache
+    (saved to a temporary folder first) and saved with it, its record in the manifest.
+    Nothing is touched until validation passes and the document is made, so a failed build
+    keeps the previous cache.
     """
     started = time.perf_counter()
     table = compile_table(root, config, on_step=on_step, on_file=on_file)
@@ -88,7 +101,17 @@ def build(
         cache_dir=config.build.cache_dir, route_dir=config.route_dir,
         layout_files=table.layout_files, digests=table.digests(),
     )
+    document = None
+    if config.build.openapi and make_document is not None:
+        with tempfile.TemporaryDirectory(prefix="fastapi-route-openapi-") as staging:
+            store.save(Path(staging), data, manifest.to_json())
+            made = make_document(root, config, Path(staging))
+        document = made.body
+        manifest = dataclasses.replace(manifest, openapi=BakedDocument.of(
+            made.body, fingerprint=manifest.fingerprint, openapi_url=made.openapi_url,
+            root=root, versions=made.versions))
+        on_step("Made OpenAPI document", f"{store.OPENAPI_FILE}, {len(made.body)} bytes")
     target = into if into is not None else root / config.build.cache_dir
-    path = store.save(target, data, manifest.to_json(), force=force)
+    path = store.save(target, data, manifest.to_json(), force=force, document=document)
     on_step("Saved", f"{config.build.cache_dir}/" if into is None else str(path))
     return BuildResult(table, manifest, path, time.perf_counter() - started)

@@ -60,6 +60,9 @@ class Staleness:
     unreadable: list[str] = field(default_factory=list)  # no longer parses, or cannot be read
     # Re-read route files whose facts are the build's: method -> its handler's line now.
     lines: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Route files and layouts whose bytes changed but not their facts: not stale, but a
+    # document made at build may no longer describe them (a docstring, a model's field).
+    rewritten: list[str] = field(default_factory=list)
 
     @property
     def stale(self) -> bool:
@@ -108,6 +111,7 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
         if isinstance(read, Problem):
             result.unreadable.append(rel)
         elif recorded is not None and facts_digest(read) == recorded[1]:
+            result.rewritten.append(rel)
             if isinstance(read, RouteFile):
                 result.lines[rel] = read.handlers()
         elif isinstance(read, Declarations):
@@ -117,7 +121,7 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
                 cached_methods = methods_by(cache.routes, "file")
             same = set(read.handlers()) == cached_methods.get(rel, set())
             (result.signature_changed if same else result.methods_changed).append(rel)
-    for name, _ in _KINDS:
+    for name in (*(name for name, _ in _KINDS), "rewritten"):
         getattr(result, name).sort()
     return result
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import __version__
 from ..table import RouteEntry, Statistics
+from .baked_openapi import BakedDocument
 
 # A route file's or layout's path -> (digest of its bytes, digest of the facts the build read
 # from them): see `freshness`.
@@ -93,6 +94,8 @@ class Manifest:
     # Each of those files -> [digest of its bytes, digest of its facts]: `freshness` re-reads
     # only a file whose bytes changed, and compares its facts. A file missing here is stale.
     digests: Digests = dataclasses.field(default_factory=dict)
+    # openapi.json's record when the build made the document (build.openapi); absent otherwise
+    openapi: BakedDocument | None = None
 
     @classmethod
     def of_build(
@@ -127,6 +130,9 @@ class Manifest:
         fields["route_files"] = list(self.route_files)
         fields["layout_files"] = list(self.layout_files)
         fields["digests"] = {f: list(pair) for f, pair in self.digests.items()}
+        del fields["openapi"]
+        if self.openapi is not None:
+            fields["openapi"] = self.openapi.to_dict()
         return fields
 
     def to_json(self) -> bytes:
@@ -151,4 +157,6 @@ class Manifest:
         values["layout_files"] = tuple(values["layout_files"])
         values["digests"] = {f: (pair[0], pair[1]) for f, pair in values["digests"].items()}
         values["compression_ratio"] = float(values["compression_ratio"])
+        if data.get("openapi") is not None:  # optional: only a build with build.openapi
+            values["openapi"] = BakedDocument.from_dict(data["openapi"])
         return cls(**values)

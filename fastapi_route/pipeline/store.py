@@ -7,9 +7,10 @@ survive dying (SIGKILL, a power cut) or failing (a full disk, an I/O error) at a
 
 1. Stage: each new file is written to a `.NAME.XXXX.tmp` file in the cache folder and fsynced,
    then the folder is fsynced. Nothing old has been touched: a failure here removes the temps.
-2. Swap: .gitignore is renamed in (it holds `*` whoever wrote it). When routes.dat changes,
-   manifest.json is renamed aside to `.manifest.json.old.tmp`, which retracts the build, and
-   routes.dat to `.routes.dat.old.tmp`; the new routes.dat is renamed in. Then the new
+2. Swap: .gitignore is renamed in (it holds `*` whoever wrote it). When routes.dat changes
+   (or openapi.json, the document made at build, comes, changes or goes), manifest.json is
+   renamed aside to `.manifest.json.old.tmp`, which retracts the build, and each changed file
+   to `.NAME.old.tmp`; the new ones are renamed in. Then the new
    manifest.json (from this rename on the new build is there; with the same data it is the
    only rename, atomic, and the old build stands until it); the folder is fsynced.
 3. Undo: when a call of step 2 fails, the new manifest.json is removed if it got in (and the
@@ -46,9 +47,11 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, renames st
 
 DATA_FILE = "routes.dat"
 MANIFEST_FILE = "manifest.json"
+OPENAPI_FILE = "openapi.json"  # the OpenAPI document made at build (build.openapi), if any
 GITIGNORE_FILE = ".gitignore"
 GITIGNORE = b"*\n"
-OUR_FILES = (DATA_FILE, MANIFEST_FILE, GITIGNORE_FILE)
+OUR_FILES = (DATA_FILE, MANIFEST_FILE, GITIGNORE_FILE, OPENAPI_FILE)
+PAYLOADS = (DATA_FILE, OPENAPI_FILE)  # the files the manifest describes, renamed in before it
 TEMP_SUFFIX = ".tmp"
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(
     os, "O_BINARY", 0)
@@ -151,9 +154,11 @@ class _Outcome:
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
-def save(cache: Path, data: bytes, manifest: bytes, *, force: bool = False) -> Path:
+def save(cache: Path, data: bytes, manifest: bytes, *, force: bool = False,
+         document: bytes | None = None) -> Path:
     """Write the cache into `cache`; with `force`, write every file even if its bytes are
-    there already, and first delete a file or link in the folder's place.
+    there already, and first delete a file or link in the folder's place. `document` is
+    openapi.json's bytes; without one, an openapi.json of a previous build goes with it.
 
     An OS error (no permission, a file where a folder must be, a full or failing disk) is a
     SaveError naming the path and saying whether the previous build is kept (it is, unless
@@ -161,7 +166,8 @@ def save(cache: Path, data: bytes, manifest: bytes, *, force: bool = False) -> P
     """
     outcome = _Outcome()
     try:
-        return _save(cache, data, manifest, force, outcome)
+        return _save(cache, {DATA_FILE: data, OPENAPI_FILE: document}, manifest, force,
+                     outcome)
     except OSError as exc:
         raise _save_error(cache, exc, outcome) from None
 
@@ -192,7 +198,8 @@ def _save_error(cache: Path, exc: OSError, outcome: _Outcome) -> SaveError:
     return SaveError(message, hint)
 
 
-def _save(cache: Path, data: bytes, manifest: bytes, force: bool, outcome: _Outcome) -> Path:
+def _save(cache: Path, payloads: dict[str, bytes | None], manifest: bytes, force: bool,
+          outcome: _Outcome) -> Path:
     cache.parent.mkdir(parents=True, exist_ok=True)
     with locked(cache.parent, exclusive=True):
         if force and (cache.is_symlink() or not cache.is_dir()):
@@ -201,14 +208,19 @@ def _save(cache: Path, data: bytes, manifest: bytes, force: bool, outcome: _Outc
         _remove_temp_files(cache)
         outcome.had_build = _exists(cache / MANIFEST_FILE)
         staged: dict[str, Path] = {}
+        dropped: list[str] = []  # payloads the new build has not: set aside, then removed
         try:
             if not _same_bytes(cache / GITIGNORE_FILE, GITIGNORE):
                 staged[GITIGNORE_FILE] = _stage(cache, GITIGNORE_FILE, GITIGNORE)
-            if force or not _same_bytes(cache / DATA_FILE, data):
-                staged[DATA_FILE] = _stage(cache, DATA_FILE, data)
+            for name, content in payloads.items():
+                if content is None:
+                    if _exists(cache / name):
+                        dropped.append(name)
+                elif force or not _same_bytes(cache / name, content):
+                    staged[name] = _stage(cache, name, content)
             staged[MANIFEST_FILE] = _stage(cache, MANIFEST_FILE, manifest)
             _fsync_dir(cache)
-            _swap(cache, staged, outcome)
+            _swap(cache, staged, dropped, outcome)
         finally:
             for temp in staged.values():  # those not renamed in: a failure part-way
                 with contextlib.suppress(OSError):
@@ -216,7 +228,7 @@ def _save(cache: Path, data: bytes, manifest: bytes, force: bool, outcome: _Outc
     return cache
 
 
-def _swap(cache: Path, staged: dict[str, Path], outcome: _Outcome) -> None:
+def _swap(cache: Path, staged: dict[str, Path], dropped: list[str], outcome: _Outcome) -> None:
     """Steps 2-4 of the module's docstring; `staged` loses each temp as it is renamed in."""
     if GITIGNORE_FILE in staged:
         os.replace(staged[GITIGNORE_FILE], cache / GITIGNORE_FILE)
@@ -227,11 +239,12 @@ def _swap(cache: Path, staged: dict[str, Path], outcome: _Outcome) -> None:
         # New data: retract the build first (the manifest aside), so no moment has the old
         # manifest beside the new data. The same data: the manifest is one atomic rename, and
         # a writer killed before it leaves the old build whole.
-        if DATA_FILE in staged:
-            for name in (MANIFEST_FILE, DATA_FILE):
+        changed = [name for name in PAYLOADS if name in staged or name in dropped]
+        if changed:
+            for name in (MANIFEST_FILE, *changed):
                 if _put_aside(cache, name):
                     set_aside.append(name)
-        for name in (DATA_FILE, MANIFEST_FILE):  # the manifest last: it makes the new build
+        for name in (*PAYLOADS, MANIFEST_FILE):  # the manifest last: it makes the new build
             if name in staged:
                 os.replace(staged[name], cache / name)
                 del staged[name]
@@ -265,8 +278,9 @@ def _undo(cache: Path, set_aside: list[str], placed: list[str]) -> str:
         if MANIFEST_FILE in placed:  # first, so it never stands beside the old data
             os.unlink(cache / MANIFEST_FILE)
             left = "none"
-        if DATA_FILE in placed and DATA_FILE not in set_aside:
-            os.unlink(cache / DATA_FILE)
+        for name in placed:  # a payload that had no old file to come back over it
+            if name != MANIFEST_FILE and name not in set_aside:
+                os.unlink(cache / name)
         for name in reversed(set_aside):  # the data, then the manifest
             os.replace(cache / aside(name), cache / name)
     except OSError:

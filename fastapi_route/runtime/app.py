@@ -25,6 +25,7 @@ from ..table import RouteEntry
 from . import dispatch as dispatcher
 from . import extras, health
 from .appfile import AppFile
+from .baked_openapi import install as install_baked_openapi
 from .dispatch import Dispatcher
 from .modules import ProjectModules
 from .ondemand import SERVING, ErrorPage, LazyRoute, OnDemandRoutes, Schedule
@@ -48,12 +49,16 @@ def resolve_project(project: Project | str | Path | None) -> Project:
 def load_routes(
     project: Project, config: Config, source: Source, strict: bool = False,
     facts: Facts | None = None,
+    seen: Callable[[cache_io.Cache, freshness.Staleness], None] | None = None,
 ) -> list[RouteEntry]:
-    """The route table: verified from the cache (run) or scanned and validated (dev)."""
+    """The route table: verified from the cache (run) or scanned and validated (dev);
+    `seen` is given the cache and what changed since its build."""
     if source == "scan":
         return compile_table(project.root, config, facts=facts).routes
     cache = cache_io.load(project.root / config.build.cache_dir, config.route_dir)
     stale = freshness.check(project.root, config, cache)  # the check `status` makes
+    if seen is not None:
+        seen(cache, stale)
     if stale.stale:
         message = f"the build cache is stale ({stale.describe()})"
         if strict:
@@ -103,7 +108,9 @@ def create_app(
     found = resolve_project(project)
     config = config or load_config(found.root)
     schedule = schedule_of(config, schedule, lazy)
-    routes = load_routes(found, config, source, strict, facts)
+    loaded: list[tuple[cache_io.Cache, freshness.Staleness]] = []
+    routes = load_routes(found, config, source, strict, facts,
+                         seen=lambda cache, stale: loaded.append((cache, stale)))
     modules = ProjectModules(found)
     app_file = AppFile.load(found, modules)
     ready_path = config.health.ready is not None
@@ -136,6 +143,9 @@ def create_app(
     state = installed_in(app)
     state.own = Runtime(found, config, file_routes, pages)
     state.openapi = openapi if openapi.install() else None  # made while others are served
+    for cache, stale in loaded:  # the document made at build (SPEC 13.2), while it fits
+        install_baked_openapi(app, found.root, found.root / config.build.cache_dir, cache,
+                              stale, want=config.build.openapi)
     return app
 
 
