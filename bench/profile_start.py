@@ -311,6 +311,7 @@ def patch_ours(timers: Timers) -> None:
         app,
         appfile,
         caches,
+        devserver,
         dispatch,
         extras,
         modules,
@@ -340,6 +341,10 @@ def patch_ours(timers: Timers) -> None:
                  **route)
     timers.patch(app, "create_app", "create_app")
     timers.patch(scan, "walk", "dev walk")
+    timers.patch(scan.TreeWalk, "walk_all", "dev walk")
+    timers.patch(scan.TreeWalk, "rewalk", "dev walk (changed folders only)")
+    timers.patch(ondemand.OnDemandRoutes, "stage", "ours stage (stand-ins, Registrar)")
+    timers.patch(devserver.DevApp, "_settle", "dev settle (full collection, freeze)")
     timers.patch(build, "scan", "dev scan (walk + parse changed)")
     timers.patch(build, "validate", "dev validate")
     timers.patch(modules.ProjectModules, "forget", "dev modules.forget")
@@ -570,10 +575,13 @@ def child_dev(root: Path, static_url: str, models: bool, samples: int,
 
     project = find_project(root)
     config = load_config(project.root)
-    dev = DevApp(project, config)
+    dev = DevApp(project, config, freeze=True)  # as the dev command makes it
     recorder.begin("first build (scan, validate, lazy app)")
     dev.build()
     assert dev.app is not None, dev.error
+    # As the watcher starts: changes are told from here on, after one full reload.
+    dev.facts.track()
+    dev.reload_routes()
     recorder.begin("first request")
     with timers.phase("request (import the file, register the route, answer)", "route"):
         assert asyncio.run(_asgi_get(dev, static_url))[0] == 200
@@ -596,7 +604,7 @@ def child_dev(root: Path, static_url: str, models: bool, samples: int,
             _forget_bytecode(changed)
             recorder.begin(f"{kind} {k}: reload")
             with profiler.around(f"reload-{kind}-{k}"), timers.phase("reload_routes (other)"):
-                dev.reload_routes()
+                dev.reload_routes(changed)  # all in this thread: dev does it in a worker
             reloaded = time.perf_counter()
             recorder.begin(f"{kind} {k}: request")
             with timers.phase("request (import the file, register the route, answer)", "route"):

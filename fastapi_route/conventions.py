@@ -402,8 +402,9 @@ class Template(NamedTuple):
 
     @property
     def key(self) -> Key:
-        """Its place in precedence order, see `precedence_key`."""
-        return tuple([p.key for p in self.pieces if p.text])
+        """Its place in precedence order, see `precedence_key` (memoised per path: every
+        validation sorts the whole table by it)."""
+        return _key(self.path)
 
     @property
     def bounded(self) -> bool:
@@ -464,6 +465,11 @@ def _parse(path: str) -> Template:
     return Template(path, () if path == "/" else tuple(map(_piece, path.split("/")[1:])))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _key(path: str) -> Key:
+    return tuple([p.key for p in _parse(path).pieces if p.text])
+
+
 def segment_regex(kind: SegmentType) -> re.Pattern[str]:
     """What one URL segment of this type looks like: what the table says it accepts, else the
     regex of Starlette's convertor of that name (`re` keeps the compiled patterns)."""
@@ -497,6 +503,7 @@ def add_segment_type(segment_type: SegmentType) -> None:
     SEGMENT_TYPES[segment_type.name] = segment_type
     _piece.cache_clear()
     _parse.cache_clear()
+    _key.cache_clear()
 
 
 def path_pieces(path: str) -> list[str]:

@@ -11,19 +11,26 @@ method names. So each operation gets an id from its method and URL words, unique
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .conventions import Template
 from .table import RouteEntry
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def _words(route: RouteEntry) -> str:
-    words = [route.method.lower()]
-    words.extend(p.param or p.text for p in route.template.pieces)  # {id:int} -> id
+    return _words_of(route.method, route.path)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # dev names the whole table at each save
+def _words_of(method: str, path: str) -> str:
+    words = [method.lower()]
+    words.extend(p.param or p.text for p in Template.parse(path).pieces)  # {id:int} -> id
     text = _NOT_WORD.sub("_", "_".join(words).lower()).strip("_")
     return text if len(words) > 1 else f"{text}_root"  # GET / -> get_root
 

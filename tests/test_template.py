@@ -55,6 +55,7 @@ def own_types(monkeypatch):
     yield
     conventions._piece.cache_clear()
     conventions._parse.cache_clear()
+    conventions._key.cache_clear()
 
 
 def test_a_project_type_is_one_table_entry(own_types):

@@ -17,7 +17,7 @@ from .baked_openapi import BakedDocument, Made
 from .freshness import facts_digest
 from .manifest import Manifest
 from .scan import Declarations, Facts, FileCallback, RouteFile, scan
-from .validate import validate
+from .validate import Checked, validate
 
 
 @dataclass
@@ -56,11 +56,13 @@ DocumentMaker = Callable[[Path, Config, Path], Made]
 def compile_table(
     root: Path, config: Config, *, on_step: StepCallback = _unreported,
     on_file: FileCallback | None = None, facts: Facts | None = None,
+    checked: Checked | None = None,
 ) -> CompiledTree:
-    """Scan and validate; raise BuildFailed with every problem when there is an error."""
+    """Scan and validate; raise BuildFailed with every problem when there is an error.
+    `facts` and `checked` keep what the last compile read and found (`dev`)."""
     scanned = scan(root, config, on_file=on_file, facts=facts)
     on_step("Scanned routes", f"{len(scanned.files)} route files in {config.route_dir}/")
-    routes, problems = validate(scanned, config)
+    routes, problems = validate(scanned, config, checked)
     if errors_only(problems):
         raise BuildFailed(problems)
     on_step("Validated", f"{len(problems)} warnings" if problems else "no problems")

@@ -125,15 +125,33 @@ def _clashes(rel: str, names: tuple[str, ...]) -> Iterator[Problem]:
             )
 
 
-def check_portability(scan: Scan) -> list[Problem]:
+# What one folder's names gave: the names (the walk's own tuple), which are segments, and
+# the problems (`check_portability`'s `known`).
+Checked = dict[str, tuple[tuple[str, ...], tuple[bool, ...], list[Problem]]]
+
+
+def check_portability(scan: Scan, known: Checked | None = None) -> list[Problem]:
     """Every name below the route and static folders that cannot be installed as it is on
-    macOS or Windows: the names the scan's walk listed (none for a scan made up in memory)."""
+    macOS or Windows: the names the scan's walk listed (none for a scan made up in memory).
+    `known`: each folder's last result, reused while the walk gives the same names (the
+    same tuple: a folder `dev` did not read again) with the same segments among them; it is
+    left holding this scan's folders only."""
     segments = {"/".join((scan.route_dir, *f.folders[: depth + 1]))
                 for f in scan.files for depth in range(len(f.folders))}
     problems: list[Problem] = []
+    found: Checked = {}
     for rel, names in scan.names.items():
-        for name in names:
-            path = f"{rel}/{name}"
-            problems.extend(_name_problems(path, name, path in segments))
-        problems.extend(_clashes(rel, names))
+        flags = tuple([f"{rel}/{name}" in segments for name in names])
+        last = known.get(rel) if known is not None else None
+        if last is not None and last[0] is names and last[1] == flags:
+            here = last[2]
+        else:
+            here = [p for name, segment in zip(names, flags, strict=True)
+                    for p in _name_problems(f"{rel}/{name}", name, segment)]
+            here.extend(_clashes(rel, names))
+        found[rel] = (names, flags, here)
+        problems.extend(here)
+    if known is not None:
+        known.clear()
+        known.update(found)
     return sorted(problems)

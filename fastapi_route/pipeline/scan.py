@@ -19,6 +19,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,30 +155,47 @@ def _listed(name: str) -> bool:
     return not name.startswith(".") and name != "__pycache__"
 
 
+def _no_route_dir(config: Config) -> Problem:
+    return Problem(
+        config.route_dir, 0, "NO_ROUTE_DIR", f"there is no '{config.route_dir}' folder",
+        "create it (fastapi-route init makes one) or set route_dir in config.py",
+    )
+
+
+def _sorted(result: Walk) -> Walk:
+    result.route_files.sort()
+    result.layout_files.sort(key=lambda layout: (len(layout[1]), layout[0]))
+    return result
+
+
 def walk(root: Path, config: Config, *, every_name: bool = False) -> Walk:
     """Every route file (as include/exclude patterns select them) and every layout; with
     `every_name`, also every name below the route and static folders (`Walk.names`).
 
     `run` and `status` repeat only this walk (no names) to tell whether the cache is stale
-    (`freshness`).
+    (`freshness`); `dev` keeps it folder by folder (`TreeWalk`).
     """
     result = Walk()
     route_dir = Path(config.route_dir).as_posix()
     if (root / route_dir).is_dir():
         _walk_from(root, route_dir, config, result, routes=True, every_name=every_name)
     else:
-        result.problems.append(
-            Problem(
-                config.route_dir, 0, "NO_ROUTE_DIR", f"there is no '{config.route_dir}' folder",
-                "create it (fastapi-route init makes one) or set route_dir in config.py",
-            )
-        )
+        result.problems.append(_no_route_dir(config))
     static_dir = Path(config.static_dir).as_posix()
     if every_name and (root / static_dir).is_dir():
         _walk_from(root, static_dir, config, result, routes=False, every_name=True)
-    result.route_files.sort()
-    result.layout_files.sort(key=lambda layout: (len(layout[1]), layout[0]))
-    return result
+    return _sorted(result)
+
+
+# A folder to read: its path, its folder names below the top, its real path, the real paths of
+# the folders above it (a real path changes only through a symlink, so only links cost a
+# realpath call), and whether it can hold routes.
+_Entry = tuple[str, tuple[str, ...], str, frozenset[str], bool]
+
+
+def _top_entry(root: Path, top: str, routes: bool) -> _Entry:
+    top_real = os.path.realpath(root / top)
+    return str(root / top), (), top_real, frozenset({top_real}), routes
 
 
 def _walk_from(root: Path, top: str, config: Config, result: Walk, *, routes: bool,
@@ -186,71 +204,215 @@ def _walk_from(root: Path, top: str, config: Config, result: Walk, *, routes: bo
     above them. With `routes`, route files and layouts are collected and the walk's problems
     reported; `_private` and hidden folders hold no routes, so below them (and everywhere
     without `routes`) only names are listed, and only with `every_name`."""
-    found, layouts, problems = result.route_files, result.layout_files, result.problems
     names = result.names if every_name else None
-
-    def rel(*parts: str) -> str:  # string joins: `run` walks the tree at every start
-        return "/".join((top, *parts))
-
-    # Each entry: folder path, folder names below top, its real path, the real paths of the
-    # folders above it (a real path changes only through a symlink, so only links cost a
-    # realpath call), and whether it can hold routes.
-    top_real = os.path.realpath(root / top)
-    stack: list[tuple[str, tuple[str, ...], str, frozenset[str], bool]] = [
-        (str(root / top), (), top_real, frozenset({top_real}), routes)
-    ]
+    stack = [_top_entry(root, top, routes)]
     while stack:
-        folder, parts, folder_real, ancestors, routed = stack.pop()
-        if not routed and names is not None and rel(*parts) in names:
+        entry = stack.pop()
+        if not entry[4] and names is not None and "/".join((top, *entry[1])) in names:
             continue  # listed already: the static folder inside the route folder
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            if _gone(exc):  # listed (or found) a moment ago: the tree is changing
-                result.vanished.append(rel(*parts))
-            elif routed:  # below a `_private` folder (or outside routes) unreadable is fine
-                problems.append(
-                    Problem(rel(*parts), 0, "SCAN_ERROR", f"cannot read folder: {exc.strerror}",
-                            "check the folder's permissions")
-                )
-            continue
-        if names is not None:
-            names[rel(*parts)] = tuple(e.name for e in entries if _listed(e.name))
-        subfolders = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()  # follows symlinks
-                is_file = not is_dir and entry.is_file()
-                is_link = is_dir and entry.is_symlink()
-            except OSError:
-                is_dir = is_file = is_link = False
-            if is_dir:
-                holds_routes = routed and not is_skipped_dir(entry.name)
-                if not holds_routes and (names is None or not _listed(entry.name)):
-                    continue
-                real = os.path.realpath(entry.path) if is_link else f"{folder_real}/{entry.name}"
-                if real in ancestors:
-                    if holds_routes:
-                        problems.append(
-                            Problem(
-                                rel(*parts, entry.name), 0, "CIRCULAR_GROUP",
-                                "this folder links back to a folder above it, a loop with no "
-                                "end", "remove the symlink or point it outside its own parents",
-                            )
-                        )
-                    continue
-                subfolders.append(
-                    (entry.path, (*parts, entry.name), real, ancestors | {real}, holds_routes)
-                )
-            elif not routed:
-                continue
-            elif is_file and entry.name in ROUTE_FILES:
-                if _selected("/".join((*parts, entry.name)), config):
-                    found.append((rel(*parts, entry.name), parts))
-            elif is_file and entry.name == LAYOUT_FILE:
-                layouts.append((rel(*parts, entry.name), parts))
+        subfolders, _ = _read_folder(top, entry, config, result, names)
         stack.extend(reversed(subfolders))
+
+
+def _read_folder(top: str, entry: _Entry, config: Config, result: Walk,
+                 names: dict[str, tuple[str, ...]] | None) -> tuple[list[_Entry], bool]:
+    """Read one folder into `result` (its route files, its layout, its problems; its names
+    into `names`); return its subfolders to walk, in name order, and whether one of them is
+    a symlink."""
+    folder, parts, folder_real, ancestors, routed = entry
+    here = "/".join((top, *parts))  # string joins: `run` walks the tree at every start
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        if _gone(exc):  # listed (or found) a moment ago: the tree is changing
+            result.vanished.append(here)
+        elif routed:  # below a `_private` folder (or outside routes) unreadable is fine
+            result.problems.append(
+                Problem(here, 0, "SCAN_ERROR", f"cannot read folder: {exc.strerror}",
+                        "check the folder's permissions")
+            )
+        return [], False
+    if names is not None:
+        names[here] = tuple(e.name for e in entries if _listed(e.name))
+    subfolders: list[_Entry] = []
+    linked = False
+    for entry_ in entries:
+        name = entry_.name
+        try:
+            is_dir = entry_.is_dir()  # follows symlinks
+            is_file = not is_dir and entry_.is_file()
+            is_link = is_dir and entry_.is_symlink()
+        except OSError:
+            is_dir = is_file = is_link = False
+        if is_dir:
+            holds_routes = routed and not is_skipped_dir(name)
+            if not holds_routes and (names is None or not _listed(name)):
+                continue
+            linked = linked or is_link
+            real = os.path.realpath(entry_.path) if is_link else f"{folder_real}/{name}"
+            if real in ancestors:
+                if holds_routes:
+                    result.problems.append(
+                        Problem(
+                            f"{here}/{name}", 0, "CIRCULAR_GROUP",
+                            "this folder links back to a folder above it, a loop with no "
+                            "end", "remove the symlink or point it outside its own parents",
+                        )
+                    )
+                continue
+            subfolders.append(
+                (entry_.path, (*parts, name), real, ancestors | {real}, holds_routes)
+            )
+        elif not routed:
+            continue
+        elif is_file and name in ROUTE_FILES:
+            if _selected("/".join((*parts, name)), config):
+                result.route_files.append((f"{here}/{name}", parts))
+        elif is_file and name == LAYOUT_FILE:
+            result.layout_files.append((f"{here}/{name}", parts))
+    return subfolders, linked
+
+
+@dataclass
+class _Listing:
+    """One folder as `TreeWalk` last read it."""
+
+    top: str
+    entry: _Entry
+    found: Walk  # what this folder alone adds to the walk
+    subfolders: tuple[str, ...]  # the folders walked from it (relative to root)
+
+
+class TreeWalk:
+    """The walk of the tree (every name, as `scan` walks it), kept folder by folder so that
+    the next walk reads again only the folders a change touched (`rewalk`): `dev`, whose
+    watcher says which paths changed.
+
+    A tree with a symlinked folder, or whose route and static folders overlap, is walked
+    whole every time: a change behind a link is not a change of a path below the root."""
+
+    def __init__(self, root: Path, config: Config) -> None:
+        self.root = root
+        self.config = config
+        self.folders: dict[str, _Listing] = {}
+        self.tops: dict[str, bool] = {}  # each top folder walked -> whether it holds routes
+        self.read: set[str] = set()  # the folders the last walk read
+        self.incremental = False
+        # The root as the watcher may spell it: as given, or its real path (macOS's
+        # /private/var for /var).
+        self._prefixes = tuple(dict.fromkeys((str(root) + os.sep,
+                                              os.path.realpath(root) + os.sep)))
+
+    def _configured_tops(self) -> tuple[str, str]:
+        return Path(self.config.route_dir).as_posix(), Path(self.config.static_dir).as_posix()
+
+    def walk_all(self) -> Walk:
+        self.folders.clear()
+        self.read = set()
+        route_dir, static_dir = self._configured_tops()
+        self.tops = {top: routes for top, routes in ((route_dir, True), (static_dir, False))
+                     if (self.root / top).is_dir()}
+        overlap = (route_dir == static_dir or static_dir.startswith(route_dir + "/")
+                   or route_dir.startswith(static_dir + "/"))
+        linked = False
+        for top, routes in self.tops.items():
+            linked = self._walk_below(top, _top_entry(self.root, top, routes)) or linked
+        self.incremental = not (linked or overlap) and route_dir in self.tops
+        return self._assemble()
+
+    def rewalk(self, changed: Iterable[str]) -> Walk | None:
+        """The walk again, reading only the folders holding a changed path (absolute paths,
+        as the watcher gives them) and walking whole the folders that changed themselves
+        (added, deleted, moved). None when it cannot tell: walk it all (`walk_all`)."""
+        if not self.incremental:
+            return None
+        dirty: set[str] = set()  # folders to list again
+        whole: set[str] = set()  # folders to walk again from scratch
+        for path in changed:
+            prefix = next((p for p in self._prefixes if path.startswith(p)), None)
+            if prefix is None:
+                return None  # not below the root as this walk spells it: read it all
+            rel = path[len(prefix):].replace(os.sep, "/")
+            for t in self._configured_tops():
+                if t == rel or t.startswith(rel + "/") or (
+                        rel.startswith(t + "/") and t not in self.tops):
+                    return None  # a top folder itself (or a folder above it) changed
+            top = next((t for t in self.tops if rel.startswith(t + "/")), None)
+            if top is None:
+                continue  # outside the route and static folders
+            if rel in self.folders or os.path.isdir(path):
+                whole.add(rel)
+            parent = rel.rpartition("/")[0]
+            while parent not in self.folders and parent != top:
+                parent = parent.rpartition("/")[0]  # inside a folder the walk does not list
+            if parent not in self.folders:
+                return None
+            dirty.add(parent)
+        self.read = set()
+        for rel in sorted(dirty, key=lambda f: f.count("/")):  # outer folders first
+            listing = self.folders.get(rel)
+            if listing is None or rel in self.read:
+                continue  # gone with its parent, or walked whole with it
+            if not self._relist(rel, listing, whole):
+                return None
+        return self._assemble()
+
+    def _relist(self, rel: str, listing: _Listing, whole: set[str]) -> bool:
+        found = Walk()
+        subfolders, linked = _read_folder(listing.top, listing.entry, self.config, found,
+                                          found.names)
+        if found.vanished or linked:
+            return False  # a full walk says what it means
+        self.read.add(rel)
+        before = {sub: self.folders[sub].entry for sub in listing.subfolders}
+        now = {"/".join((listing.top, *e[1])): e for e in subfolders}
+        for sub, entry in before.items():
+            if sub in whole or sub not in now or now[sub][2:] != entry[2:]:
+                self._drop(sub)  # gone, or changed itself: walked again whole below
+        self.folders[rel] = _Listing(listing.top, listing.entry, found, tuple(now))
+        for sub, entry in now.items():
+            if sub not in self.folders and self._walk_below(listing.top, entry):
+                return False
+        return True
+
+    def _drop(self, rel: str) -> None:
+        stack = [rel]
+        while stack:
+            listing = self.folders.pop(stack.pop(), None)
+            if listing is not None:
+                stack.extend(listing.subfolders)
+
+    def _walk_below(self, top: str, first: _Entry) -> bool:
+        """Read `first` and every folder below it; whether a symlinked folder was met."""
+        linked = False
+        stack = [first]
+        while stack:
+            entry = stack.pop()
+            rel = "/".join((top, *entry[1]))
+            if not entry[4] and rel in self.folders:
+                continue  # listed already: the static folder inside the route folder
+            found = Walk()
+            subfolders, link = _read_folder(top, entry, self.config, found, found.names)
+            linked = linked or link
+            self.folders[rel] = _Listing(top, entry, found,
+                                         tuple("/".join((top, *e[1])) for e in subfolders))
+            self.read.add(rel)
+            stack.extend(reversed(subfolders))
+        return linked
+
+    def _assemble(self) -> Walk:
+        result = Walk()
+        if self._configured_tops()[0] not in self.tops:
+            result.problems.append(_no_route_dir(self.config))
+        for listing in self.folders.values():
+            found = listing.found
+            result.route_files += found.route_files
+            result.layout_files += found.layout_files
+            result.problems += found.problems
+            result.names.update(found.names)
+            result.vanished += found.vanished
+        return _sorted(result)
 
 
 def _definition(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Definition:
@@ -470,23 +632,68 @@ Reader = Callable[[Path, str, tuple[str, ...]], T | Problem]
 
 
 class Facts:
-    """What each file said when last read, reused while its size and mtime stay the same: dev
-    re-reads only the files a save changed."""
+    """What each file said when last read, reused while its size and mtime stay the same;
+    and the walk of the tree (`TreeWalk`), read again only where paths changed since
+    (`changed`): dev re-reads only the folders and files a save changed.
+
+    Walks are partial only once `track` is on: from then on every change must be told
+    (`changed`), or a full walk asked for (`walk_everything`), as a folder no change was
+    told of is not read again, nor is a file in it checked."""
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[tuple[int, int], Read]] = {}
+        self._tree: TreeWalk | None = None
+        self._tracking = False
+        self._changed: set[str] | None = None  # told since the last walk; None: walk it all
+        self._lock = threading.Lock()  # told in one thread (dev's loop), walked in another
 
-    def read(self, root: Path, rel: str, folders: tuple[str, ...], reader: Reader[T]
-             ) -> T | Problem:
+    def track(self) -> None:
+        """From the next walk on (a full one), changes are told: walks after it are
+        partial."""
+        with self._lock:
+            self._tracking = True
+            self._changed = None
+
+    def changed(self, paths: Iterable[str]) -> None:
+        """Paths (absolute) that changed: the next scan reads their folders again."""
+        with self._lock:
+            if self._changed is not None:
+                self._changed.update(paths)
+
+    def walk_everything(self) -> None:
+        """The next scan walks the whole tree and checks every file's size and mtime."""
+        with self._lock:
+            self._changed = None
+
+    def walk(self, root: Path, config: Config) -> tuple[Walk, set[str] | None]:
+        """The tree's walk (every name), and the folders read for it: None when all were,
+        so that every file is checked again."""
+        with self._lock:
+            changed, self._changed = self._changed, set() if self._tracking else None
+        tree = self._tree
+        if changed is not None and tree is not None and tree.root == root and (
+                tree.config is config):
+            found = tree.rewalk(changed)
+            if found is not None:
+                return found, tree.read
+        self._tree = tree = TreeWalk(root, config)
+        return tree.walk_all(), None
+
+    def read(self, root: Path, rel: str, folders: tuple[str, ...], reader: Reader[T],
+             check: bool = True) -> T | Problem:
+        """The file's facts: read again when its size or mtime changed; without `check`
+        (its folder was not read again) the known ones, when there are."""
+        known = self._known.get(rel)
+        if not check and known is not None:
+            return known[1]  # type: ignore[return-value]  # what `reader` gave for this file
         path = root / rel
         try:
             info = path.stat()
         except OSError:
             return reader(path, rel, folders)
         key = (info.st_mtime_ns, info.st_size)
-        known = self._known.get(rel)
         if known is not None and known[0] == key:
-            return known[1]  # type: ignore[return-value]  # what `reader` gave for this file
+            return known[1]  # type: ignore[return-value]
         result = reader(path, rel, folders)
         if not isinstance(result, Vanished):
             self._known[rel] = (key, result)
@@ -494,12 +701,16 @@ class Facts:
 
     def keep(self, files: set[str]) -> None:
         """Forget every file but these (the ones the last scan found)."""
-        self._known = {rel: known for rel, known in self._known.items() if rel in files}
+        if len(files) != len(self._known) or not files.issuperset(self._known):
+            self._known = {rel: known for rel, known in self._known.items() if rel in files}
 
 
 class _NoFacts(Facts):
-    def read(self, root: Path, rel: str, folders: tuple[str, ...], reader: Reader[T]
-             ) -> T | Problem:
+    def walk(self, root: Path, config: Config) -> tuple[Walk, set[str] | None]:
+        return walk(root, config, every_name=True), None
+
+    def read(self, root: Path, rel: str, folders: tuple[str, ...], reader: Reader[T],
+             check: bool = True) -> T | Problem:
         return reader(root / rel, rel, folders)
 
     def keep(self, files: set[str]) -> None:
@@ -509,27 +720,30 @@ class _NoFacts(Facts):
 def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
          facts: Facts | None = None) -> Scan:
     """Walk the route dir and read every route file and layout, and app.py. Never imports or
-    runs them. With `facts`, a file unchanged since it was last read is not parsed again.
+    runs them. With `facts`, a file unchanged since it was last read is not parsed again,
+    and only the folders that changed are walked again.
 
     Raises TreeChanged when a file or folder vanished between the walk and its reading.
     """
-    found = walk(root, config, every_name=True)
+    known = facts or _NoFacts()
+    found, read = known.walk(root, config)
     result = Scan(config.route_dir, problems=found.problems, names=found.names,
                   docs_page=(root / DOCS_FILE).is_file())
-    known = facts or _NoFacts()
     gone = list(found.vanished)
     for done, (rel, folders) in enumerate(found.route_files, 1):
-        read = known.read(root, rel, folders, read_route_file)
-        if isinstance(read, Vanished):
+        facts_of = known.read(root, rel, folders, read_route_file,
+                              read is None or rel.rpartition("/")[0] in read)
+        if isinstance(facts_of, Vanished):
             gone.append(rel)
-        elif isinstance(read, Problem):
-            result.problems.append(read)
+        elif isinstance(facts_of, Problem):
+            result.problems.append(facts_of)
         else:
-            result.files.append(read)
+            result.files.append(facts_of)
         if on_file is not None:
             on_file(done, len(found.route_files))
     for rel, folders in found.layout_files:
-        layout = known.read(root, rel, folders, read_declarations)
+        layout = known.read(root, rel, folders, read_declarations,
+                            read is None or rel.rpartition("/")[0] in read)
         if isinstance(layout, Vanished):
             gone.append(layout.file)
         elif isinstance(layout, Problem):
@@ -545,6 +759,7 @@ def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
         else:
             result.app = app
     if gone:
+        known.walk_everything()  # what the tree is now, the next scan reads anew
         raise TreeChanged(gone)
     known.keep({rel for rel, _ in (*found.route_files, *found.layout_files)})
     return result

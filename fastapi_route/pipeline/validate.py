@@ -6,12 +6,14 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from typing import NamedTuple
 
 from ..config import Config
 from ..conventions import (
     CATCHALLS,
     SEGMENT_TYPES,
     WEBSOCKET,
+    Key,
     Rank,
     SegmentKind,
     Template,
@@ -21,6 +23,7 @@ from ..conventions import (
 from ..errors import Problem, printable
 from ..naming import operation_ids
 from ..table import RouteEntry, sort_routes
+from . import portability
 from .declarations import check_app, check_layout
 from .placement import Placed, place
 from .portability import check_portability
@@ -227,18 +230,27 @@ def _dynamic_conflicts(placed: list[Placed]) -> tuple[list[Problem], set[frozens
     return problems, pairs
 
 
+# A route of a file as the collision rules see it: method, precedence key, path, line.
+_Shape = tuple[str, Key, str, int]
+
+
+def _shapes(p: Placed) -> list[_Shape]:
+    return [(method, precedence_key(path), path, line)
+            for method, line in p.file.handlers().items() for path, _, _ in p.shape.urls]
+
+
 def _route_collisions(
-    placed: list[Placed], sibling_pairs: set[frozenset[str]]
+    placed: list[tuple[Placed, list[_Shape]]], sibling_pairs: set[frozenset[str]]
 ) -> list[Problem]:
     """DUPLICATE_ROUTE (same method and URL) and AMBIGUOUS_ROUTE (same shape, other names)."""
     problems: list[Problem] = []
-    Key = tuple[str, tuple[tuple[int, str], ...]]  # method, precedence key
-    by_shape: dict[Key, list[tuple[Placed, str, int]]] = defaultdict(list)
-    for p in placed:
-        for method, line in p.file.handlers().items():
-            for path, _, _ in p.shape.urls:
-                by_shape[(method, precedence_key(path))].append((p, path, line))
-    for (method, _), entries in sorted(by_shape.items(), key=lambda kv: str(kv[0])):
+    by_shape: dict[tuple[str, Key], list[tuple[Placed, str, int]]] = defaultdict(list)
+    for p, shapes in placed:
+        for method, key, path, line in shapes:
+            by_shape[(method, key)].append((p, path, line))
+    # Only a shape with two routes or more can collide: the others are not even sorted.
+    shared = [kv for kv in by_shape.items() if len(kv[1]) > 1]
+    for (method, _), entries in sorted(shared, key=lambda kv: str(kv[0])):
         entries.sort(key=lambda e: (e[0].file.file, e[1]))
         for i, (a, path_a, _) in enumerate(entries):
             for b, path_b, line_b in entries[i + 1 :]:
@@ -293,38 +305,116 @@ def _operation_id_collisions(files: list[RouteFile], routes: list[RouteEntry]) -
     return problems
 
 
-def validate(scan: Scan, config: Config) -> tuple[list[RouteEntry], list[Problem]]:
-    """Check the scanned tree; return the route table (precedence order) and every problem."""
+class _FileChecks(NamedTuple):
+    """What the rules of one route file alone found (`Checked`), and what the rules
+    between files read of it."""
+
+    placed: Placed | None
+    segments: dict[str, Problem]  # INVALID_SEGMENT, by folder
+    problems: list[Problem]  # its own rules and its handlers'
+    shadowed: list[Problem]  # SHADOWED_ROUTE: the app's pages against its URLs
+    shapes: list[_Shape]
+    # Its routes, by the layouts that apply to it (they change with the tree, not the file).
+    routes: dict[tuple[str, ...], list[RouteEntry]]
+
+
+def _routes(p: Placed, applied: tuple[str, ...]) -> list[RouteEntry]:
+    """The table's records of one route file, with the layouts that apply to it."""
+    return [RouteEntry(method, path, p.file.file, d.line, params, catchall, applied,
+                       d.statuses)
+            for method, d in p.file.functions().items()
+            for path, params, catchall in p.shape.urls]
+
+
+class Checked:
+    """What the rules of each route file alone found, kept while the file's facts are the
+    same object (`scan.Facts` keeps them for a file that did not change) and the config and
+    docs page are the same: `dev` checks again only the files a save changed, and the rules
+    between files (conflicts, collisions, shadowed files, operation ids) over the whole
+    table."""
+
+    def __init__(self) -> None:
+        self._by_file: dict[int, tuple[RouteFile, _FileChecks]] = {}
+        self._for: tuple[Config, bool] | None = None
+        self.names: portability.Checked = {}  # each folder's names checked
+
+    def of(self, scan: Scan, config: Config) -> list[_FileChecks]:
+        if self._for is None or self._for[0] is not config or self._for[1] != scan.docs_page:
+            self._by_file, self._for = {}, (config, scan.docs_page)
+        known = self._by_file
+        handler_rules = _handler_rules(config.build.require_request)
+        found: dict[int, tuple[RouteFile, _FileChecks]] = {}
+        for file in scan.files:
+            got = known.get(id(file))
+            if got is None or got[0] is not file:
+                got = (file, _check_file(scan.route_dir, file, handler_rules, config,
+                                         scan.docs_page))
+            found[id(file)] = got
+        self._by_file = found  # the files of this scan only
+        return [checks for _, checks in found.values()]
+
+
+def _check_file(route_dir: str, file: RouteFile, handler_rules: tuple[HandlerRule, ...],
+                config: Config, docs_page: bool) -> _FileChecks:
+    segments: dict[str, Problem] = {}
+    placed = place(route_dir, file, segments)
+    if placed is None:
+        return _FileChecks(None, segments, [], [], [], {})
+    return _FileChecks(placed, segments, _check_definitions(placed, handler_rules),
+                       list(shadowed_routes([placed], config, docs_page)), _shapes(placed),
+                       {})
+
+
+def validate(scan: Scan, config: Config, checked: Checked | None = None
+             ) -> tuple[list[RouteEntry], list[Problem]]:
+    """Check the scanned tree; return the route table (precedence order) and every problem.
+    `checked`: what the rules of each file found last time, reused for the same facts."""
     problems = list(scan.problems)
-    problems.extend(check_portability(scan))
+    problems.extend(check_portability(scan, checked.names if checked is not None else None))
     segment_problems: dict[str, Problem] = {}
     placed: list[Placed] = []
-    handler_rules = _handler_rules(config.build.require_request)
-    for file in scan.files:
-        p = place(scan.route_dir, file, segment_problems)
-        if p is not None:
-            placed.append(p)
-            problems.extend(_check_definitions(p, handler_rules))
+    shapes: list[list[_Shape]] = []
+    made: list[dict[tuple[str, ...], list[RouteEntry]]] = []  # each file's routes, by layouts
+    if checked is None:
+        handler_rules = _handler_rules(config.build.require_request)
+        for file in scan.files:
+            p = place(scan.route_dir, file, segment_problems)
+            if p is not None:
+                placed.append(p)
+                problems.extend(_check_definitions(p, handler_rules))
+                shapes.append(_shapes(p))
+                made.append({})
+        problems.extend(shadowed_routes(placed, config, scan.docs_page))
+    else:
+        for checks in checked.of(scan, config):
+            for folder, problem in checks.segments.items():
+                segment_problems.setdefault(folder, problem)
+            if checks.placed is not None:
+                placed.append(checks.placed)
+                problems.extend(checks.problems)
+                problems.extend(checks.shadowed)
+                shapes.append(checks.shapes)
+                made.append(checks.routes)
     problems.extend(segment_problems.values())
     problems.extend(_route_file_conflicts(scan.files))
     conflicts, sibling_pairs = _dynamic_conflicts(placed)
     problems.extend(conflicts)
-    problems.extend(_route_collisions(placed, sibling_pairs))
+    problems.extend(_route_collisions(list(zip(placed, shapes, strict=True)), sibling_pairs))
     for layout in scan.layouts:
         problems.extend(check_layout(layout))
     if scan.app is not None:
         problems.extend(check_app(scan.app))
-    problems.extend(shadowed_routes(placed, config, scan.docs_page))
     problems.extend(shadowed_files(placed, scan, config))
 
     by_folder = {layout.folders: layout.file for layout in scan.layouts}
     routes: list[RouteEntry] = []
-    for p in placed:
-        applied = tuple(by_folder[f] for f in layouts_above(p.file.folders) if f in by_folder)
-        for method, d in p.file.functions().items():
-            for path, params, catchall in p.shape.urls:
-                routes.append(RouteEntry(method, path, p.file.file, d.line, params, catchall,
-                                         applied, d.statuses))
+    for p, known in zip(placed, made, strict=True):
+        applied = (tuple(by_folder[f] for f in layouts_above(p.file.folders) if f in by_folder)
+                   if by_folder else ())
+        got = known.get(applied)
+        if got is None:
+            got = known[applied] = _routes(p, applied)
+        routes += got
     routes = sort_routes(routes)
     problems.extend(_operation_id_collisions(scan.files, routes))
     shown = {replace(p, file=printable(p.file), message=printable(p.message)) for p in problems}

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import logging
 import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from types import FrameType
 from typing import Any
@@ -32,13 +34,16 @@ from starlette.websockets import WebSocketClose
 
 from ..config import Config
 from ..errors import FastAPIRouteError
-from ..pipeline.build import compile_table
+from ..pipeline.build import CompiledTree, compile_table
 from ..pipeline.scan import Facts, TreeChanged
+from ..pipeline.validate import Checked
 from ..project import Project
+from ..table import RouteEntry
 from .app import create_app, runtime_of
 from .caches import clear_memo_caches
 from .errorpage import error_response
 from .failure import Starting
+from .ondemand import Staged
 from .signals import handling
 
 log = logging.getLogger("fastapi_route")
@@ -51,17 +56,39 @@ _IGNORED_SUFFIXES = (".pyc", ".pyo", ".tmp", ".swp", ".swx", "~")
 # A tree still changing under this many scans in a row is left to the watcher's next batch
 # (whatever vanished during the last scan is a change it has seen).
 SCANS = 3
+# Seconds a thread keeps the interpreter while another waits for it, during a reload.
+RELOAD_SWITCH_INTERVAL = 0.0005
+
+
+@dataclass
+class _Prepared:
+    """A table read, validated and staged, to swap in (`DevApp.reload`). The staged
+    stand-ins are taken out as they are installed: they hold the previous ones, which must
+    not be alive when the heap is frozen (the future of a worker thread may hold this)."""
+
+    table: CompiledTree
+    staged: Staged | None
 
 
 class DevApp:
-    """The ASGI app uvicorn serves: the project's app, or its error page while it is broken."""
+    """The ASGI app uvicorn serves: the project's app, or its error page while it is broken.
 
-    def __init__(self, project: Project, config: Config) -> None:
+    `freeze`: after the first build and after each reload, every object alive goes out of
+    the garbage collector's reach (`_settle`), so that the collections a reload sets off do
+    not walk the facts of thousands of files and the app's whole heap (the `dev` command)."""
+
+    def __init__(self, project: Project, config: Config, *, freeze: bool = False) -> None:
         self.project = project
         self.config = config
         self.facts = Facts()
+        self.checked = Checked()
+        # The table's records by value: a reload keeps the records that did not change (they
+        # are frozen: the collection after a reload walks only what is new).
+        self._records: dict[RouteEntry, RouteEntry] = {}
         self.app: FastAPI | None = None
         self.error: BaseException | None = None
+        self.freeze = freeze
+        self._reloading: asyncio.Lock | None = None  # made in the loop that reloads
 
     def build(self) -> None:
         try:
@@ -73,36 +100,108 @@ class DevApp:
         except Exception as exc:  # the project's own code (app.py, middleware.py) raised
             log.exception("the project failed to load")
             self.error = exc
+        self._settle()
 
-    def reload_routes(self) -> None:
-        """Re-read the route tree and swap it into the running app. A file or folder that
-        vanishes while the tree is read (a rename, a delete) means "read it again", not an
-        error; after SCANS tries the app stays as it is until the next change."""
-        assert self.app is not None
+    def reload_routes(self, changed: set[str] | None = None) -> None:
+        """Re-read the route tree and swap it into the running app, all in this thread.
+        `changed`: the paths that changed (absolute), when the facts track changes."""
         started = time.perf_counter()
+        self._swapped(self._swap(self._prepare(changed)), started)
+
+    async def reload(self, changed: set[str] | None = None) -> None:
+        """`reload_routes` with the event loop free: the tree is read, validated and its
+        stand-ins and their index made in a worker thread while the app keeps serving; only
+        the swap runs on the loop (a few list and dict assignments). One at a time."""
+        if self._reloading is None:
+            self._reloading = asyncio.Lock()
+        async with self._reloading:
+            started = time.perf_counter()
+            # The worker holds the interpreter until the loop asks for it and the switch
+            # interval passes (5 ms by default), at each of the loop's wake-ups: a request
+            # waits for several. Shorter while the worker runs.
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, RELOAD_SWITCH_INTERVAL))
+            # With `freeze`, the collection after the swap takes what the reload left; no
+            # collection meanwhile (each one holds the interpreter, in whichever thread
+            # allocated last, and walks what the reload has made so far).
+            collecting = self.freeze and gc.isenabled()
+            if collecting:
+                gc.disable()
+            try:
+                prepared = await asyncio.to_thread(self._prepare, changed)
+            finally:
+                sys.setswitchinterval(interval)
+                if collecting:
+                    gc.enable()
+            self._swapped(self._swap(prepared), started)
+
+    def _prepare(self, changed: set[str] | None) -> _Prepared | FastAPIRouteError | None:
+        """The new table, its stand-ins and their index, made without changing the app
+        (any thread); a FastAPIRouteError for a broken tree; None while the tree keeps
+        changing. A file or folder that vanishes while the tree is read (a rename, a delete)
+        means "read it again", not an error; after SCANS tries the app stays as it is until
+        the next change."""
+        assert self.app is not None
+        if changed:
+            self.facts.changed(changed)
         for _ in range(SCANS):
             try:
-                table = compile_table(self.project.root, self.config, facts=self.facts)
+                table = compile_table(self.project.root, self.config, facts=self.facts,
+                                      checked=self.checked)
                 break
             except TreeChanged as exc:
                 log.debug("fastapi-route: %s; reading it again", exc.message)
                 changing = exc
             except FastAPIRouteError as exc:
-                log.error("%s", exc)
-                self.error = exc
-                return
+                return exc
         else:
             log.info("fastapi-route: %s; waiting for the next change", changing.message)
-            return
+            return None
+        known = self._records
+        table.routes[:] = [known.get(r, r) for r in table.routes]
+        self._records = {r: r for r in table.routes}
+        file_routes = runtime_of(self.app).file_routes
+        staged = file_routes.stage(table.routes)
+        if file_routes.dispatcher is not None:  # its index for the new list, made here
+            file_routes.dispatcher.prepare(staged.router_routes)
+        return _Prepared(table, staged)
+
+    def _swap(self, prepared: _Prepared | FastAPIRouteError | None) -> int | None:
+        """Put a prepared table in place (on the loop: nothing in between is served); how
+        many routes it has, None when nothing was swapped."""
+        assert self.app is not None
+        if prepared is None:
+            return None
+        if isinstance(prepared, FastAPIRouteError):
+            log.error("%s", prepared)
+            self.error = prepared
+            return None
+        routes = prepared.table.routes
         file_routes = runtime_of(self.app).file_routes
         file_routes.modules.forget(self.config.route_dir)
-        file_routes.install(table.routes)
-        if file_routes.dispatcher is not None:  # its index and views hold the old routes
-            file_routes.dispatcher.view("/")  # indexes the new ones now
+        staged, prepared.staged = prepared.staged, None
+        file_routes.install(routes, staged=staged)
+        del staged
+        if file_routes.dispatcher is not None:  # its views hold the old routes
+            file_routes.dispatcher.view("/")  # takes the index made ahead, drops the views
         clear_memo_caches()  # FastAPI and typing memoise the old functions and models
         self.error = None
-        log.info("fastapi-route: %d routes reloaded in %.3f s", len(table.routes),
-                 time.perf_counter() - started)
+        return len(routes)
+
+    def _swapped(self, routes: int | None, started: float) -> None:
+        if routes is not None:
+            self._settle()
+            log.info("fastapi-route: %d routes reloaded in %.3f s", routes,
+                     time.perf_counter() - started)
+
+    def _settle(self) -> None:
+        """With `freeze`: collect what the previous table left (its modules and real routes
+        are cycles: only a full collection finds them, and it walks only what is not frozen
+        yet, so mostly the new table), then freeze what is alive. The previous table's own
+        objects hold no cycle: frozen or not, they go once nothing holds them."""
+        if self.freeze:
+            gc.collect()
+            gc.freeze()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.app is not None and (self.error is None or scope["type"] == "lifespan"):
@@ -167,27 +266,43 @@ def _forget_bytecode(paths: set[str]) -> None:
 
 async def _watch(dev: DevApp, watcher: Watcher, server: uvicorn.Server,
                  stop: asyncio.Event) -> bool:
-    """Until `stop`: apply each batch of changes. True when the process must restart."""
+    """Until `stop`: apply each batch of changes. True when the process must restart.
+
+    From here on the facts are told every changed path, so that a reload walks again only the
+    folders that changed; what changed before the watcher started (while the first build
+    read the tree) is caught by one full reload as it starts, in the background."""
     from watchfiles import awatch
 
-    async for changes in awatch(watcher.root, stop_event=stop, step=STEP_MS,
-                                debounce=DEBOUNCE_MS):
-        paths = {path for _, path in changes}
-        _forget_bytecode(paths)
-        kind = watcher.sort(paths)
-        if kind == "restart" or (kind == "routes" and dev.app is None):
-            log.warning("fastapi-route: a project file changed: restarting")
-            server.should_exit = True
-            return True
-        if kind == "routes":
-            dev.reload_routes()
-    return False
+    settling: asyncio.Task[None] | None = None
+    if dev.app is not None:
+        dev.facts.track()
+        # Runs once this task first waits: inside awatch, once its watches are set.
+        settling = asyncio.create_task(dev.reload())
+    try:
+        async for changes in awatch(watcher.root, stop_event=stop, step=STEP_MS,
+                                    debounce=DEBOUNCE_MS):
+            paths = {path for _, path in changes}
+            _forget_bytecode(paths)
+            dev.facts.changed(paths)  # every path: a name in public/ counts for the checks
+            kind = watcher.sort(paths)
+            if kind == "restart" or (kind == "routes" and dev.app is None):
+                log.warning("fastapi-route: a project file changed: restarting")
+                server.should_exit = True
+                return True
+            if kind == "routes":
+                await dev.reload()
+        return False
+    finally:
+        if settling is not None and not settling.done():
+            settling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await settling
 
 
 def serve(project: Project, config: Config, settings: dict[str, Any]) -> None:
     """Serve the project until stopped; restart the process when a file outside routes/
     changes."""
-    dev = DevApp(project, config)
+    dev = DevApp(project, config, freeze=True)
     dev.build()
     # A lifespan that raises ends dev (exit 1) with one located message: it has no page to
     # show it on, and a save may not be what mends it (docs/decisions.md).

@@ -80,6 +80,7 @@ class RouteIndex:
     """The trie over one list of routes, answering "which could match this path?"."""
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self.size = len(routes)
         self.root = Node()
         self.everywhere: list[int] = []
         for number, route in enumerate(routes):
@@ -135,6 +136,12 @@ def _indexable(route: BaseRoute) -> bool:
 _PLAIN_FLAGS = re.compile("").flags  # what Starlette's compile_path gives: no IGNORECASE
 
 
+def _same_place(a: BaseRoute, b: BaseRoute) -> bool:
+    """Two routes the index cannot tell apart at one position."""
+    return a is b or (getattr(a, "path", None) == getattr(b, "path", None)
+                      and _indexable(a) == _indexable(b))
+
+
 def _toggled(path: str) -> str | None:
     """The trailing-slash twin redirect_slashes would try, if any."""
     if path == "/":
@@ -155,6 +162,19 @@ class Dispatcher:
         self._size = -1
         self._index: RouteIndex | None = None
         self._views: dict[tuple[int, ...], Router] = {}
+        self._ahead: tuple[list[BaseRoute], RouteIndex] | None = None  # `prepare`
+
+    def prepare(self, routes: list[BaseRoute]) -> None:
+        """Index a list of routes the router is about to take (`router.routes = routes`),
+        ahead of it: in another thread, so that the first request after the swap does not
+        build it (dev swaps in a table of thousands of routes while the app serves). A list
+        with the same paths in the same places keeps the current index (an edit that changes
+        no URL): no new index to build, nor for the garbage collector to walk."""
+        index, built = self._index, self._built_for
+        if not (index is not None and built is not None and index.size == len(routes)
+                and all(map(_same_place, built, routes))):
+            index = RouteIndex(routes)
+        self._ahead = (routes, index)
 
     def routes_replaced(self, position: int) -> None:
         """The route at `position` was swapped in place (a lazy route became real): the same
@@ -165,7 +185,13 @@ class Dispatcher:
     def _current_index(self) -> RouteIndex:
         routes = self.router.routes
         if self._index is None or routes is not self._built_for or len(routes) != self._size:
-            self._index = RouteIndex(routes)
+            ahead, self._ahead = self._ahead, None
+            # Made for this very list, unchanged since: a list whose length changed may have
+            # changed anywhere.
+            if ahead is not None and ahead[0] is routes and ahead[1].size == len(routes):
+                self._index = ahead[1]
+            else:
+                self._index = RouteIndex(routes)
             self._built_for, self._size = routes, len(routes)
             self._views.clear()
         return self._index

@@ -26,11 +26,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import operator
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from fastapi import FastAPI
 from starlette.datastructures import URLPath
@@ -138,6 +139,27 @@ def _plain_500(error: Exception) -> Response:
     return PlainTextResponse("Internal Server Error", 500)
 
 
+class Staged(NamedTuple):
+    """Stand-ins for a table, made ahead (`OnDemandRoutes.stage`), and where they go."""
+
+    routes: Sequence[RouteEntry]
+    replaced: list[LazyRoute]  # the stand-ins (or their real routes) they replace
+    at: int  # where those stand in the router's list
+    kept: list[BaseRoute]  # the router's other routes (app pages, mounts, routes by hand)
+    lazy: list[LazyRoute]
+    router_routes: list[BaseRoute]  # the router's new list
+
+    def fits(self, owner: OnDemandRoutes, routes: Sequence[RouteEntry]) -> bool:
+        """Still right for the router as it is: the same table, and the same other routes
+        around the same stand-ins (checked by identity: a few routes)."""
+        current = owner.app.router.routes
+        ours = len(current) - len(self.kept)
+        return (self.routes is routes and owner.lazy is self.replaced
+                and ours == len(self.replaced)
+                and all(map(operator.is_, current[:self.at], self.kept[:self.at]))
+                and all(map(operator.is_, current[self.at + ours:], self.kept[self.at:])))
+
+
 class OnDemandRoutes:
     """The routes of one route table in an app, made real on a schedule."""
 
@@ -186,31 +208,43 @@ class OnDemandRoutes:
 
         self._openapi = self.app.openapi = openapi  # type: ignore[method-assign]
 
-    def install(self, routes: Sequence[RouteEntry], import_later: bool = False) -> None:
+    def install(self, routes: Sequence[RouteEntry], import_later: bool = False,
+                staged: Staged | None = None) -> None:
         """Put a LazyRoute per route in the router, in the table's precedence order, in
         place of the previous table's routes (at the end, the first time); then follow the
         schedule: eager makes them all real, warm imports every file they need (now, or
-        with `import_later` by `import_rest` once the lifespan has started)."""
+        with `import_later` by `import_rest` once the lifespan has started). `staged`: the
+        stand-ins made ahead for these routes (`stage`, in another thread: `dev`), used when
+        the router still holds what they were made for."""
         if self.schedule == "warm":
             files, self._layout_files = _files_of(routes)
             if import_later:
                 self._to_import, self.imported = files, False
             else:  # before anything changes: an import error stops here
                 self.import_all(files)
-        router_routes = self.app.router.routes
-        ours = {id(x) for lazy in self.lazy for x in (lazy, lazy.real) if x is not None}
-        at = next((i for i, x in enumerate(router_routes) if id(x) in ours), len(router_routes))
-        kept = [x for x in router_routes if id(x) not in ours]
-        registrar = Registrar(self.app, routes, self.modules, self.base)
-        self.lazy = [LazyRoute(self, registrar, r, at + i) for i, r in enumerate(routes)]
-        # A new list: the dispatcher rebuilds its index for it, and a request already iterating
-        # the old list finishes on it.
-        self.app.router.routes = [*kept[:at], *self.lazy, *kept[at:]]
+        if staged is None or not staged.fits(self, routes):
+            staged = self.stage(routes)
+        self.lazy = staged.lazy
+        # A new list: the dispatcher rebuilds its index for it (or takes the one made ahead
+        # for it), and a request already iterating the old list finishes on it.
+        self.app.router.routes = staged.router_routes
         self.table[:] = routes
         self._next = 0
         self.app.openapi_schema = None
         if self.schedule == "eager":
             self.materialize_all()
+
+    def stage(self, routes: Sequence[RouteEntry]) -> Staged:
+        """What `install` puts in place for `routes`, made without changing anything: it
+        may run in another thread while the app serves."""
+        replaced = self.lazy
+        router_routes = list(self.app.router.routes)  # a copy: one C call
+        ours = {id(x) for lazy in replaced for x in (lazy, lazy.real) if x is not None}
+        at = next((i for i, x in enumerate(router_routes) if id(x) in ours), len(router_routes))
+        kept = [x for x in router_routes if id(x) not in ours]
+        registrar = Registrar(self.app, routes, self.modules, self.base)
+        lazy = [LazyRoute(self, registrar, r, at + i) for i, r in enumerate(routes)]
+        return Staged(routes, replaced, at, kept, lazy, [*kept[:at], *lazy, *kept[at:]])
 
     def import_all(self, files: Sequence[str]) -> None:
         """Import every route file and layout the table names, and check each layout's values
