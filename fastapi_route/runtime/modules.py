@@ -30,6 +30,7 @@ from ..conventions import ROUTE_FILES, SegmentError, SegmentKind, parse_segment
 from ..errors import FastAPIRouteError
 from ..project import Project
 from .aliases import ALIASES, natural_modules
+from .factories import remember_factory_checks
 from .failure import located
 
 _MANGLED = {SegmentKind.PARAM: "_param_", SegmentKind.CATCHALL: "_catchall_",
@@ -78,6 +79,8 @@ class ProjectModules:
     """Imports the files of one project; each file is imported at most once."""
 
     def __init__(self, project: Project) -> None:
+        # Before any file of the project makes its models: see `factories`.
+        remember_factory_checks()
         self.root = project.root
         self._loaded: dict[str, types.ModuleType] = {}
         self._lock = threading.RLock()
