@@ -76,15 +76,20 @@ def group_of(filename: str) -> str:
     return f"stdlib {name}" if "python3" in filename else name
 
 
-def document(kind: str, app: Any) -> None:
+def document(kind: str, app: Any, how: str = "run") -> None:
     """The first `/openapi.json` as each contender makes it: `run` with the heap frozen and
-    full collections held back, then frozen again (`runtime.openapi`); the floor, FastAPI's."""
-    if kind == "floor":
+    full collections held back, then frozen again (`runtime.openapi`); the floor, FastAPI's.
+    `how` makes `run`'s another way: `frozen` (the heap frozen first, the collector as it
+    is), `stock` (as the floor)."""
+    if kind == "floor" or how == "stock":
         json.dumps(app.openapi())
         return
     from fastapi_route.runtime.openapi import FULL_COLLECTIONS_HELD, render
 
     gc.freeze()
+    if how == "frozen":
+        json.dumps(app.openapi())
+        return
     thresholds = gc.get_threshold()
     gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTIONS_HELD)
     render(app.openapi())
@@ -93,7 +98,7 @@ def document(kind: str, app: Any) -> None:
     gc.set_threshold(*thresholds)
 
 
-def child(kind: str, tree: Path, trace: bool, openapi: bool) -> dict[str, Any]:
+def child(kind: str, tree: Path, trace: bool, openapi: str | None) -> dict[str, Any]:
     if trace:
         tracemalloc.start(FRAMES)
     before = rss_mib()
@@ -103,7 +108,7 @@ def child(kind: str, tree: Path, trace: bool, openapi: bool) -> dict[str, Any]:
                               "rss_start_mib": round(before, 1),
                               "sys_modules": len(sys.modules), "routes": len(app.routes)}
     if openapi:
-        document(kind, app)
+        document(kind, app, openapi)
         result["rss_openapi_mib"] = round(rss_mib(), 1)
     if not trace:
         return result
@@ -132,8 +137,9 @@ def main() -> None:
     parser.add_argument("tree", type=Path)
     parser.add_argument("--trace", action="store_true", help="by allocation site (slow)")
     parser.add_argument("--rounds", type=int, default=1, help="RSS: fresh processes each")
-    parser.add_argument("--openapi", action="store_true",
-                        help="RSS also after the first document, made as each makes it")
+    parser.add_argument("--openapi", nargs="?", const="run", choices=("run", "frozen", "stock"),
+                        help="RSS also after the first document, made as each makes it "
+                        "(or run's made `frozen`: the heap frozen first; `stock`: as the floor)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--child", choices=("run", "floor"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -145,7 +151,7 @@ def main() -> None:
         for kind in results:  # interleaved: the load of the machine falls on both alike
             command = [sys.executable, __file__, str(args.tree), "--child", kind]
             out = subprocess.run(command + (["--trace"] if args.trace else [])
-                                 + (["--openapi"] if args.openapi else []),
+                                 + ([f"--openapi={args.openapi}"] if args.openapi else []),
                                  check=True, capture_output=True, text=True).stdout
             results[kind].append(json.loads(out.splitlines()[-1]))
     for kind, samples in results.items():
