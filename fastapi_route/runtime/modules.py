@@ -95,16 +95,19 @@ class FolderPackages(importlib.abc.MetaPathFinder):
 
     def __init__(self) -> None:
         self._bases: frozenset[str] = frozenset()
+        self._heads: frozenset[str] = frozenset()  # their first parts: one set lookup
 
     def add(self, base: str) -> None:
         self._bases = self._bases | {base}
+        self._heads = frozenset(b.partition(".")[0] for b in self._bases)
         install_finder(self)
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        part = fullname.rpartition(".")[2]
-        if not path or not any(fullname.startswith(base + ".") for base in self._bases):
+        if not path or fullname.partition(".")[0] not in self._heads or not any(
+                fullname.startswith(base + ".") for base in self._bases):
             return None
+        part = fullname.rpartition(".")[2]
         found = importlib.machinery.PathFinder.find_spec(fullname, path)
         if found is not None and found.has_location:
             return None
