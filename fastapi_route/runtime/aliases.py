@@ -40,7 +40,7 @@ class ProjectModules(Protocol):
 
     root: Path
 
-    def load(self, rel_file: str) -> types.ModuleType: ...
+    def load(self, rel_file: str, *, packages: bool = False) -> types.ModuleType: ...
 
     def module_name(self, rel_file: str) -> str: ...
 
@@ -88,7 +88,8 @@ class _Alias(importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         try:
-            module = self.modules.load(self.rel_file)
+            # Its folders too: a test may `importlib.reload` what it imported by name.
+            module = self.modules.load(self.rel_file, packages=True)
         except FastAPIRouteError as exc:  # modules.HandlerImportError
             # What `import x` raises for a file that fails (ImportError, SyntaxError, ...),
             # so that `try: import x / except ImportError` still works.
@@ -124,7 +125,7 @@ class Aliases(importlib.abc.MetaPathFinder):
             self._roots[root] = weakref.ref(modules)
             heads = {name for r in self._roots for name in _heads_of(r)}
             self._heads = frozenset(heads)
-        _install(self)
+        install_finder(self)
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
@@ -163,8 +164,8 @@ def _heads_of(root: Path) -> set[str]:
 ALIASES = Aliases()
 
 
-def _install(finder: Aliases) -> None:
-    """Put the finder just ahead of the path finder (after pytest's assertion rewriter and
+def install_finder(finder: importlib.abc.MetaPathFinder) -> None:
+    """Put a finder just ahead of the path finder (after pytest's assertion rewriter and
     any other hook that comes first), once."""
     if finder in sys.meta_path:
         return

@@ -12,6 +12,7 @@ import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
@@ -64,9 +65,11 @@ def to_response(result: Any) -> Any:
     return result
 
 
-def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
-    """The signature with string annotations (PEP 563) evaluated in the handler's module."""
-    signature = inspect.signature(func)
+def _resolved_signature(func: Callable[..., Any],
+                        signature: inspect.Signature | None = None) -> inspect.Signature:
+    """The signature (`signature`, the function's own, if given) with string annotations
+    (PEP 563) evaluated in the handler's module; the very one given when it has none."""
+    signature = signature or inspect.signature(func)
     annotations = [p.annotation for p in signature.parameters.values()]
     if not any(isinstance(a, str) for a in (*annotations, signature.return_annotation)):
         return signature  # already objects: get_type_hints would only cost start-up time
@@ -133,7 +136,7 @@ def compile_served(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor
 register_convertors()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PathParams:
     """What the route's URL gives the handler, beyond what FastAPI works out itself."""
 
@@ -144,9 +147,11 @@ class PathParams:
 
     @classmethod
     def of(cls, r: RouteEntry) -> PathParams:
-        return cls(r.catchall, r.catchall in r.params, {
-            name: kind.python for name, kind in r.template.params if kind.rank is Rank.TYPED
-        })
+        types = {name: kind.python for name, kind in r.template.params
+                 if kind.rank is Rank.TYPED}
+        if r.catchall is None and not types:
+            return _PLAIN  # most routes: one for all of them (memory, issue 19 item 7)
+        return cls(r.catchall, r.catchall in r.params, types)
 
     def given(self, kwargs: dict[str, Any]) -> None:
         """Turn the catch-all's string into its list of segments, in place."""
@@ -154,6 +159,9 @@ class PathParams:
             kwargs[self.catchall] = (
                 _segments(kwargs[self.catchall]) if self.catchall_in_url else []
             )
+
+
+_PLAIN = PathParams(types=MappingProxyType({}))
 
 
 def _as_seen_by_fastapi(param: inspect.Parameter, url: PathParams) -> inspect.Parameter:
@@ -167,8 +175,7 @@ def _as_seen_by_fastapi(param: inspect.Parameter, url: PathParams) -> inspect.Pa
     return param
 
 
-def _seen(func: Callable[..., Any], url: PathParams, returns: Any) -> inspect.Signature:
-    signature = _resolved_signature(func)
+def _seen(signature: inspect.Signature, url: PathParams, returns: Any) -> inspect.Signature:
     return signature.replace(
         parameters=[_as_seen_by_fastapi(p, url) for p in signature.parameters.values()
                     if url.catchall_in_url or p.name != url.catchall],
@@ -190,7 +197,9 @@ def endpoint_for(
     unannotated handler's returns (the route's `statuses`): see `documented`.
     """
     options: dict[str, Any] = dict(getattr(func, ROUTE_OPTIONS, {}))
-    returns = _resolved_signature(func).return_annotation
+    own = inspect.signature(func)
+    signature = _resolved_signature(func, own)
+    returns = signature.return_annotation
     if returns is None or returns is type(None):
         options.setdefault("status_code", 204)
         options.setdefault("response_model", None)
@@ -199,20 +208,23 @@ def endpoint_for(
         returns = inspect.Signature.empty
     elif returns is inspect.Signature.empty and "status_code" not in options:
         documented(statuses, options)
-    seen = _seen(func, url, returns)
-    given = url.given
-    endpoint: Any  # a function that also gets a __signature__
+    seen = _seen(signature, url, returns)
+    # Only a catch-all's string is turned into segments: no call (nor bound method) for others.
+    given = url.given if url.catchall is not None else None
+    endpoint: Any  # a function that may also get a __signature__
     if inspect.iscoroutinefunction(func):
 
         async def endpoint(**kwargs: Any) -> Any:
-            given(kwargs)
+            if given is not None:
+                given(kwargs)
             result = await func(**kwargs)
             return to_response(result) if result is None or type(result) is tuple else result
 
     else:
 
         def endpoint(**kwargs: Any) -> Any:
-            given(kwargs)
+            if given is not None:
+                given(kwargs)
             result = func(**kwargs)
             return to_response(result) if result is None or type(result) is tuple else result
 
@@ -220,8 +232,20 @@ def endpoint_for(
     # a streaming endpoint by `inspect.unwrap`, so it sees the user's generator function, and
     # streams what this adapter returns, the generator itself (neither None nor a tuple).
     functools.update_wrapper(endpoint, func)
-    endpoint.__signature__ = seen  # what FastAPI inspects, once, at registration
+    # What FastAPI inspects, once, at registration. When it is the handler's own signature
+    # (most handlers), `inspect.signature` finds that one through `__wrapped__`, as FastAPI
+    # always does, and none is kept per route (memory, issue 19 item 7).
+    if not _same(seen, own):
+        endpoint.__signature__ = seen
     return endpoint, options
+
+
+def _same(seen: inspect.Signature, own: inspect.Signature) -> bool:
+    """Whether `seen` is `own` part for part (the very parameters and return annotation:
+    `==` would compare defaults, which may not compare)."""
+    return seen.return_annotation is own.return_annotation and len(seen.parameters) == len(
+        own.parameters) and all(a is b for a, b in zip(seen.parameters.values(),
+                                                        own.parameters.values(), strict=True))
 
 
 def websocket_endpoint_for(
@@ -237,7 +261,8 @@ def websocket_endpoint_for(
         await func(**kwargs)
 
     functools.update_wrapper(endpoint, func)
-    endpoint.__signature__ = _seen(func, url, None)  # type: ignore[attr-defined]
+    endpoint.__signature__ = _seen(  # type: ignore[attr-defined]
+        _resolved_signature(func), url, None)
     return endpoint, options
 
 

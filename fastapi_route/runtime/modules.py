@@ -10,26 +10,33 @@ must not replace a standard-library module. Each project gets one package name:
 
 Folders whose names are not identifiers (`[id]`, `(auth)`, `v1.0`) become packages with
 mangled names and the folder as `__path__`, so a relative `from .helpers import x` inside a
-route file finds `helpers.py` beside it.
+route file finds `helpers.py` beside it. A plain folder (no `__init__.py`) becomes a package
+only when an import needs it (`FolderPackages`): a route file is imported without its
+folders in sys.modules, which then holds a module per route file rather than two or three
+(every `inspect.signature` of a builtin copies sys.modules, and each package costs a module,
+its dict and its spec; issue 19).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..conventions import ROUTE_FILES, SegmentError, SegmentKind, parse_segment
 from ..errors import FastAPIRouteError
 from ..project import Project
-from .aliases import ALIASES, natural_modules
+from .aliases import ALIASES, install_finder, natural_modules
+from .factories import remember_factory_checks
 from .failure import located
 
 _MANGLED = {SegmentKind.PARAM: "_param_", SegmentKind.CATCHALL: "_catchall_",
@@ -70,6 +77,54 @@ def _execute(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
     return module
 
 
+def _plain_package(name: str, folder: str) -> importlib.machinery.ModuleSpec:
+    """A package whose `__path__` is `folder`, with nothing to run (a folder without an
+    `__init__.py` Python may run, or whose name Python cannot import)."""
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = [folder]
+    return spec
+
+
+class FolderPackages(importlib.abc.MetaPathFinder):
+    """Finds the package of a plain folder of a project when an import asks for it (a
+    relative import in a route file, a real package below it, `importlib.reload`): the
+    folder below the parent package's folder whose `module_part` is the name's last part.
+    Only names below a project's package are looked at, and what the path finder finds
+    first stays its own (a module file, a real package, which it runs): a plain folder is
+    what it would make a namespace package of, or a name it cannot read."""
+
+    def __init__(self) -> None:
+        self._bases: frozenset[str] = frozenset()
+        self._heads: frozenset[str] = frozenset()  # their first parts: one set lookup
+
+    def add(self, base: str) -> None:
+        self._bases = self._bases | {base}
+        self._heads = frozenset(b.partition(".")[0] for b in self._bases)
+        install_finder(self)
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if not path or fullname.partition(".")[0] not in self._heads or not any(
+                fullname.startswith(base + ".") for base in self._bases):
+            return None
+        part = fullname.rpartition(".")[2]
+        found = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if found is not None and found.has_location:
+            return None
+        for location in path:
+            try:
+                entries = list(os.scandir(location))
+            except OSError:
+                continue
+            for entry in entries:
+                if module_part(entry.name) == part and entry.is_dir():
+                    return _plain_package(fullname, entry.path)
+        return None
+
+
+FOLDERS = FolderPackages()
+
+
 class HandlerImportError(FastAPIRouteError):
     """A project file raised while being imported."""
 
@@ -78,6 +133,8 @@ class ProjectModules:
     """Imports the files of one project; each file is imported at most once."""
 
     def __init__(self, project: Project) -> None:
+        # Before any file of the project makes its models: see `factories`.
+        remember_factory_checks()
         self.root = project.root
         self._loaded: dict[str, types.ModuleType] = {}
         self._lock = threading.RLock()
@@ -88,6 +145,7 @@ class ProjectModules:
                 f"{project.name}/__init__.py failed to import: {type(exc).__name__}: {exc}",
                 "fix the error in the project's __init__.py",
             ) from exc
+        FOLDERS.add(self.base)
         self._adopt()
         ALIASES.register(self)
 
@@ -130,8 +188,7 @@ class ProjectModules:
                 name, init, submodule_search_locations=[str(folder)]
             )
         else:
-            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
-            spec.submodule_search_locations = [str(folder)]
+            spec = _plain_package(name, str(folder))
         assert spec is not None
         return _execute(spec)
 
@@ -150,27 +207,31 @@ class ProjectModules:
         return ".".join([self.base, *parts, stem])
 
     def _ensure_packages(self, rel_file: str) -> None:
-        """The packages on the way to a file: real ones (with __init__.py) import normally,
-        plain folders become packages whose __path__ is the folder."""
+        """The real packages on the way to a file (an `__init__.py` under an importable name)
+        are imported first, as Python would (and the plain folders above them with them, by
+        `FolderPackages`); a plain folder only when an import asks for it."""
         name = self.base
         folder = self.root
         for part in PurePosixPath(rel_file).parent.parts:
             folder = folder / part
             name = f"{name}.{module_part(part)}"
-            if name in sys.modules:
-                continue
-            if module_part(part) == part and (folder / "__init__.py").is_file():
+            if module_part(part) == part and name not in sys.modules and (
+                    folder / "__init__.py").is_file():
                 importlib.import_module(name)
-            else:
-                self._register(name, folder, None)
 
-    def load(self, rel_file: str) -> types.ModuleType:
-        """Import a project file by its path relative to the root (cached in sys.modules)."""
+    def load(self, rel_file: str, *, packages: bool = False) -> types.ModuleType:
+        """Import a project file by its path relative to the root (cached in sys.modules).
+        With `packages`, the folders on the way are in sys.modules too, as Python leaves a
+        module it imports by name (what `importlib.reload` of it looks for)."""
         module = self._loaded.get(rel_file)  # a file with several handlers: asked often
-        if module is not None:
-            return module
-        with self._lock:  # two threads must not both run a file, nor see it half run
-            return self._load(rel_file)
+        if module is None:
+            with self._lock:  # two threads must not both run a file, nor see it half run
+                module = self._load(rel_file)
+        if packages:
+            parent = self.module_name(rel_file).rpartition(".")[0]
+            if parent not in sys.modules:
+                importlib.import_module(parent)  # by `FolderPackages`
+        return module
 
     def function(self, rel_file: str, name: str, *, line: int | None = None,
                  hint: str | None = None) -> Callable[..., Any]:
