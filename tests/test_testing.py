@@ -148,6 +148,7 @@ def test_a_file_no_import_can_name_through_the_handle(tmp_path: Path, schedule: 
     app.dependency_overrides[deps.current] = lambda: "fake"
     with TestClient(app) as client:
         assert client.get("/users/7").json() == "fake"
+    assert importlib.reload(deps) is deps  # its folders are importable packages
 
 
 @pytest.mark.usefixtures("forget_names")

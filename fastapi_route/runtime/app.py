@@ -168,7 +168,7 @@ class Runtime:
         """The module the app uses for a project file (`routes/items/deps.py`, relative to
         the project folder), imported now if need be: for a test's dependency_overrides on a
         file no import statement can name (`routes/users/[id]/deps.py`)."""
-        return self.modules.load(rel_file)
+        return self.modules.load(rel_file, packages=True)  # so importlib.reload works on it
 
     def record_of(self, route: object) -> LazyRoute | None:
         """The table's LazyRoute behind a router entry (see `OnDemandRoutes.record_of`)."""
