@@ -78,3 +78,31 @@ def test_a_request_counts_itself_in_and_out(tmp_path: Path) -> None:
     assert REQUESTS.under_way == before
     assert client.get("/nothing").status_code == 404
     assert REQUESTS.under_way == before
+
+
+def test_a_request_counts_out_once_its_response_has_started() -> None:
+    """A streamed response (server-sent events, a long download) is no longer under way
+    once it has started: the warm-up does not wait for its body."""
+    before = REQUESTS.under_way
+    seen: list[int] = []
+
+    async def streaming(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(REQUESTS.under_way)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        seen.append(REQUESTS.under_way)  # the body is still to come
+        await send({"type": "http.response.body", "body": b"x"})
+
+    async def failing(scope, receive, send):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no response at all")
+
+    async def sent(message):  # type: ignore[no-untyped-def]
+        pass
+
+    async def scenario() -> None:
+        await REQUESTS.serving(streaming, {"type": "http"}, None, sent)  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError):
+            await REQUESTS.serving(failing, {"type": "http"}, None, sent)  # type: ignore[arg-type]
+
+    asyncio.run(scenario())
+    assert seen == [before + 1, before]
+    assert REQUESTS.under_way == before

@@ -1,6 +1,9 @@
 """Whether requests are being served in this process: the warm-up gives way to them.
 
-Every file route's request (`FileAPIRoute.handle`) counts itself in and out. The warm-up
+Every file route's request (`FileAPIRoute.handle`) counts itself in, and out when its
+response starts (`serving`): a streamed response, a long poll or a websocket-like SSE stream
+is not "under way" for the length of its body, or the warm-up would crawl while one is open.
+The warm-up
 (`OnDemandRoutes._slices`) starts a slice only once no request has been under way for QUIET
 seconds, so that a client sending request after request is not kept waiting behind
 registration between two of them; it runs one anyway after STARVED seconds without, so that
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 QUIET = 0.001
 STARVED = 0.020
@@ -30,6 +35,24 @@ class Activity:
     def end(self) -> None:
         self.under_way -= 1
         self.last_end = time.perf_counter()
+
+    async def serving(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run `app` counted in, until it starts its response (or ends without one)."""
+        counted = True
+        self.begin()
+
+        async def sending(message: Message) -> None:
+            nonlocal counted
+            if counted and message["type"] == "http.response.start":
+                counted = False
+                self.end()
+            await send(message)
+
+        try:
+            await app(scope, receive, sending)
+        finally:
+            if counted:
+                self.end()
 
     def idle(self) -> bool:
         return self.under_way == 0 and time.perf_counter() - self.last_end >= QUIET

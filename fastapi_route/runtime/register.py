@@ -54,11 +54,7 @@ class FileAPIRoute(APIRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method in self.methods or (method == "HEAD" and self.answers_head):
-            REQUESTS.begin()  # the warm-up gives way (`activity`)
-            try:
-                await self.served(scope, receive, send)
-            finally:
-                REQUESTS.end()
+            await REQUESTS.serving(self.served, scope, receive, send)  # the warm-up waits
             return
         # The app's exception handling answers it, as for any HTTPException.
         raise HTTPException(status_code=405, headers={"Allow": self.allow})
