@@ -240,3 +240,41 @@ def test_explain_names_the_probe(tmp_path: Path) -> None:
     result = run_cli(["explain", "GET", "/readyz", "--project", str(root)], cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     assert "config.py's health probe (no layout applies)" in result.stdout
+
+
+def test_under_lazy_a_broken_file_makes_the_app_not_ready(tmp_path: Path) -> None:
+    """Lazy imports nothing before a request needs it: ready at once, `failed` (503) from the
+    moment a request finds a file that does not import; the other routes still serve."""
+    root = _tree(tmp_path, **{
+        "config.py": HEALTH + "lazy = True\n",
+        "routes/broken/route.py": "import not_a_module_anywhere\ndef GET(request):\n"
+                                  "    return 1\n",
+    })
+    with TestClient(create_app(Project(root), source="scan", server=True)) as client:
+        assert client.get("/readyz").text == "ready"
+        assert client.get("/broken", headers=KEY).status_code == 500
+        failed = client.get("/readyz")
+        assert (failed.status_code, failed.text) == (503, "failed")
+        assert client.get("/items/4", headers=KEY).json() == {"item": 4}
+
+
+def test_a_file_that_fails_after_the_bind_makes_the_app_not_ready(tmp_path: Path) -> None:
+    """Without `run`'s supervisor (another server) a warm app whose file fails to import
+    after the bind keeps serving, but never says ready."""
+    root = _tree(tmp_path, **{
+        "routes/[...rest]/route.py": "raise RuntimeError('no database')\n"
+                                     "def GET(request, rest: list[str]):\n    return rest\n",
+    })
+    app = create_app(Project(root), source="scan", server=True)
+    with TestClient(app) as client:
+        client.portal.call(_until_failed, runtime_of(app).file_routes)
+        failed = client.get("/readyz")
+        assert (failed.status_code, failed.text) == (503, "failed")
+        assert client.get("/items/4", headers=KEY).json() == {"item": 4}
+
+
+async def _until_failed(file_routes: object) -> None:
+    import anyio
+
+    while not file_routes.broken:  # type: ignore[attr-defined]
+        await anyio.sleep(0.01)

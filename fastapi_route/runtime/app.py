@@ -131,8 +131,7 @@ def create_app(
     file_routes = OnDemandRoutes(app, modules, schedule, error_page, server=server)
     # The probes, then the project pages, before the routes: a root catch-all route must not
     # shadow a custom /docs. The pages see the current table (dev replaces it).
-    health.install(app, config.health,
-                   lambda: all(tree.file_routes.imported for tree in trees_of(app)))
+    health.install(app, config.health, lambda: not_ready(app))
     pages = extras.install(app, found, config, file_routes.table, modules)
     file_routes.install(routes, import_later=server and ready_path)
     app_file.finish(app)
@@ -233,6 +232,15 @@ def trees_of(app: FastAPI) -> list[Runtime]:
     """Every route tree in `app`: create_app's, then those `include` added."""
     state = getattr(app.state, _STATE, None)
     return state.trees if isinstance(state, Installed) else []
+
+
+def not_ready(app: FastAPI) -> str | None:
+    """Why `app` is not complete (what its readiness path answers with its 503): "failed" if a
+    route file failed to import, "starting" while some are left to import; None: complete."""
+    trees = [tree.file_routes for tree in trees_of(app)]
+    if any(tree.broken for tree in trees):
+        return "failed"
+    return None if all(tree.imported for tree in trees) else "starting"
 
 
 def with_warm_up(user: Any, file_routes: Callable[[], OnDemandRoutes] | None,

@@ -1,9 +1,11 @@
 """config.py's `health` probes (SPEC 13.1): a liveness path, and a readiness path that says
 whether the server is complete.
 
-`live` answers 200 while the process serves. `ready` answers 503 until every route file of
-the app is imported, and again once the process has been told to stop (SIGTERM or SIGINT:
-draining), else 200. With a readiness path `run` binds before importing the route files
+`live` answers 200 while the process serves. `ready` answers 503 `starting` until every route
+file of the app is imported, 503 `failed` from the moment one is known to fail to import
+(under `lazy`, where nothing is imported before a request needs it, the only 503 but
+draining), and 503 `draining` once the process has been told to stop (SIGTERM or SIGINT),
+else 200. With a readiness path `run` binds before importing the route files
 (`OnDemandRoutes.import_rest`), so a load balancer or Kubernetes sends traffic only to a
 server that has them all; a file that fails to import stops `run` as before.
 
@@ -79,15 +81,16 @@ class _Draining:
 DRAINING = _Draining()
 
 
-def install(app: FastAPI, health: HealthConfig, ready: Callable[[], bool]) -> None:
-    """Put config.py's probe paths first in the app's router; `ready()` says whether every
-    route file is imported."""
+def install(app: FastAPI, health: HealthConfig, not_ready: Callable[[], str | None]) -> None:
+    """Put config.py's probe paths first in the app's router; `not_ready()` says why the app
+    is not complete ("starting", "failed"), None when it is."""
 
     async def readiness(request: Request) -> Response:
         if DRAINING.is_set():
             return PlainTextResponse("draining", 503, headers=_NO_STORE)
-        if not ready():
-            return PlainTextResponse("starting", 503, headers=_NO_STORE)
+        why = not_ready()  # "starting": files left to import; "failed": one failed
+        if why is not None:
+            return PlainTextResponse(why, 503, headers=_NO_STORE)
         return PlainTextResponse("ready", headers=_NO_STORE)
 
     async def liveness(request: Request) -> Response:

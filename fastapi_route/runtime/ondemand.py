@@ -47,7 +47,7 @@ from .activity import REQUESTS
 from .dispatch import Dispatcher
 from .endpoints import compile_served
 from .layouts import NONE, Composed, read_layout
-from .modules import ProjectModules
+from .modules import HandlerImportError, ProjectModules
 from .register import Registrar
 from .routepath import get_route_path
 
@@ -176,6 +176,9 @@ class OnDemandRoutes:
         # Whether every file of the table is imported (or known to fail, under `lazy`):
         # false only while `import_rest` has files left, which it imports from `_to_import`.
         self.imported = True
+        # Whether a route file failed to import (found by a request under `lazy`, or by
+        # anything that made a route real): the app is not complete.
+        self.broken = False
         self._to_import: list[str] = []
         self._layout_files: set[str] = set()
         self.error_response = error_page or _plain_500
@@ -272,6 +275,7 @@ class OnDemandRoutes:
                 try:
                     self._import(files[done])
                 except Exception as exc:  # HandlerImportError, a layout's wrong value
+                    self.broken = True
                     log.error("fastapi-route: the server cannot be ready: %s", exc)
                     failure.stop_serving(exc)
                     return
@@ -294,6 +298,7 @@ class OnDemandRoutes:
             lazy.real = lazy.registrar.add(lazy.record)
         except Exception as exc:
             lazy.error = exc
+            self.broken = self.broken or isinstance(exc, HandlerImportError)
             if self.schedule == "eager":
                 raise
             # Our own refusal (a layout's value) says all in its message and hint; an error
