@@ -76,7 +76,32 @@ def _read(path: Path, display: str) -> Config | list[Problem]:
             f"'build.cache_dir' ({config.build.cache_dir!r}) is also the routes or static folder",
             "`clean` deletes the cache folder: give it its own name",
         )]
+    taken = _probe_taken(config)
+    if taken is not None:
+        return [Problem(display, lines.get("health", 0), "INVALID_CONFIG", taken,
+                        "give each probe a path of its own (health = {'ready': '/readyz', "
+                        "'live': '/livez'})")]
     return config
+
+
+def _probe_taken(config: Config) -> str | None:
+    """Why a health probe's path is not its own: the other probe's, or a page the app serves
+    (the document, Swagger UI, its OAuth2 redirect, ReDoc: the probes would hide them)."""
+    health = config.health
+    if health.ready is not None and health.ready == health.live:
+        return f"'health.ready' and 'health.live' are the same path ({health.ready!r})"
+    pages: dict[str | None, str] = {}
+    for docs_page in (False, True):  # whether or not the project has a docs.py
+        served = config.pages(docs_page)
+        pages.update({served.openapi_url: "the OpenAPI document",
+                      served.docs_url: "the docs page",
+                      served.oauth2_redirect_url: "Swagger UI's OAuth2 redirect",
+                      served.redoc_url: "ReDoc"})
+    pages.pop(None, None)
+    for key, path in (("ready", health.ready), ("live", health.live)):
+        if path in pages:
+            return f"'health.{key}' ({path!r}) is the path of {pages[path]}"
+    return None
 
 
 def _execute(path: Path, display: str) -> tuple[dict[str, Any], ast.Module] | Problem:

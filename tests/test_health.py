@@ -144,6 +144,12 @@ def test_a_stop_signal_makes_the_readiness_path_say_draining(tmp_path: Path) -> 
     ("{'ready': '/items/{id}'}", "'health.ready' must be a plain URL path"),
     ("{'alive': '/livez'}", "'health.alive' is not a known setting"),
     ("'/readyz'", "'health' must be a dict"),
+    ("{'ready': '/-/h', 'live': '/-/h'}",
+     "'health.ready' and 'health.live' are the same path ('/-/h')"),
+    ("{'ready': '/openapi.json'}", "'health.ready' ('/openapi.json') is the path of the "
+                                   "OpenAPI document"),
+    ("{'live': '/docs'}", "'health.live' ('/docs') is the path of the docs page"),
+    ("{'live': '/redoc'}", "'health.live' ('/redoc') is the path of ReDoc"),
 ])
 def test_a_wrong_health_setting_is_refused(tmp_path: Path, value: str, message: str) -> None:
     root = _tree(tmp_path, **{"config.py": f"health = {value}\n"})
