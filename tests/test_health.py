@@ -3,6 +3,7 @@ route files are imported when a readiness path says when they all are."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -284,3 +285,31 @@ async def _until_failed(file_routes: object) -> None:
 
     while not file_routes.broken:  # type: ignore[attr-defined]
         await anyio.sleep(0.01)
+
+
+def test_the_app_s_lifespan_marks_the_process_draining_on_sigterm(tmp_path: Path) -> None:
+    """The lifespan of an app with a readiness path watches the stop signals itself (in the
+    main thread, where a server's lifespan runs): after a SIGTERM the probe says draining,
+    and the handler that was there (the server's) still runs."""
+    import httpx
+
+    root = _tree(tmp_path)
+    app = create_app(Project(root), source="scan")
+    seen: list[int] = []
+
+    async def scenario() -> tuple[int, str]:
+        async with app.router.lifespan_context(app):
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.sleep(0)  # the handler runs between two bytecodes of this thread
+            transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                answer = await client.get("/readyz")
+                return answer.status_code, answer.text
+
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        assert asyncio.run(scenario()) == (503, "draining")
+        assert seen == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is not before  # the recorder is back
+    finally:
+        signal.signal(signal.SIGTERM, before)
