@@ -45,6 +45,7 @@ from .errorpage import error_response
 from .failure import Starting
 from .ondemand import Staged
 from .signals import handling
+from .switching import switch_interval_at_most
 
 log = logging.getLogger("fastapi_route")
 
@@ -119,8 +120,6 @@ class DevApp:
             # The worker holds the interpreter until the loop asks for it and the switch
             # interval passes (5 ms by default), at each of the loop's wake-ups: a request
             # waits for several. Shorter while the worker runs.
-            interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(interval, RELOAD_SWITCH_INTERVAL))
             # With `freeze`, the collection after the swap takes what the reload left; no
             # collection meanwhile (each one holds the interpreter, in whichever thread
             # allocated last, and walks what the reload has made so far).
@@ -128,9 +127,9 @@ class DevApp:
             if collecting:
                 gc.disable()
             try:
-                prepared = await asyncio.to_thread(self._prepare, changed)
+                with switch_interval_at_most(RELOAD_SWITCH_INTERVAL):
+                    prepared = await asyncio.to_thread(self._prepare, changed)
             finally:
-                sys.setswitchinterval(interval)
                 if collecting:
                     gc.enable()
             self._swapped(self._swap(prepared), started)

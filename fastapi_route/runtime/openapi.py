@@ -36,7 +36,6 @@ import asyncio
 import concurrent.futures
 import gc
 import json
-import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,8 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .switching import switch_interval_at_most
 
 if TYPE_CHECKING:
     from .ondemand import OnDemandRoutes
@@ -134,28 +135,27 @@ class OpenAPIRoute:
 
     def _make(self, making: concurrent.futures.Future[bytes]) -> None:
         making.set_running_or_notify_cancel()
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
         # No full collection while the document grows: each would walk all of it so far, in
         # this thread but holding the GIL (five of 12-185 ms at 5000 route files). The young
         # generations are still collected.
         thresholds = gc.get_threshold()
-        gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTIONS_HELD)
         try:
-            body = render(self.app.openapi())
+            with switch_interval_at_most(SWITCH_INTERVAL):
+                gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTIONS_HELD)
+                try:
+                    body = render(self.app.openapi())
+                finally:
+                    self._done(thresholds)
         except BaseException as exc:  # the requests that wait for it raise it
-            self._done(interval, thresholds)
             making.set_exception(exc)
         else:
-            self._done(interval, thresholds)
             making.set_result(body)
 
-    def _done(self, interval: float, thresholds: tuple[int, int, int]) -> None:
-        """Before the waiters wake up: the switch interval and the collector's thresholds
-        back (under `run`, the document, kept by FastAPI, frozen first), and the next request
-        asks for the document anew (from FastAPI's cache, or again after a failure)."""
+    def _done(self, thresholds: tuple[int, int, int]) -> None:
+        """Before the waiters wake up: the collector's thresholds back (under `run`, the
+        document, kept by FastAPI, frozen first), and the next request asks for the document
+        anew (from FastAPI's cache, or again after a failure)."""
         self.trees[0].freeze_what_is_made()
         gc.set_threshold(*thresholds)
-        sys.setswitchinterval(interval)
         with self.lock:
             self.making = None
