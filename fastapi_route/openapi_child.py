@@ -7,9 +7,11 @@ hands back `app.openapi()` as FastAPI's endpoint renders it. The parent never im
 file: a broken one, or one whose dependencies are missing (a wheel's isolated build
 environment), is a FastAPIRouteError naming the file, not a traceback.
 
-Run as `python -m fastapi_route.openapi_child REQUEST` (a JSON object): it writes the document
-and a JSON result to the files the request names, and anything the app prints goes to stderr,
-which the parent passes on.
+Run as `python -c CHILD REQUEST` (REQUEST a JSON object), not `python -m`, which would put the
+current folder first on sys.path where `run` has no project folder: a project's `email.py`
+would replace the standard library's, and `from lib.models import Item` would import here and
+fail under `run`. It writes the document and a JSON result to the files the request names, and
+anything the app prints goes to stderr, which the parent passes on.
 """
 
 from __future__ import annotations
@@ -20,19 +22,31 @@ import os
 import subprocess
 import sys
 import tempfile
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .conventions import LAYOUT_FILE, ROUTE_FILES
 from .errors import FastAPIRouteError
-from .pipeline.baked_openapi import Made, installed_versions
+from .pipeline.baked_openapi import (
+    SOURCES,
+    Made,
+    arguments_digest,
+    installed_versions,
+    module_digests,
+)
 from .project import Project, from_path
 
 FULL_COLLECTIONS_HELD = 1_000_000  # collections of the middle generation before a full one
 NOTICE = ("Making the OpenAPI document: importing {name}'s app in a child process "
           "(this runs the app's code)")
+# `python -c` puts "" (the current folder) first on sys.path, as -m does; it is taken off
+# (unless -P / PYTHONSAFEPATH, 3.11+, left it out) before anything else is imported.
+CHILD = ("import sys\n"
+         "if not getattr(sys.flags, 'safe_path', False): del sys.path[0]\n"
+         "from fastapi_route.openapi_child import main\n"
+         "sys.exit(main(sys.argv[1:]))\n")
 
 
 class DocumentError(FastAPIRouteError):
@@ -68,7 +82,7 @@ def make(project: Project, *, source: str = "cache", cache: Path | None = None,
         sys.stderr.flush()
         live = _stderr_fd()
         ran = subprocess.run(
-            [sys.executable, "-m", "fastapi_route.openapi_child", json.dumps(request)],
+            [sys.executable, "-c", CHILD, json.dumps(request)],
             stdin=subprocess.DEVNULL, stdout=live if live is not None else subprocess.PIPE,
             stderr=live if live is not None else subprocess.PIPE, env=_child_env(),
             check=False,
@@ -86,8 +100,9 @@ def make(project: Project, *, source: str = "cache", cache: Path | None = None,
                 "run `fastapi-route openapi` to see the app's own error",
             ) from None
         if not result.get("ok"):
-            raise _error(result, for_build)
-        made = Made(files["document"].read_bytes(), result["openapi_url"], result["versions"])
+            raise _error(result, for_build, project.root)
+        made = Made(files["document"].read_bytes(), result["openapi_url"], result["versions"],
+                    result["arguments"], result["modules"])
         return Document(made, files["served"].read_bytes())
 
 
@@ -112,11 +127,18 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _error(result: dict[str, Any], for_build: bool) -> DocumentError:
+def _error(result: dict[str, Any], for_build: bool, root: Path) -> DocumentError:
     message = f"cannot make the OpenAPI document: {result.get('message', '?')}"
     hint = str(result.get("hint", ""))
     missing = result.get("missing")
-    if missing:
+    own = _project_name(str(missing), root) if missing else None
+    if own is not None:  # not a module to install: the project's own, imported absolutely
+        message += (f"\n  {missing!r} is the project's own {own}: the project folder is not "
+                    "on sys.path, under `run` as here")
+        hint = ("import it relatively, one dot per folder up to the project root plus one "
+                f"(`from ...{missing} import ...` in routes/<folder>/route.py), or by the "
+                "project's package name when it has an __init__.py")
+    elif missing:
         message += (f"\n  the module {missing!r} is not installed where the document is made "
                     f"({sys.executable})")
         hint = (f"install {missing!r} where the build runs: for a wheel, add it to "
@@ -126,6 +148,16 @@ def _error(result: dict[str, Any], for_build: bool) -> DocumentError:
     elif for_build:
         hint = (hint + "; " if hint else "") + "or drop build.openapi in config.py"
     return DocumentError(message, hint)
+
+
+def _project_name(module: str, root: Path) -> str | None:
+    """"folder lib/" or "file lib.py" when the top of `module` names one in the project root."""
+    top = module.partition(".")[0]
+    if (root / top).is_dir():
+        return f"folder {top}/"
+    if (root / f"{top}.py").is_file():
+        return f"file {top}.py"
+    return None
 
 
 # --- the child --------------------------------------------------------------------------------
@@ -143,15 +175,32 @@ def _missing_module(exc: BaseException) -> str | None:
     return None
 
 
-def _where(exc: BaseException, root: Path) -> str:
-    """file:line of the innermost frame in the project, for an error that is not ours."""
-    found = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        try:
-            found = f"{Path(frame.filename).resolve().relative_to(root)}:{frame.lineno}: "
-        except ValueError:
+def _imported_modules(root: Path, route_dir: str) -> list[str]:
+    """The project's files that imported modules came from (relative posix paths): all but
+    route files and layouts (the cache's fingerprint and digests cover them), config.py and
+    app.py (the record's `sources`), a library's (a virtualenv in the project) and ours."""
+    bases = {Path(os.path.abspath(root)), root.resolve()}  # as given, and through links
+    ours = Path(__file__).resolve().parent
+    routes = Path(route_dir).parts
+    found = set()
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str):
             continue
-    return found
+        path = Path(os.path.abspath(filename))
+        for base in bases:
+            if base in path.parents:
+                rel = path.relative_to(base)
+                break
+        else:
+            continue
+        if ({"site-packages", "dist-packages"} & set(rel.parts) or ours in path.parents
+                or rel.as_posix() in SOURCES):
+            continue
+        if rel.parts[:len(routes)] == routes and path.name in (*ROUTE_FILES, LAYOUT_FILE):
+            continue
+        found.add(rel.as_posix())
+    return sorted(found)
 
 
 def _make(request: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +224,10 @@ def _make(request: dict[str, Any]) -> dict[str, Any]:
     body = render(app.openapi())  # FastAPI's, or the one configure put in its place
     Path(request["document"]).write_bytes(body)
     Path(request["served"]).write_bytes(served_body(body, app, app.root_path))
-    return {"ok": True, "openapi_url": app.openapi_url, "versions": installed_versions()}
+    root = root.resolve()
+    return {"ok": True, "openapi_url": app.openapi_url, "versions": installed_versions(),
+            "arguments": arguments_digest(config, root),
+            "modules": module_digests(root, _imported_modules(root, config.route_dir))}
 
 
 def main(argv: list[str]) -> int:
@@ -189,9 +241,11 @@ def main(argv: list[str]) -> int:
     except FastAPIRouteError as exc:
         result = {"ok": False, "message": exc.message, "hint": exc.hint,
                   "missing": _missing_module(exc)}
-    except Exception as exc:  # the app's own code failed: say where, not a traceback
-        where = _where(exc, Path(request["root"]).resolve())
-        result = {"ok": False, "message": f"{where}{type(exc).__name__}: {exc}",
+    except (Exception, SystemExit) as exc:  # the app's own code failed: say where, no traceback
+        from .runtime.failure import located
+
+        result = {"ok": False,
+                  "message": located("making the app", exc, Path(request["root"])),
                   "hint": "fix the error there (the app's code ran as `run` runs it)",
                   "missing": _missing_module(exc)}
     Path(request["result"]).write_text(json.dumps(result), encoding="utf-8")

@@ -1,6 +1,7 @@
 """SPEC 13.2: the OpenAPI document made at build. `fastapi-route openapi` makes it in a child
-process; `build = {"openapi": True}` stores it beside the cache, hashed and tied to the cache
-and to the FastAPI and pydantic versions; `run` serves those bytes while they fit, without
+process; `build = {"openapi": True}` stores it beside the cache, hashed and tied to the cache,
+to the fastapi-route, FastAPI and pydantic versions, to FastAPI's arguments from config.py and to
+the project modules the app imported; `run` serves those bytes while they fit, without
 making a route real, and otherwise makes it at runtime after one warning; `status` shows it."""
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from test_full_disk import FaultyOS, restore, snapshot
 from test_hook import ROUTES, build_wheel, hook_for, initialize, make_app, read_wheel
 from test_packaging_e2e import SAMPLE_PROJECT, build_app, copy_project, only
 
+from fastapi_route import __version__ as our_version
 from fastapi_route import include
 from fastapi_route.cli import main
 from fastapi_route.pipeline import store
+from fastapi_route.pipeline.baked_openapi import BakedDocument
 from fastapi_route.pipeline.store import MANIFEST_FILE, OPENAPI_FILE
 from fastapi_route.runtime.app import create_app, runtime_of
 from hatch_fastapi_route.plugin import FastAPIRouteBuildError
@@ -160,6 +163,56 @@ def test_configure_failing_in_the_child_names_its_line(tmp_path: Path) -> None:
     assert "app.py:2" in out and "no database" in out and "Traceback" not in out
 
 
+def test_configure_calling_sys_exit_names_its_line_and_message(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", {**TREE, "app.py": """
+        import sys
+
+
+        def configure(app):
+            sys.exit("missing DATABASE_URL")
+    """})
+    code, out = cli(root, "openapi", "--scan")
+    assert code == 1
+    assert "app.py:5" in out and "missing DATABASE_URL" in out, out
+    assert "no result" not in out and "Traceback" not in out
+
+
+def test_the_current_folder_is_not_on_the_childs_sys_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from the project root, as `run` is: a project's email.py is not the standard
+    library's there either."""
+    root = write_tree(tmp_path / "app", {
+        **TREE, "email.py": 'raise RuntimeError("the project\'s email.py was imported")\n',
+    })
+    monkeypatch.chdir(root)
+    code, out = cli(root, "openapi", "--scan")
+    assert code == 0, out
+    assert "email.py was imported" not in out
+
+
+def test_a_project_folder_imported_absolutely_is_named_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`from lib.models import Item` imports from the project root only when it is the
+    current folder; `run` cannot import it, so neither does the child, and the hint is not
+    to install `lib`."""
+    root = write_tree(tmp_path / "app", {
+        **TREE,
+        "lib/models.py": "from pydantic import BaseModel\n\n\nclass Item(BaseModel):\n"
+                         "    name: str\n",
+        "routes/lib/route.py": "from lib.models import Item\n\n\ndef GET(request) -> Item:\n"
+                               "    return Item(name='x')\n",
+    })
+    monkeypatch.chdir(root)
+    for command in ("openapi", "build"):
+        code, out = cli(root, command, *(["--scan"] if command == "openapi" else []))
+        assert code == 1, out
+        assert "routes/lib/route.py" in out and "project's own folder lib/" in out, out
+        assert "relatively" in out and "[build-system].requires" not in out, out
+        assert "Traceback" not in out
+
+
 # --- build ------------------------------------------------------------------------------------
 
 
@@ -170,8 +223,11 @@ def test_build_stores_the_document_with_its_hash_fingerprint_and_versions(built:
     assert record["sha256"] == hashlib.sha256(body).hexdigest()
     assert record["size"] == len(body)
     assert record["fingerprint"] == manifest["fingerprint"]
-    assert record["versions"] == {"fastapi": importlib.metadata.version("fastapi"),
+    assert record["versions"] == {"fastapi-route": our_version,
+                                  "fastapi": importlib.metadata.version("fastapi"),
                                   "pydantic": importlib.metadata.version("pydantic")}
+    assert len(record["arguments"]) == 64
+    assert record["modules"] == {}  # app.py and the route files are tracked otherwise
     assert record["openapi_url"] == "/openapi.json"
     assert body == runtime_document(built)
 
@@ -305,15 +361,19 @@ def test_a_tampered_document_is_refused_and_made_at_runtime_once_warned(
     assert json.loads(cli(built, "status", "--json")[1])["openapi"]["state"] == "invalid"
 
 
-@pytest.mark.parametrize("change", ["versions", "route body", "config.py", "no document"])
+@pytest.mark.parametrize("change", ["versions", "our version", "route body", "config.py",
+                                    "no document"])
 def test_a_document_that_no_longer_fits_is_made_at_runtime_after_one_warning(
     built: Path, caplog: pytest.LogCaptureFixture, change: str
 ) -> None:
     expected = {"versions": "fastapi 0.1.0 made it", "route body": "routes/items/route.py",
+                "our version": f"fastapi-route 0.0.1 made it, {our_version} is installed",
                 "config.py": "config.py changed", "no document": "holds no OpenAPI document"}
     manifest = manifest_of(built)
     if change == "versions":  # as if FastAPI had been upgraded since the build
         manifest["openapi"]["versions"]["fastapi"] = "0.1.0"
+    elif change == "our version":  # fastapi-route upgraded: its document may differ
+        manifest["openapi"]["versions"]["fastapi-route"] = "0.0.1"
     elif change == "no document":  # built by something that did not make it
         del manifest["openapi"]
     (built / ".cache" / MANIFEST_FILE).write_text(json.dumps(manifest))
@@ -333,6 +393,97 @@ def test_a_document_that_no_longer_fits_is_made_at_runtime_after_one_warning(
     if change != "no document":
         status = json.loads(cli(built, "status", "--json")[1])["openapi"]
         assert status["state"] == "stale" and expected[change] in status["reason"]
+
+
+def test_fastapi_arguments_from_the_environment_are_compared(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """config.py's bytes are the build's, but the version it computes is not."""
+    root = write_tree(tmp_path / "app", {**TREE, "config.py": """
+        import os
+
+        app_name = "Shop"
+        version = os.environ.get("APP_VERSION", "1.0.0")
+        build = {"openapi": True}
+    """})
+    monkeypatch.delenv("APP_VERSION", raising=False)
+    assert cli(root, "build")[0] == 0
+    with caplog.at_level(logging.WARNING, logger="fastapi_route"):
+        assert TestClient(create_app(root)).get("/openapi.json").json()["info"]["version"] \
+            == "1.0.0"
+    assert openapi_warnings(caplog) == []
+    monkeypatch.setenv("APP_VERSION", "2.0.0")
+    with caplog.at_level(logging.WARNING, logger="fastapi_route"):
+        app = create_app(root)
+        first = TestClient(app).get("/openapi.json")
+    assert first.json()["info"]["version"] == "2.0.0"
+    assert first.content == runtime_document(root)
+    (warning,) = openapi_warnings(caplog)
+    assert "FastAPI's arguments from config.py" in warning
+    status = json.loads(cli(root, "status", "--json")[1])["openapi"]
+    assert status["state"] == "stale" and "FastAPI's arguments" in status["reason"]
+
+
+LIB_TREE = {
+    **TREE,
+    "lib/__init__.py": "",
+    "lib/models.py": """
+        from pydantic import BaseModel
+
+
+        class Thing(BaseModel):
+            name: str
+    """,
+    "routes/things/route.py": """
+        from ...lib.models import Thing
+        from .helpers import LIMIT
+
+
+        def GET(request) -> list[Thing]:
+            return [][:LIMIT]
+    """,
+    "routes/things/helpers.py": "LIMIT = 10\n",
+    "routes/things/_layout.py": "tags = ['things']\n",
+}
+
+
+@pytest.mark.parametrize("change", ["edited", "gone"])
+def test_a_project_module_the_app_imported_is_compared(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, change: str
+) -> None:
+    root = write_tree(tmp_path / "app", LIB_TREE)
+    code, out = cli(root, "build")
+    assert code == 0, out
+    modules = manifest_of(root)["openapi"]["modules"]
+    assert sorted(modules) == ["lib/__init__.py", "lib/models.py", "routes/things/helpers.py"]
+    assert modules["lib/models.py"] == hashlib.sha256(
+        (root / "lib/models.py").read_bytes()).hexdigest()
+    if change == "edited":  # a field added to a model a route returns
+        models = root / "lib/models.py"
+        models.write_text(models.read_text() + "    size: int = 0\n")
+        expected = "lib/models.py, which the app imports, changed since the build"
+    else:  # a module the build imported is not there (a manifest naming it, as if moved)
+        manifest = manifest_of(root)
+        manifest["openapi"]["modules"]["lib/moved.py"] = "0" * 64
+        (root / ".cache" / MANIFEST_FILE).write_text(json.dumps(manifest))
+        expected = "lib/moved.py, which the app imported at the build, is gone"
+    with caplog.at_level(logging.WARNING, logger="fastapi_route"):
+        first = TestClient(create_app(root)).get("/openapi.json")
+    assert first.content == runtime_document(root)
+    (warning,) = openapi_warnings(caplog)
+    assert expected in warning
+    status = json.loads(cli(root, "status", "--json")[1])["openapi"]
+    assert status["state"] == "stale" and expected in status["reason"]
+
+
+@pytest.mark.parametrize("modules", [{"../outside.py": "0" * 64}, {"/etc/passwd": "0" * 64},
+                                     {"lib/a.py": "not a digest"}, ["lib/a.py"]])
+def test_a_record_naming_files_outside_the_project_is_invalid(modules: object) -> None:
+    record = {"sha256": "0" * 64, "size": 1, "fingerprint": "f", "openapi_url": "/openapi.json",
+              "versions": {}, "sources": {}, "arguments": "", "modules": modules}
+    with pytest.raises(ValueError):
+        BakedDocument.from_dict(record)
+    BakedDocument.from_dict({**record, "modules": {"lib/a.py": "0" * 64}})
 
 
 def test_an_included_tree_makes_the_host_document_the_hosts(

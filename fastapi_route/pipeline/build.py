@@ -109,7 +109,7 @@ def build(
         document = made.body
         manifest = dataclasses.replace(manifest, openapi=BakedDocument.of(
             made.body, fingerprint=manifest.fingerprint, openapi_url=made.openapi_url,
-            root=root, versions=made.versions))
+            root=root, versions=made.versions, made=made))
         on_step("Made OpenAPI document", f"{store.OPENAPI_FILE}, {len(made.body)} bytes")
     target = into if into is not None else root / config.build.cache_dir
     path = store.save(target, data, manifest.to_json(), force=force, document=document)

@@ -1,7 +1,9 @@
 """`run` serving the OpenAPI document made at build (SPEC 13.2) as `/openapi.json`.
 
 While the document fits (`BakedDocument.unfit`: the same routes, byte for byte, the same
-config.py and app.py, the same openapi_url, FastAPI and pydantic versions), FastAPI's OpenAPI
+config.py and app.py, the same openapi_url, fastapi-route, FastAPI and pydantic versions, the
+same FastAPI arguments from config.py, the same project modules the app imported at the
+build), FastAPI's OpenAPI
 route answers the stored bytes: no route is made real, no `app.openapi()` runs. Otherwise, or
 when openapi.json is missing or does not match its hash when first read, it answers as it does
 without a baked document (`runtime.openapi`), after one warning that says why.
@@ -28,7 +30,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..pipeline.baked_openapi import BakedDocument, changed_since_build
+from ..pipeline.baked_openapi import BakedDocument, arguments_digest, changed_since_build
 from ..pipeline.cache import Cache
 from ..pipeline.freshness import Staleness
 from .activity import REQUESTS
@@ -132,9 +134,11 @@ def install(app: FastAPI, root: Path, cache_dir: Path, cache: Cache, stale: Stal
         log.warning("config.py sets build.openapi, but the build cache holds no OpenAPI "
                     "document; making it from the routes instead (fastapi-route build)")
         return None
+    from .app import runtime_of  # app.py imports this module
+
     unfit = record.unfit(fingerprint=cache.manifest.fingerprint,
                          changed=changed_since_build(stale), openapi_url=app.openapi_url,
-                         root=root)
+                         root=root, arguments=arguments_digest(runtime_of(app).config, root))
     baked = BakedOpenAPI(app, record, cache_dir, unfit, route.app)
     route.app = baked
     return baked
