@@ -170,6 +170,8 @@ _OURS = Path(__file__).resolve().parent.parent  # fastapi_route/
 def _inside(filename: str, base: Path) -> str | None:
     """`filename` relative to the project (posix), unless it is not in it or is a library's
     (a virtualenv inside the project folder) or ours (a project around our source tree)."""
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>: no file
+        return None
     path = PurePath(os.path.abspath(filename))
     try:
         rel = path.relative_to(base)
