@@ -183,10 +183,17 @@ class Server:
 
     def __enter__(self) -> Server:
         self.started = time.perf_counter()
+        # what it prints, for the message if it exits (a file: a pipe could fill up)
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=bench_env(),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         return self
+
+    def exited(self) -> RuntimeError:
+        self.log.seek(0)
+        tail = self.log.read().decode(errors="replace")[-3000:]
+        return RuntimeError(f"{self.command} exited with {self.proc.returncode}:\n{tail}")
 
     def get(self, path: str, timeout: float = 1.0) -> tuple[int, bytes]:
         return _get(f"http://127.0.0.1:{self.port}{path}", timeout)
@@ -197,7 +204,7 @@ class Server:
                 self.ready_at = time.perf_counter()
                 return self.ready_at - self.started
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.command} exited with {self.proc.returncode}")
+                raise self.exited()
             time.sleep(0.005)
         raise RuntimeError(f"{self.command} gave no 200 on {path} in {limit} s")
 
@@ -210,7 +217,7 @@ class Server:
             if ok(status, body):
                 return time.perf_counter() - since
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.command} exited with {self.proc.returncode}")
+                raise self.exited()
             time.sleep(0.005)
         return None
 
@@ -218,6 +225,7 @@ class Server:
         with contextlib.suppress(OSError):
             os.killpg(self.proc.pid, 15)
         _stop(self.proc)
+        self.log.close()
 
 
 class SideProber(threading.Thread):
