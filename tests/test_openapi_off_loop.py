@@ -303,3 +303,23 @@ def test_render_is_jsonresponses_body(tree: Path) -> None:
         assert render(value) == JSONResponse(value).body
     with pytest.raises(ValueError):
         render({"paths": {"/": {"get": {"x": float("nan")}}}})
+
+
+def test_an_earlier_freeze_of_the_process_given_back_does_not_keep_ours_frozen(
+        tree: Path) -> None:
+    """Our first freeze found objects the process had frozen itself (dev's heap, a test),
+    which it gave back since: the end of the lifespan still gives ours back."""
+    from fastapi.testclient import TestClient
+
+    from fastapi_route.runtime.ondemand import SERVING
+
+    gc.freeze()  # the process's own
+    try:
+        SERVING.freeze()  # ours, on top: not ours alone to give back, then
+    finally:
+        gc.unfreeze()  # the process gives everything back
+    app = app_for(tree, "warm")
+    with TestClient(app) as client:
+        client.portal.call(file_routes(app).make_all_real)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0

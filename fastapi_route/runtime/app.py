@@ -143,8 +143,7 @@ def create_app(
     state.own = Runtime(found, config, file_routes, pages)
     state.openapi = openapi if openapi.install() else None  # made while others are served
     for cache, stale in loaded:  # the document made at build (SPEC 13.2), while it fits
-        install_baked_openapi(app, found.root, found.root / config.build.cache_dir, cache,
-                              stale, want=config.build.openapi)
+        install_baked_openapi(app, found.root, config, cache, stale)
     return app
 
 

@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..config import Config
 from ..pipeline.baked_openapi import BakedDocument, arguments_digest, changed_since_build
 from ..pipeline.cache import Cache
 from ..pipeline.freshness import Staleness
@@ -119,26 +120,22 @@ class BakedOpenAPI:
         await self.fallback(scope, receive, send)  # it hurries the warm-up itself
 
 
-def install(app: FastAPI, root: Path, cache_dir: Path, cache: Cache, stale: Staleness, *,
-            want: bool) -> BakedOpenAPI | None:
+def install(app: FastAPI, root: Path, config: Config, cache: Cache, stale: Staleness
+            ) -> BakedOpenAPI | None:
     """Serve the cache's document from the app's OpenAPI route, if the build made one.
-
-    `want`: config.py asks for one (build.openapi): a cache without one is then worth a
-    warning too. Called by `create_app` with a cache (never by `dev`, which scans).
-    """
+    Called by `create_app` with a cache (never by `dev`, which scans); config.py's
+    build.openapi makes a cache without one worth a warning too."""
     route = fastapi_openapi_route(app)
     record = cache.manifest.openapi
-    if route is None or (record is None and not want):
+    if route is None or (record is None and not config.build.openapi):
         return None
     if record is None:
         log.warning("config.py sets build.openapi, but the build cache holds no OpenAPI "
                     "document; making it from the routes instead (fastapi-route build)")
         return None
-    from .app import runtime_of  # app.py imports this module
-
     unfit = record.unfit(fingerprint=cache.manifest.fingerprint,
                          changed=changed_since_build(stale), openapi_url=app.openapi_url,
-                         root=root, arguments=arguments_digest(runtime_of(app).config, root))
-    baked = BakedOpenAPI(app, record, cache_dir, unfit, route.app)
+                         root=root, arguments=arguments_digest(config, root))
+    baked = BakedOpenAPI(app, record, root / config.build.cache_dir, unfit, route.app)
     route.app = baked
     return baked

@@ -438,17 +438,21 @@ class _Serving:
         with self._lock:
             if self._count == 0:
                 # A freeze the process did itself (before forking workers, say) is left as it
-                # is: then nothing is unfrozen (gc.unfreeze gives back all or nothing).
-                self._ours = (self._froze_first if self._froze_first is not None
-                              else gc.get_freeze_count() == 0)
+                # is: then nothing is unfrozen (gc.unfreeze gives back all or nothing). Under
+                # `run` nothing is ever unfrozen, so nothing needs counting (it walks every
+                # frozen object). What our first freeze found may be out of date (the process
+                # unfroze since): only its "ours" is taken, else the count is asked now.
+                self._ours = failure.supervisor_from_env() is None and (
+                    self._froze_first is True or gc.get_freeze_count() == 0)
             self._count += 1
 
     def leave(self) -> None:
         with self._lock:
             self._count -= 1
-            if self._count == 0 and self._ours and failure.supervisor_from_env() is None:
-                gc.unfreeze()
-                self._froze_first = None
+            if self._count == 0:
+                if self._ours and failure.supervisor_from_env() is None:
+                    gc.unfreeze()
+                self._froze_first = None  # the next serve asks afresh
 
 
 SERVING = _Serving()
