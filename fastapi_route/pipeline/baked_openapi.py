@@ -51,13 +51,7 @@ def installed_versions() -> dict[str, str]:
 
 def source_digests(root: Path) -> dict[str, str]:
     """SHA-256 of config.py's and app.py's bytes ("" for a file that is not there)."""
-    digests = {}
-    for name in SOURCES:
-        try:
-            digests[name] = hashlib.sha256((root / name).read_bytes()).hexdigest()
-        except OSError:
-            digests[name] = ""
-    return digests
+    return module_digests(root, list(SOURCES))
 
 
 def arguments_digest(config: Config, root: Path) -> str:
