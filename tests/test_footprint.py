@@ -89,6 +89,36 @@ def test_a_module_file_beside_a_plain_folder_of_its_name_is_the_module(tmp_path:
     assert modules.load("routes/a/route.py").WHERE == "file"
 
 
+def test_a_namespace_package_below_a_project_spans_its_folders(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder without `__init__.py` below an installed project is a namespace package
+    (PEP 420) as Python makes it: its portions in other places of the parent's `__path__`
+    are found too, not only the first folder of that name."""
+    root = write_tree(tmp_path / "site1" / "nsshop", {
+        "__init__.py": "__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n",
+        "plugins/first.py": "NAME = 'first'\n",
+        "routes/route.py": """
+            from nsshop.plugins import first, second
+
+            def GET(request):
+                return [first.NAME, second.NAME]
+        """,
+    })
+    write_tree(tmp_path / "site2" / "nsshop", {"plugins/second.py": "NAME = 'second'\n"})
+    monkeypatch.syspath_prepend(str(tmp_path / "site2"))
+    monkeypatch.syspath_prepend(str(tmp_path / "site1"))
+    try:
+        app = fastapi_route.create_app(root, source="scan", schedule="eager")
+        with TestClient(app) as client:
+            assert client.get("/").json() == ["first", "second"]
+        plugins = sys.modules["nsshop.plugins"]
+        assert sorted(plugins.__path__) == [str(tmp_path / s / "nsshop" / "plugins")
+                                            for s in ("site1", "site2")]
+    finally:
+        for name in _names("nsshop"):
+            del sys.modules[name]
+
+
 def test_an_endpoint_keeps_a_signature_only_when_it_is_not_the_handlers(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "api", {**TREE, "routes/plain/route.py": """
         from fastapi import Request

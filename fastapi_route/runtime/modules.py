@@ -90,8 +90,8 @@ class FolderPackages(importlib.abc.MetaPathFinder):
     relative import in a route file, a real package below it, `importlib.reload`): the
     folder below the parent package's folder whose `module_part` is the name's last part.
     Only names below a project's package are looked at, and what the path finder finds
-    first stays its own (a module file, a real package, which it runs): a plain folder is
-    what it would make a namespace package of, or a name it cannot read."""
+    stays its own (a module file, a real package, a namespace package): what is left is a
+    folder whose name Python cannot import (`[id]`, `(group)`), found by its mangled name."""
 
     def __init__(self) -> None:
         self._bases: frozenset[str] = frozenset()
@@ -108,8 +108,9 @@ class FolderPackages(importlib.abc.MetaPathFinder):
                 fullname.startswith(base + ".") for base in self._bases):
             return None
         part = fullname.rpartition(".")[2]
-        found = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if found is not None and found.has_location:
+        # What the path finder finds stays its own: a module file, a real package, and a
+        # namespace package (PEP 420), whose `__path__` may span folders in several places.
+        if importlib.machinery.PathFinder.find_spec(fullname, path) is not None:
             return None
         for location in path:
             try:
