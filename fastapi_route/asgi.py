@@ -196,16 +196,19 @@ def _flag(name: str) -> bool | None:
 # --- factories (uvicorn --factory, from `run --workers N` and `dev`) ----------------------------
 
 
-def create_from_env() -> ASGIApp:
+def create_from_env(default_schedule: str | None = None) -> ASGIApp:
     """The production app, from the cache; or, in development (`dev_from_env`), the app
-    `fastapi-route dev` serves."""
+    `fastapi-route dev` serves. `default_schedule` is the schedule when FASTAPI_ROUTE_SCHEDULE
+    is unset (None: config.py decides); fastapi_route.aws gives `lazy`, for a process that
+    lives for a few requests."""
     if dev_from_env():
         return create_dev(project_from_env())
     from .runtime.app import create_app
 
     return create_app(
         project_from_env(), source="cache", strict=strict_from_env(),
-        schedule=schedule_from_env(),  # type: ignore[arg-type]  # checked against SCHEDULES
+        # checked against SCHEDULES
+        schedule=schedule_from_env() or default_schedule,  # type: ignore[arg-type]
         server=True,
     )
 
@@ -250,6 +253,11 @@ class DeferredApp:
                 if self._app is None and self._failure is None:
                     self._build()
         return self._app
+
+    @property
+    def failure(self) -> str | None:
+        """The message of a failed build; None while none has failed."""
+        return self._failure
 
     def _build(self) -> None:
         try:
