@@ -254,11 +254,6 @@ class DeferredApp:
                     self._build()
         return self._app
 
-    @property
-    def failure(self) -> str | None:
-        """The message of a failed build; None while none has failed."""
-        return self._failure
-
     def _build(self) -> None:
         try:
             self._app = self.factory()
