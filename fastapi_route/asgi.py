@@ -196,11 +196,12 @@ def _flag(name: str) -> bool | None:
 # --- factories (uvicorn --factory, from `run --workers N` and `dev`) ----------------------------
 
 
-def create_from_env(default_schedule: str | None = None) -> ASGIApp:
+def create_from_env(default_schedule: str | None = None, unchanged: bool = False) -> ASGIApp:
     """The production app, from the cache; or, in development (`dev_from_env`), the app
     `fastapi-route dev` serves. `default_schedule` is the schedule when FASTAPI_ROUTE_SCHEDULE
-    is unset (None: config.py decides); fastapi_route.aws gives `lazy`, for a process that
-    lives for a few requests."""
+    is unset (None: config.py decides), and `unchanged` skips the stale check unless
+    FASTAPI_ROUTE_STRICT (create_app's); fastapi_route.aws gives `lazy` and True, for a
+    process that may live for one request, in a deployment nothing writes to."""
     if dev_from_env():
         return create_dev(project_from_env())
     from .runtime.app import create_app
@@ -209,7 +210,7 @@ def create_from_env(default_schedule: str | None = None) -> ASGIApp:
         project_from_env(), source="cache", strict=strict_from_env(),
         # checked against SCHEDULES
         schedule=schedule_from_env() or default_schedule,  # type: ignore[arg-type]
-        server=True,
+        server=True, unchanged=unchanged,
     )
 
 

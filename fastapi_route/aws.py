@@ -13,6 +13,10 @@ instance and bills by the millisecond (docs/decisions.md, "Issue 20.3"):
   imports and registers the route files it needs and nothing else, and no warm-up runs
   in the background (between events Lambda freezes the process; during one, a warm-up would
   compete with the request being billed);
+- the cache is not compared with the route files (the stale check walks the tree and hashes
+  every file: 20 ms at 1000 files) unless FASTAPI_ROUTE_STRICT=1: nothing writes to a
+  Lambda deployment, so its files are the ones built, unless the cache was packaged stale,
+  which `fastapi-route status` tells before packaging and STRICT refuses at the start;
 - the app is built on the first event, not at import: importing this module costs Mangum
   and a few of our modules, and a failed build is an error of each event, with its message
   (`StartFailed`), rather than an import traceback;
@@ -71,7 +75,7 @@ class Handler:
             raise TypeError("fastapi_route.aws runs the app's lifespan once per process itself; "
                             "`lifespan` is not an option")
         self.options = mangum_options
-        self.app = DeferredApp(lambda: create_from_env(default_schedule=SCHEDULE))
+        self.app = DeferredApp(lambda: create_from_env(default_schedule=SCHEDULE, unchanged=True))
         self._adapter: Mangum | None = None
         self._lifespan: Lifespan | None = None
         self._lock = threading.Lock()

@@ -289,6 +289,21 @@ def test_the_schedule_comes_from_the_same_variable_as_for_servers(built: Path) -
     assert len(body_of(answers[0])["route_files"]) == 5  # eager: every file at start
 
 
+def test_a_stale_cache_is_refused_under_strict_and_not_checked_without(built: Path) -> None:
+    added = built / "routes" / "added" / "route.py"
+    added.parent.mkdir()
+    added.write_text("def GET(request):\n    return {}\n", encoding="utf-8")
+    answers, proc = call(built, [event("http_v2", path="/added")],
+                         env={"FASTAPI_ROUTE_STRICT": "1"})
+    assert answers[0]["error"] == "StartFailed"
+    assert answers[0]["message"].startswith("The build cache is stale (added: "
+                                            "routes/added/route.py)"), answers[0]
+    # Without STRICT the deployment is taken as built: no walk of the tree, the cache's routes.
+    answers, proc = call(built, [event("http_v2", path="/added"), event("http_v2", path="/pixel")])
+    assert [a["statusCode"] for a in answers] == [404, 200]
+    assert "stale" not in proc.stderr
+
+
 def test_importing_the_handler_imports_neither_fastapi_nor_the_project(built: Path) -> None:
     code = ("import sys, fastapi_route.aws; "
             "print(sorted(m for m in ('fastapi', 'pydantic', 'app') if m in sys.modules))")
