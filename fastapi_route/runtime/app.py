@@ -18,7 +18,6 @@ from ..conventions import DOCS_FILE
 from ..errors import FastAPIRouteError
 from ..pipeline import cache as cache_io
 from ..pipeline import freshness
-from ..pipeline.build import compile_table
 from ..pipeline.scan import Facts
 from ..project import Project, find_project
 from ..table import RouteEntry
@@ -57,6 +56,9 @@ def load_routes(
     the caller knows the files are the ones the cache was built from (a Lambda deployment,
     which nothing writes to), so the stale check's walk and hashes are not paid for."""
     if source == "scan":
+        # Imported here: validation's modules serve the scan only (not a cold start's cache).
+        from ..pipeline.build import compile_table
+
         return compile_table(project.root, config, facts=facts).routes
     cache = cache_io.load(project.root / config.build.cache_dir, config.route_dir)
     if unchanged and not strict:
