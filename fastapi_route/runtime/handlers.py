@@ -1,0 +1,153 @@
+"""Exception handlers: app.py's for the whole app (SPEC 9), a layout's for the HTTP routes
+below its folder (SPEC 14.2).
+
+Both take what `FastAPI(exception_handlers=...)` takes: a status code or an exception class,
+mapped to `handler(request, exc)`, sync or async. app.py's go to FastAPI as they are. A
+layout's handle what its routes raise, where app.py's would: Starlette's `request_response`
+(FastAPI's too) looks the app's handlers up, around the route's own app, in the pair
+`ExceptionMiddleware` leaves in the scope under `starlette.exception_handlers`. `Handled`
+takes that place for a route below a layout with handlers: it gives the route's app an empty
+pair, so whatever the route raises (its dependencies, its validation, its handler) comes out,
+and looks the exception up itself, innermost layout first, then in the app's pair; nothing
+found, it raises on, to the app's middleware stack as before. The layout's middleware and
+app.py's therefore see the response a folder's handler made, and a dependency with `yield`
+sees the exception before any handler, as with app.py's handlers.
+
+Within one level the lookup is Starlette's: an `HTTPException` by its status code first, then
+by the exception's classes, most specific first.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Handler = Callable[[Request, Exception], Any]  # sync or async, returns a Response (or None)
+AsyncHandler = Callable[[Request, Exception], Awaitable[Response | None]]
+
+# Where Starlette's ExceptionMiddleware puts the app's handlers for the routes' own lookup:
+# (by exception class, by status code). Stable since Starlette 0.28, our floor is 0.36.
+SCOPE_KEY = "starlette.exception_handlers"
+_NOTHING: tuple[dict[Any, Any], dict[int, Any]] = ({}, {})
+
+
+def handles(key: Any) -> bool:
+    """A key of `exception_handlers`: a status code or an exception class (Starlette files
+    any other key as a class no exception ever is, so its handler would never run)."""
+    if isinstance(key, int):
+        return not isinstance(key, bool)
+    return isinstance(key, type) and issubclass(key, BaseException)
+
+
+def is_handlers(value: Any) -> bool:
+    """Whether `value` is what `FastAPI(exception_handlers=...)` takes: the runtime's check of
+    app.py's and a layout's (the build checks what the source shows, `declarations`)."""
+    return isinstance(value, Mapping) and all(
+        handles(key) and callable(handler) for key, handler in value.items())
+
+
+def _is_async(handler: Any) -> bool:
+    """A coroutine function, or an object whose `__call__` is one (as Starlette tells)."""
+    while hasattr(handler, "func") and not inspect.isfunction(handler):  # functools.partial
+        handler = handler.func
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None))
+
+
+def _as_async(handler: Handler) -> AsyncHandler:
+    """A sync handler runs in the thread pool, as Starlette runs one; decided once."""
+    if _is_async(handler):
+        return handler
+
+    async def in_thread(request: Request, exc: Exception) -> Response | None:
+        return await run_in_threadpool(handler, request, exc)  # type: ignore[no-any-return]
+    return in_thread
+
+
+def _lookup(by_class: Mapping[Any, Any], by_status: Mapping[int, Any],
+            exc: Exception) -> Any:
+    """Starlette's rule: an HTTPException's status code, then the classes, nearest first."""
+    if isinstance(exc, HTTPException):
+        handler = by_status.get(exc.status_code)
+        if handler is not None:
+            return handler
+    for cls in type(exc).__mro__:
+        handler = by_class.get(cls)
+        if handler is not None:
+            return handler
+    return None
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """One layout's handlers, split as Starlette splits them, each made async once."""
+
+    file: str  # the layout that declares them (for explain)
+    by_class: Mapping[type, AsyncHandler]
+    by_status: Mapping[int, AsyncHandler]
+
+    @classmethod
+    def of(cls, file: str, handlers: Mapping[Any, Handler]) -> Handlers:
+        by_class: dict[type, AsyncHandler] = {}
+        by_status: dict[int, AsyncHandler] = {}
+        for key, handler in handlers.items():
+            if isinstance(key, int):
+                by_status[key] = _as_async(handler)
+            else:
+                by_class[key] = _as_async(handler)
+        return cls(file, by_class, by_status)
+
+    def lookup(self, exc: Exception) -> AsyncHandler | None:
+        return _lookup(self.by_class, self.by_status, exc)  # type: ignore[no-any-return]
+
+
+class Handled:
+    """A route's app inside its layouts' exception handlers (`levels`: innermost first), then
+    the app's, in the place where Starlette would have looked up the app's alone."""
+
+    def __init__(self, app: ASGIApp, levels: Sequence[Handlers]) -> None:
+        self.app = app
+        self.levels = tuple(levels)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        apps = scope.get(SCOPE_KEY, _NOTHING)
+        scope[SCOPE_KEY] = _NOTHING  # the route's app raises what it would have handled
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sender)
+        except Exception as exc:
+            handler = self._lookup(exc, apps)
+            if handler is None:
+                raise
+            if started:  # Starlette's words, for the same case
+                raise RuntimeError(
+                    "Caught handled exception, but response already started.") from exc
+            response = await handler(Request(scope, receive, send), exc)
+            if response is not None:
+                await response(scope, receive, sender)
+            exc.__traceback__ = None  # a module-level instance raised again keeps no frames
+        finally:
+            scope[SCOPE_KEY] = apps
+
+    def _lookup(self, exc: Exception, apps: Any) -> AsyncHandler | None:
+        for level in self.levels:
+            handler = level.lookup(exc)
+            if handler is not None:
+                return handler
+        by_class, by_status = apps
+        found = _lookup(by_class, by_status, exc)
+        return None if found is None else _as_async(found)
