@@ -19,6 +19,7 @@ by the exception's classes, most specific first.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,11 +56,12 @@ def is_handlers(value: Any) -> bool:
 
 
 def _is_async(handler: Any) -> bool:
-    """A coroutine function, or an object whose `__call__` is one (as Starlette tells)."""
-    while hasattr(handler, "func") and not inspect.isfunction(handler):  # functools.partial
+    """A coroutine function, a partial of one, or an object whose `__call__` is one (what
+    Starlette awaits rather than runs in a thread)."""
+    while isinstance(handler, functools.partial):
         handler = handler.func
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-        getattr(handler, "__call__", None))
+        type(handler).__call__)
 
 
 def _as_async(handler: Handler) -> AsyncHandler:
@@ -68,7 +70,7 @@ def _as_async(handler: Handler) -> AsyncHandler:
         return handler
 
     async def in_thread(request: Request, exc: Exception) -> Response | None:
-        return await run_in_threadpool(handler, request, exc)  # type: ignore[no-any-return]
+        return await run_in_threadpool(handler, request, exc)
     return in_thread
 
 
