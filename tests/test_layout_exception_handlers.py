@@ -227,6 +227,35 @@ TREE = {
             return JSONResponse({"by": "inner 409"}, status_code=409)
     """ + INNER_HANDLERS,
     "routes/a/b/route.py": _route(4),
+    # Server-error handlers (Exception, 500): what no other handler answers.
+    "routes/c/_layout.py": """
+        from fastapi.responses import JSONResponse
+
+
+        async def _server_error(request, exc):
+            return JSONResponse({"by": "c Exception"}, status_code=503)
+
+
+        async def middleware(request, call_next):
+            response = await call_next(request)
+            response.headers["x-layout-saw"] = str(response.status_code)
+            return response
+
+
+        exception_handlers = {Exception: _server_error}
+    """,
+    "routes/c/route.py": _route(3),
+    "routes/c/d/_layout.py": """
+        from fastapi.responses import JSONResponse
+
+
+        def _server_error(request, exc):
+            return JSONResponse({"by": "d 500"}, status_code=500)
+
+
+        exception_handlers = {500: _server_error}
+    """,
+    "routes/c/d/route.py": _route(4),
     "routes/a/b/live/route.py": """
         async def WEBSOCKET(websocket):
             await websocket.accept()
@@ -257,14 +286,22 @@ TREE_CASES = {
     "/top?what=value": (500, "none"),
     "/top?what=http404": (404, "FastAPI"),
     "/top?what=key": (460, "app LookupError"),
+    # A server-error handler answers only what no other handler does, the inner one first.
+    "/c?what=zero": (503, "c Exception"),
+    "/c?what=http404": (404, "FastAPI"),
+    "/c?what=http500": (500, "FastAPI"),
+    "/c?what=key": (460, "app LookupError"),
+    "/c?n=x": (422, "FastAPI"),
+    "/c/d?what=zero": (500, "d 500"),
+    "/c/d?what=key": (460, "app LookupError"),
     # Not a route's exception: no route matched, or no method.
     "/a/b/nowhere": (404, "FastAPI"),
 }
 
 
 def who(response: Any) -> str:
-    if response.status_code == 500:
-        return "none"
+    if not response.headers["content-type"].startswith("application/json"):
+        return "none"  # Starlette's plain "Internal Server Error": nobody handled it
     body = response.json()
     return str(body["by"]) if "by" in body else "FastAPI"
 
@@ -292,6 +329,21 @@ def test_middleware_sees_the_handlers_response(nested: TestClient) -> None:
     response = nested.get("/a/b?what=key")
     assert response.headers["x-layout-saw"] == response.headers["x-app-saw"] == "460"
     assert nested.get("/top?what=http404").headers["x-app-saw"] == "404"
+
+
+def test_a_server_error_handler_answers_and_logs(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """As app.py's `Exception` handler: the response is sent and seen by middleware, and the
+    exception is logged with its traceback (not raised on: a TestClient gets the answer)."""
+    root = write_tree(tmp_path / "app", TREE)
+    with TestClient(app_in_mode(root, "eager")) as client:
+        caplog.clear()
+        response = client.get("/c/d?what=zero")
+        assert response.json() == {"by": "d 500"}
+        assert response.headers["x-layout-saw"] == response.headers["x-app-saw"] == "500"
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert record.name == "fastapi_route" and "GET /c/d" in record.getMessage()
+    assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
 
 
 def test_a_yield_dependency_sees_the_exception_before_the_handler(nested: TestClient) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("fastapi_route")
 
 Handler = Callable[[Request, Exception], Any]  # sync or async, returns a Response (or None)
 AsyncHandler = Callable[[Request, Exception], Awaitable[Response | None]]
@@ -88,24 +91,35 @@ def _lookup(by_class: Mapping[Any, Any], by_status: Mapping[int, Any],
     return None
 
 
+# The keys FastAPI gives Starlette's ServerErrorMiddleware rather than its
+# ExceptionMiddleware: the handler of last resort, for what no other handler answers.
+SERVER_ERROR_KEYS = (500, Exception)
+
+
 @dataclass(frozen=True)
 class Handlers:
-    """One layout's handlers, split as Starlette splits them, each made async once."""
+    """One layout's handlers, split as FastAPI splits an app's, each made async once: by
+    status code and by class (ExceptionMiddleware's), and for a server error (`Exception`
+    or 500: ServerErrorMiddleware's, the last one of the two given)."""
 
     file: str  # the layout that declares them (for explain)
     by_class: Mapping[type, AsyncHandler]
     by_status: Mapping[int, AsyncHandler]
+    server_error: AsyncHandler | None = None
 
     @classmethod
     def of(cls, file: str, handlers: Mapping[Any, Handler]) -> Handlers:
         by_class: dict[type, AsyncHandler] = {}
         by_status: dict[int, AsyncHandler] = {}
+        server_error = None
         for key, handler in handlers.items():
-            if isinstance(key, int):
+            if key in SERVER_ERROR_KEYS:
+                server_error = _as_async(handler)
+            elif isinstance(key, int):
                 by_status[key] = _as_async(handler)
             else:
                 by_class[key] = _as_async(handler)
-        return cls(file, by_class, by_status)
+        return cls(file, by_class, by_status, server_error)
 
     def lookup(self, exc: Exception) -> AsyncHandler | None:
         return _lookup(self.by_class, self.by_status, exc)  # type: ignore[no-any-return]
@@ -113,11 +127,19 @@ class Handlers:
 
 class Handled:
     """A route's app inside its layouts' exception handlers (`levels`: innermost first), then
-    the app's, in the place where Starlette would have looked up the app's alone."""
+    the app's, in the place where Starlette would have looked up the app's alone.
+
+    As in an app, a server-error handler (`Exception` or 500) answers only what no other
+    handler does (the layouts' and app.py's), the innermost layout's first. Its response is
+    sent and the exception logged with its traceback, where Starlette's ServerErrorMiddleware
+    raises it on for the server to log: raised inside the middleware that sees the response
+    (app.py's, the layouts'), it would cut the response short under older Starlette."""
 
     def __init__(self, app: ASGIApp, levels: Sequence[Handlers]) -> None:
         self.app = app
         self.levels = tuple(levels)
+        self.server_error = next(
+            (level.server_error for level in self.levels if level.server_error), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         apps = scope.get(SCOPE_KEY, _NOTHING)
@@ -134,16 +156,26 @@ class Handled:
         except Exception as exc:
             handler = self._lookup(exc, apps)
             if handler is None:
-                raise
+                if self.server_error is None or started:
+                    raise
+                log.error("Exception in %s %s, answered by a layout's server-error handler",
+                          scope.get("method"), scope.get("path"), exc_info=exc)
+                await self._answer(self.server_error, exc, scope, receive, sender)
+                return
             if started:  # Starlette's words, for the same case
                 raise RuntimeError(
                     "Caught handled exception, but response already started.") from exc
-            response = await handler(Request(scope, receive, send), exc)
-            if response is not None:
-                await response(scope, receive, sender)
+            await self._answer(handler, exc, scope, receive, sender)
             exc.__traceback__ = None  # a module-level instance raised again keeps no frames
         finally:
             scope[SCOPE_KEY] = apps
+
+    @staticmethod
+    async def _answer(handler: AsyncHandler, exc: Exception, scope: Scope, receive: Receive,
+                      send: Send) -> None:
+        response = await handler(Request(scope, receive, send), exc)
+        if response is not None:
+            await response(scope, receive, send)
 
     def _lookup(self, exc: Exception, apps: Any) -> AsyncHandler | None:
         for level in self.levels:
