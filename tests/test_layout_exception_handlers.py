@@ -27,6 +27,8 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 import fastapi_route
+from fastapi_route.explain import explain
+from fastapi_route.explain.render import render
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "handling_errors_by_folder"
 LOGGED = "OMG! An HTTP error!"
@@ -400,3 +402,26 @@ def test_an_included_tree_falls_back_to_the_hosts_handlers(tmp_path: Path,
         }.items():
             response = client.get(url)
             assert (response.status_code, who(response)) == expected, url
+
+
+def test_explain_lists_the_handlers_in_lookup_order(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", TREE)
+    e = explain(root, "GET", "/c/d", source="scan")
+    handlers = [(h.key, h.origin, h.last_resort) for h in e.exception_handlers]
+    # The layouts' (none here but server errors), the app's, then the server-error ones.
+    assert handlers[0] == ("LookupError", "app.py", False)
+    assert ("HTTPException", "FastAPI", False) in handlers
+    assert handlers[-2:] == [("500", "routes/c/d/_layout.py", True),
+                             ("Exception", "routes/c/_layout.py", True)]
+    e = explain(root, "GET", "/a/b", source="scan")
+    assert [(h.key, h.origin) for h in e.exception_handlers][:8] == [
+        ("UnicodeError", "routes/a/b/_layout.py"), ("409", "routes/a/b/_layout.py"),
+        ("ValueError", "routes/a/_layout.py"), ("ArithmeticError", "routes/a/_layout.py"),
+        ("ZeroDivisionError", "routes/a/_layout.py"), ("HTTPException", "routes/a/_layout.py"),
+        ("404", "routes/a/_layout.py"), ("LookupError", "app.py"),
+    ]
+    assert "UnicodeError: _inner_unicode  (routes/a/b/_layout.py)" in render(e)
+    # A websocket: the layouts' do not apply.
+    e = explain(root, "WEBSOCKET", "/a/b/live", source="scan")
+    assert e.route is not None and e.route.method == "WEBSOCKET"
+    assert {h.origin for h in e.exception_handlers} <= {"app.py", "FastAPI"}

@@ -106,6 +106,7 @@ class Handlers:
     by_class: Mapping[type, AsyncHandler]
     by_status: Mapping[int, AsyncHandler]
     server_error: AsyncHandler | None = None
+    declared: Mapping[Any, Handler] | None = None  # as the layout wrote it (for explain)
 
     @classmethod
     def of(cls, file: str, handlers: Mapping[Any, Handler]) -> Handlers:
@@ -119,7 +120,7 @@ class Handlers:
                 by_status[key] = _as_async(handler)
             else:
                 by_class[key] = _as_async(handler)
-        return cls(file, by_class, by_status, server_error)
+        return cls(file, by_class, by_status, server_error, dict(handlers))
 
     def lookup(self, exc: Exception) -> AsyncHandler | None:
         return _lookup(self.by_class, self.by_status, exc)  # type: ignore[no-any-return]
