@@ -168,13 +168,17 @@ TREE = {
             return JSONResponse({"by": "app LookupError"}, status_code=460)
 
 
+        async def _overflow(request, exc):
+            return JSONResponse({"by": "app OverflowError"}, status_code=461)
+
+
         async def _saw(request, call_next):
             response = await call_next(request)
             response.headers["x-app-saw"] = str(response.status_code)
             return response
 
 
-        exception_handlers = {LookupError: _lookup}
+        exception_handlers = {LookupError: _lookup, OverflowError: _overflow}
         middleware = [Middleware(BaseHTTPMiddleware, dispatch=_saw)]
     """,
     "routes/top/route.py": _route(3),
@@ -274,6 +278,7 @@ TREE_CASES = {
     "/a/b?what=value": (470, "outer ValueError"),
     # Within one layout, the nearest class wins; an HTTPException's status code first.
     "/a/b?what=zero": (470, "outer ZeroDivisionError"),
+    # app.py's handler for the very class comes after any layout's for a base class of it.
     "/a/b?what=overflow": (470, "outer ArithmeticError"),
     "/a/b?what=http404": (404, "outer 404"),
     "/a/b?what=http400": (400, "outer HTTPException"),
@@ -288,6 +293,7 @@ TREE_CASES = {
     "/top?what=value": (500, "none"),
     "/top?what=http404": (404, "FastAPI"),
     "/top?what=key": (460, "app LookupError"),
+    "/top?what=overflow": (461, "app OverflowError"),
     # A server-error handler answers only what no other handler does, the inner one first.
     "/c?what=zero": (503, "c Exception"),
     "/c?what=http404": (404, "FastAPI"),
@@ -321,6 +327,13 @@ def test_inner_layout_first_then_outer_then_app_then_fastapi(nested: TestClient,
                                                              url: str) -> None:
     response = nested.get(url)
     assert (response.status_code, who(response)) == TREE_CASES[url]
+
+
+def test_a_wrong_method_is_the_apps(nested: TestClient) -> None:
+    """No route of the folder ran: its layouts' HTTPException handler does not answer."""
+    response = nested.delete("/a/b")
+    assert (response.status_code, who(response)) == (405, "FastAPI")
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 def test_middleware_sees_the_handlers_response(nested: TestClient) -> None:
