@@ -438,3 +438,74 @@ def test_explain_lists_the_handlers_in_lookup_order(tmp_path: Path) -> None:
     e = explain(root, "WEBSOCKET", "/a/b/live", source="scan")
     assert e.route is not None and e.route.method == "WEBSOCKET"
     assert {h.origin for h in e.exception_handlers} <= {"app.py", "FastAPI"}
+
+
+def test_dev_takes_a_layouts_handlers_in_place(tmp_path: Path) -> None:
+    """`dev` swaps a saved layout in without a restart: its handlers are added, changed and
+    taken away with it."""
+    from fastapi_route.config import load_config
+    from fastapi_route.project import Project
+    from fastapi_route.runtime.devserver import DevApp
+
+    root = write_tree(tmp_path / "app", {"raising.py": RAISING, "routes/a/route.py": _route(3)})
+    dev = DevApp(Project(root), load_config(root))
+    dev.build()
+    layout = """
+        from fastapi.responses import JSONResponse
+
+
+        async def _value(request, exc):
+            return JSONResponse({"by": "%s"}, status_code=470)
+
+
+        exception_handlers = {ValueError: _value}
+    """
+    with TestClient(dev, raise_server_exceptions=False) as client:
+        assert client.get("/a?what=value").status_code == 500
+        for version in ("dev 1", "dev 2"):
+            write_tree(root, {"routes/a/_layout.py": layout % version})
+            dev.reload_routes()
+            assert client.get("/a?what=value").json() == {"by": version}
+        (root / "routes/a/_layout.py").unlink()
+        dev.reload_routes()
+        assert client.get("/a?what=value").status_code == 500
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schedule", ["on demand", "--lazy"])
+def test_run_serves_the_folders_handlers_from_the_cache(tmp_path: Path, schedule: str) -> None:
+    """`fastapi-route run` on real uvicorn, from the build: the folder's handler answers its
+    route, not the route outside the folder."""
+    from servers import run_args, run_cli, start_server
+
+    root = tmp_path / "handling_errors_by_folder"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", ".cache"))
+    built = run_cli(["build", "--project", str(root)], cwd=tmp_path)
+    assert built.returncode == 0, built.stdout
+    extra = () if schedule == "on demand" else ("--lazy",)
+    with start_server(run_args(root, *extra), cwd=tmp_path,
+                      ready_path="/unicorns/shinny") as server:
+        status, _, body = server.get("/unicorns/yolo")
+        assert (status, body) == (
+            418, b'{"message":"Oops! yolo did something. There goes a rainbow..."}')
+        assert server.get("/horses/yolo")[0] == 500
+        assert server.get("/items-header/bar")[1]["x-error"] == "There goes my error"
+
+
+@pytest.mark.slow
+def test_run_refuses_a_layouts_handler_that_is_not_callable_before_binding(
+    tmp_path: Path,
+) -> None:
+    """What only the import shows (a value the build cannot read) stops `run` with exit 1,
+    naming the layout, before it binds its port."""
+    from servers import run_cli, run_refused_before_binding
+
+    root = write_tree(tmp_path / "app", {
+        "raising.py": RAISING, "routes/a/route.py": _route(3),
+        "routes/a/_layout.py": "exception_handlers = dict({ValueError: 'not a function'})\n",
+    })
+    built = run_cli(["build", "--project", str(root)], cwd=tmp_path)
+    assert built.returncode == 0, built.stdout
+    out = run_refused_before_binding(root, tmp_path)
+    assert "routes/a/_layout.py: exception_handlers must be a dict of exception class or " \
+           "status code to handler, got {<class 'ValueError'>: 'not a function'}" in out
