@@ -434,10 +434,12 @@ def test_explain_lists_the_handlers_in_lookup_order(tmp_path: Path) -> None:
         ("404", "routes/a/_layout.py"), ("LookupError", "app.py"),
     ]
     assert "UnicodeError: _inner_unicode  (routes/a/b/_layout.py)" in render(e)
+    assert "WebSocketRequestValidationError" not in {h.key for h in e.exception_handlers}
     # A websocket: the layouts' do not apply.
     e = explain(root, "WEBSOCKET", "/a/b/live", source="scan")
     assert e.route is not None and e.route.method == "WEBSOCKET"
     assert {h.origin for h in e.exception_handlers} <= {"app.py", "FastAPI"}
+    assert "RequestValidationError" not in {h.key for h in e.exception_handlers}
 
 
 def test_dev_takes_a_layouts_handlers_in_place(tmp_path: Path) -> None:

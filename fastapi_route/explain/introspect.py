@@ -15,6 +15,7 @@ from typing import Any
 import fastapi.routing
 from fastapi import FastAPI, params
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
@@ -207,10 +208,14 @@ def exception_handlers(runtime: Runtime, app: FastAPI, record: RouteEntry) -> li
         for level in layouts.compose((file,)).exception_handlers]
     levels.append((None, app.exception_handlers))  # the app's: each handler says its origin
 
+    # FastAPI's validation error of the other kind of route never reaches this one.
+    never = RequestValidationError if record.is_websocket else WebSocketRequestValidationError
+
     def said(origin: str | None, declared: Mapping[Any, Any], last: bool) -> list[Handling]:
         return [Handling(getattr(key, "__name__", str(key)), _name(handler),
                          origin or _handler_origin(handler), last)
-                for key, handler in declared.items() if (key in SERVER_ERROR_KEYS) is last]
+                for key, handler in declared.items()
+                if (key in SERVER_ERROR_KEYS) is last and key is not never]
 
     return [entry for last in (False, True) for origin, declared in levels
             for entry in said(origin, declared, last)]
