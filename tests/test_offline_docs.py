@@ -277,3 +277,13 @@ def test_the_readme_says_how() -> None:
     assert 'docs = {"offline": True}' in text
     assert 'pip install "fastapi-route[offline-docs]"' in text
     assert "docs/offline-docs.png" in text
+
+
+def test_explain_says_whose_the_pages_and_files_are(tmp_path: Path) -> None:
+    root = tree(tmp_path)
+    assert CliRunner().invoke(main, ["build", "--project", str(root)]).exit_code == 0
+    for url in ("/docs", "/docs/swagger-ui.css", "/redoc/redoc.standalone.js"):
+        said = CliRunner().invoke(main, ["explain", "GET", url, "--project", str(root)])
+        assert said.exit_code == 0, said.output
+        assert f"(GET HEAD {url})" in said.output
+        assert "config.py's offline docs (docs = {'offline': True}" in said.output
