@@ -6,6 +6,7 @@ browser, stay blank (so the test would see a CDN the offline pages still needed)
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ OPERATIONS = ("List the items", "Add an item", "Read one item")
 LOCAL = ("data:", "blob:http://127.0.0.1:")
 
 
+@contextlib.contextmanager
 def served(tmp_path: Path, config: str) -> Iterator[Server]:
     root = write_tree(tmp_path / "app", {**ROUTES, "config.py": config})
     built = run_cli(["build", "--project", str(root)], cwd=tmp_path)
@@ -42,7 +44,8 @@ def served(tmp_path: Path, config: str) -> Iterator[Server]:
 
 @pytest.fixture
 def offline(tmp_path: Path) -> Iterator[Server]:
-    yield from served(tmp_path, 'app_name = "Shop"\ndocs = {"offline": True}\n')
+    with served(tmp_path, 'app_name = "Shop"\ndocs = {"offline": True}\n') as server:
+        yield server
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ def test_redoc_renders_every_operation_offline(offline: Server, browser: Chromiu
 def test_fastapis_own_pages_stay_blank_here(tmp_path: Path, browser: Chromium) -> None:
     """The control: without `offline`, the pages need a CDN, which this browser cannot
     reach: the network really is off, and the tests above would fail on a CDN request."""
-    for server in served(tmp_path, 'app_name = "Shop"\n'):
+    with served(tmp_path, 'app_name = "Shop"\n') as server:
         page = browser.open(f"http://127.0.0.1:{server.port}/docs")
         assert page.evaluate("typeof SwaggerUIBundle") == "undefined"
         assert page.evaluate("document.querySelectorAll('.opblock').length") == 0
