@@ -236,6 +236,10 @@ def test_run_without_the_package_exits_1_naming_config_py(
     monkeypatch.setattr(offline_docs, "PACKAGE", "fastapi_offline_not_installed")
     built = CliRunner().invoke(main, ["build", "--project", str(root)])
     assert built.exit_code == 0, built.output
+    def serve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("run reached uvicorn")  # a failure, not a server that never ends
+
+    monkeypatch.setattr("uvicorn.run", serve)
     ran = CliRunner().invoke(main, ["run", "--project", str(root), "--port", "9", *options])
     assert ran.exit_code == 1, ran.output
     assert "INVALID_CONFIG config.py:2 'docs.offline' needs the fastapi-offline" in ran.output
