@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from ..conventions import APP_FILE, CONFIG_FILE, DOCS_FILE, MIDDLEWARE_FILE
-from ..runtime import health
+from ..runtime import health, offline_docs
 from ..runtime.app import Runtime
 from ..runtime.register import FileAPIRoute
 from ..table import RouteEntry
@@ -113,6 +113,10 @@ def app_route(runtime: Runtime, entry: BaseRoute | None,
     elif module == health.__name__:
         return (RouteRef(" ".join(served.methods), served.path, CONFIG_FILE, None, served.name),
                 served, f"not a route file: {CONFIG_FILE}'s health probe (no layout applies)")
+    elif module == offline_docs.__name__:
+        return (RouteRef(" ".join(served.methods), served.path, CONFIG_FILE, None, served.name),
+                served, f"not a route file: {CONFIG_FILE}'s offline docs (docs = {{'offline': "
+                        "True}: a page FastAPI would add, or a file it loads; no layout applies)")
     else:
         how = f"that {whose} added (directly or with app.include_router)"
     elsewhere = f", defined in {module}" if file is None and module else ""
