@@ -7,10 +7,13 @@ raise, innermost layout first, then app.py's, then FastAPI's defaults.
   folders get app.py's handler or FastAPI's default. Served from a scan, from the cache, on
   demand, lazily and registered up front.
 - A tree of nested layouts: Starlette's lookup within each layout (status code, then classes
-  nearest first), the inner layout before the outer, app.py's after both; middleware sees the
-  handler's response; a dependency with `yield` sees the exception first; websockets are left
-  to app.py's handlers; OpenAPI is the same with or without handlers.
+  nearest first), the inner layout before the outer, app.py's after both; `Exception` and 500
+  only for what no other handler answers; middleware sees the handler's response; a
+  dependency with `yield` sees the exception first; websockets, 404s and 405s are left to the
+  app's handlers; OpenAPI is the same with or without handlers; explain lists them in order.
 - The same tree included in a host app: the host's handlers come after the layouts'.
+- `dev` swaps a layout's handlers in place; `run` (real uvicorn) serves them from the cache,
+  and stops before binding on a handler the build could not see is wrong.
 """
 
 from __future__ import annotations
