@@ -30,7 +30,7 @@ HANDLER_NAMES = (*HTTP_METHODS, WEBSOCKET)
 # What a folder's _layout.py may say about every route below it (SPEC 9), as APIRouter says it.
 LAYOUT_FILE = "_layout.py"
 LAYOUT_NAMES = ("dependencies", "tags", "responses", "deprecated", "include_in_schema",
-                "middleware")
+                "middleware", "exception_handlers")
 
 # Project files beside routes/ (SPEC section 1).
 CONFIG_FILE = "config.py"
