@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -39,17 +40,19 @@ STEPS = {
 }
 
 
-class ImportClock:
-    """The watch `ProjectModules` calls around each project file it imports: the file's own
-    time (without the project files imported inside it), and the names it added to
-    sys.modules (a dict keeps its order: new names are at the end)."""
+class Clock:
+    """Times what it is called around, by key: its own time (without the timed calls inside
+    it), and the names it added to sys.modules (a dict keeps its order: new names are at the
+    end). As `runtime.modules.IMPORT_WATCH` it times each project file `ProjectModules`
+    imports, keyed by its path; here, each route's registration."""
 
-    def __init__(self) -> None:
-        self.files: dict[str, tuple[float, list[str]]] = {}
-        self._inner: list[float] = []  # per import under way: time of the imports inside it
+    def __init__(self, own_modules: int) -> None:
+        self.own_modules = own_modules  # what each call adds of its own (a file: its module)
+        self.times: dict[Any, tuple[float, list[str]]] = {}
+        self._inner: list[float] = []  # per call under way: time of the timed calls inside it
 
     @contextlib.contextmanager
-    def __call__(self, rel_file: str) -> Iterator[None]:
+    def __call__(self, key: Any) -> Iterator[None]:
         known = len(sys.modules)
         self._inner.append(0.0)
         started = time.perf_counter()
@@ -60,14 +63,16 @@ class ImportClock:
             inner = self._inner.pop()
             if self._inner:
                 self._inner[-1] += spent
-            # more than the file's own module: one list of sys.modules
-            added = list(sys.modules)[known:] if len(sys.modules) > known + 1 else []
-            self.files[rel_file] = (spent - inner, added)
+            # more than its own: one list of sys.modules
+            added = (list(sys.modules)[known:]
+                     if len(sys.modules) > known + self.own_modules else [])
+            self.times[key] = (spent - inner, added)
 
 
 def _libraries(added: list[str], project: str) -> dict[str, Any]:
-    """Of the modules a file added, those not the project's (`project`: its package): how
-    many, and the libraries (top-level packages) among them, which it imported first."""
+    """Of the modules a file's import (or a route's registration) added, those not the
+    project's (`project`: its package): how many, and the libraries (top-level packages)
+    among them, which it was the first to import."""
     names = [name for name in added if name.partition(".")[0] != project]
     return {"modules": len(names), "libraries": [n for n in names if "." not in n]}
 
@@ -95,8 +100,8 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
     from .runtime.app import create_app, runtime_of
 
     framework = time.perf_counter() - started
-    clock = ImportClock()
-    modules.IMPORT_WATCH = clock
+    imports = Clock(own_modules=1)
+    modules.IMPORT_WATCH = imports
     try:
         started = time.perf_counter()
         app = create_app(project, source="scan" if source == "scan" else "cache",
@@ -106,14 +111,15 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
         modules.IMPORT_WATCH = None
     file_routes = runtime_of(app).file_routes
     package = file_routes.modules.base.partition(".")[0]  # the project's modules
-    routes: list[dict[str, Any]] = []
+    registrations = Clock(own_modules=0)
     kept = []  # the routes made stay alive, as they do in the app
-    for lazy in file_routes.lazy:
-        r = lazy.record
-        started = time.perf_counter()
-        kept.append(lazy.registrar.add(r))  # raises what the warm-up would stop the server on
-        routes.append({"method": r.method, "label": r.label, "path": r.path, "file": r.file,
-                       "line": r.line, "seconds": time.perf_counter() - started})
+    for i, lazy in enumerate(file_routes.lazy):
+        with registrations(i):  # raises what the warm-up would stop the server on
+            kept.append(lazy.registrar.add(lazy.record))
+    routes = [{"method": r.method, "label": r.label, "path": r.path, "file": r.file,
+               "line": r.line, "seconds": registrations.times[i][0],
+               **_libraries(registrations.times[i][1], package)}
+              for i, r in enumerate(lazy.record for lazy in file_routes.lazy)]
     route_files = {r.file for r in file_routes.table}
     layouts = {f for r in file_routes.table for f in r.layouts}
     counts: dict[str, int] = {}
@@ -121,7 +127,7 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
         counts[r.file] = counts.get(r.file, 0) + 1
     files = [{"file": rel, "kind": _kind(rel, route_files, layouts), "seconds": seconds,
               "routes": counts.get(rel, 0), **_libraries(added, package)}
-             for rel, (seconds, added) in clock.files.items()]
+             for rel, (seconds, added) in imports.times.items()]
     own = sum(f["seconds"] for f in files if f["kind"] != "route")
     imported = sum(f["seconds"] for f in files if f["kind"] == "route")
     steps = {
@@ -195,22 +201,25 @@ def render(profile: dict[str, Any], top: int) -> str:
         if not items:
             return
         shown = items[:top]
-        lines.extend(["", f"{title} ({len(shown)} of {len(items)}, slowest first):",
+        median = statistics.median(item["seconds"] for item in items)
+        lines.extend(["", f"{title} ({len(shown)} of {len(items)}, slowest first; "
+                      f"median {median * 1000:.2f} ms):",
                       f"  {'SECONDS':>9} {'SHARE':>7}  {head}"])
         lines.extend(f"  {item['seconds']:9.4f} {item['share']:6.2f}%  {row(item)}".rstrip()
                      for item in shown)
 
-    def file_row(f: dict[str, Any]) -> str:
-        file: str = f["file"]
-        if not f["modules"]:
-            return file
-        libraries = f["libraries"][:4] + (["..."] if len(f["libraries"]) > 4 else [])
-        return (f"{file}  ({f['modules']} new module{'s' if f['modules'] > 1 else ''}"
+    def pulled(item: dict[str, Any]) -> str:
+        """What the import (or registration) imported first, if anything."""
+        if not item["modules"]:
+            return ""
+        libraries = item["libraries"][:4] + (["..."] if len(item["libraries"]) > 4 else [])
+        return (f"  ({item['modules']} new module{'s' if item['modules'] > 1 else ''}"
                 + (f": {', '.join(libraries)}" if libraries else "") + ")")
 
-    section("Route files, import", route_files, "FILE", file_row)
+    section("Route files, import", route_files, "FILE", lambda f: f["file"] + pulled(f))
     width = max((len(r["path"]) for r in routes[:top]), default=4)
     section("Routes, FastAPI registration", routes, f"{'METHOD':<7} {'URL':<{width}}  FILE",
-            lambda r: f"{r['label']:<7} {r['path']:<{width}}  {r['file']}:{r['line']}")
-    section("Other project files, import", others, "FILE", file_row)
+            lambda r: f"{r['label']:<7} {r['path']:<{width}}  {r['file']}:{r['line']}"
+            + pulled(r))
+    section("Other project files, import", others, "FILE", lambda f: f["file"] + pulled(f))
     return "\n".join(lines)

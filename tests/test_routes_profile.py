@@ -153,7 +153,7 @@ def test_top_limits_the_rows_of_each_kind(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "app", TREE)
     result = invoke(root, "--scan", "--top", "1")
     assert result.exit_code == 0, result.output
-    assert "Route files, import (1 of 5, slowest first)" in result.output
+    assert "Route files, import (1 of 5, slowest first; median " in result.output
     assert [row.split()[-1] for row in section(result.output, "Route files, import")] == [
         "routes/slow/route.py"]
     assert len(section(result.output, "Routes, FastAPI registration")) == 1
@@ -176,7 +176,7 @@ def test_the_json_has_every_file_and_route_slowest_first_shares_adding_up(
     routes = data["routes"]
     assert (routes[0]["method"], routes[0]["path"], routes[0]["file"], routes[0]["line"]) == (
         "GET", "/heavy", "routes/heavy/route.py", 17)
-    assert len(routes) == 6
+    assert len(routes) == 6 and {"modules", "libraries", "label", "share"} <= set(routes[0])
     assert [r["seconds"] for r in routes] == sorted((r["seconds"] for r in routes), reverse=True)
     # Shares of one whole: the steps add up to 100, and the files and routes to their steps.
     steps = {s["step"]: s for s in data["steps"]}
