@@ -246,3 +246,21 @@ def test_profile_options_without_the_profile_exit_1(tmp_path: Path, args: list[s
     result = CliRunner().invoke(main, ["routes", *args, "--project", str(root)])
     assert result.exit_code == 1
     assert "--profile" in result.output
+
+
+def test_a_route_fastapi_refuses_exits_1_naming_its_line(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", {
+        "routes/index.py": "def GET(request):\n    return 1\n",
+        "routes/plain/route.py": """
+            class Thing:
+                pass
+
+
+            def GET(request, t: Thing):
+                return 1
+        """,
+    })
+    result = invoke(root, "--scan")
+    assert result.exit_code == 1
+    assert "routes/plain/route.py:5" in result.output and "t: Thing" in result.output
+    assert "Traceback" not in result.output
