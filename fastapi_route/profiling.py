@@ -74,7 +74,9 @@ def _libraries(added: list[str], project: str) -> dict[str, Any]:
     project's (`project`: its package): how many, and the libraries (top-level packages)
     among them, which it was the first to import."""
     names = [name for name in added if name.partition(".")[0] != project]
-    return {"modules": len(names), "libraries": [n for n in names if "." not in n]}
+    # A module is moved to the end of sys.modules once it has run (importlib does), so the
+    # last is what the file itself imported: listed first, then what that one pulled in.
+    return {"modules": len(names), "libraries": [n for n in reversed(names) if "." not in n]}
 
 
 def _warm_framework() -> None:
