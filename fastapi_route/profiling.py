@@ -7,7 +7,8 @@ middleware.py, then every layout and route file imported by `ProjectModules`, la
 the files below them; then it registers every route with the Registrar the warm-up uses (the
 stand-in's own `registrar.add`), timing each. Each project file's import is timed by the
 watch `runtime.modules` calls around it (`IMPORT_WATCH`): its own time, without the project
-files it made the runtime import meanwhile. A module two files import (a helper, a library) is
+files it made the runtime import meanwhile, nor the garbage collections (a step of their own:
+a collection walks what every file made). A module two files import (a helper, a library) is
 charged to the first. The framework (FastAPI, pydantic, our runtime) is imported and timed
 first, so no file pays for it.
 
@@ -18,6 +19,7 @@ share of the whole (every step measured: the shares add up to 100).
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import statistics
 import sys
@@ -37,24 +39,52 @@ STEPS = {
     "project_files": "app.py, middleware.py, layouts and other project files imported",
     "route_files": "route files imported",
     "registration": "routes registered with FastAPI",
+    "collections": "garbage collections meanwhile (charged to no file or route)",
 }
+
+
+class Collections:
+    """The time the garbage collector takes, from `gc.callbacks`: a collection is charged to
+    none of the files or routes it interrupts (it walks what all of them made), but to a step
+    of its own."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    @contextlib.contextmanager
+    def counted(self) -> Iterator[None]:
+        gc.callbacks.append(self)
+        try:
+            yield
+        finally:
+            gc.callbacks.remove(self)
 
 
 class Clock:
     """Times what it is called around, by key: its own time (without the timed calls inside
-    it), and the names it added to sys.modules (a dict keeps its order: new names are at the
-    end). As `runtime.modules.IMPORT_WATCH` it times each project file `ProjectModules`
-    imports, keyed by its path; here, each route's registration."""
+    it, nor the garbage collections), and the names it added to sys.modules (a dict keeps its
+    order: new names are at the end). As `runtime.modules.IMPORT_WATCH` it times each project
+    file `ProjectModules` imports, keyed by its path; here, each route's registration."""
 
-    def __init__(self, own_modules: int) -> None:
+    def __init__(self, collections: Collections, own_modules: int) -> None:
+        self.collections = collections
         self.own_modules = own_modules  # what each call adds of its own (a file: its module)
         self.times: dict[Any, tuple[float, list[str]]] = {}
-        self._inner: list[float] = []  # per call under way: time of the timed calls inside it
+        # per call under way: the time of the timed calls inside it, with their collections
+        self._inner: list[float] = []
 
     @contextlib.contextmanager
     def __call__(self, key: Any) -> Iterator[None]:
         known = len(sys.modules)
         self._inner.append(0.0)
+        collected = self.collections.seconds
         started = time.perf_counter()
         try:
             yield
@@ -63,10 +93,13 @@ class Clock:
             inner = self._inner.pop()
             if self._inner:
                 self._inner[-1] += spent
+            # the collections inside the timed calls are inside `inner` too: counted once
+            collections = self.collections.seconds - collected
+            own = max(spent - inner - collections, 0.0)
             # more than its own: one list of sys.modules
             added = (list(sys.modules)[known:]
                      if len(sys.modules) > known + self.own_modules else [])
-            self.times[key] = (spent - inner, added)
+            self.times[key] = (own, added)
 
 
 def _libraries(added: list[str], project: str) -> dict[str, Any]:
@@ -102,22 +135,26 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
     from .runtime.app import create_app, runtime_of
 
     framework = time.perf_counter() - started
-    imports = Clock(own_modules=1)
+    collections = Collections()
+    imports = Clock(collections, own_modules=1)
     modules.IMPORT_WATCH = imports
     try:
-        started = time.perf_counter()
-        app = create_app(project, source="scan" if source == "scan" else "cache",
-                         config=config, schedule="warm")
-        made = time.perf_counter() - started
+        with collections.counted():
+            started = time.perf_counter()
+            app = create_app(project, source="scan" if source == "scan" else "cache",
+                             config=config, schedule="warm")
+            made = time.perf_counter() - started
     finally:
         modules.IMPORT_WATCH = None
+    collected = collections.seconds
     file_routes = runtime_of(app).file_routes
     package = file_routes.modules.base.partition(".")[0]  # the project's modules
-    registrations = Clock(own_modules=0)
+    registrations = Clock(collections, own_modules=0)
     kept = []  # the routes made stay alive, as they do in the app
-    for i, lazy in enumerate(file_routes.lazy):
-        with registrations(i):  # raises what the warm-up would stop the server on
-            kept.append(lazy.registrar.add(lazy.record))
+    with collections.counted():
+        for i, lazy in enumerate(file_routes.lazy):
+            with registrations(i):  # raises what the warm-up would stop the server on
+                kept.append(lazy.registrar.add(lazy.record))
     routes = [{"method": r.method, "label": r.label, "path": r.path, "file": r.file,
                "line": r.line, "seconds": registrations.times[i][0],
                **_libraries(registrations.times[i][1], package)}
@@ -134,10 +171,12 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
     imported = sum(f["seconds"] for f in files if f["kind"] == "route")
     steps = {
         "framework": framework,
-        "create_app": max(made - own - imported, 0.0),  # what is not a project file's import
+        # what is neither a project file's import nor a collection
+        "create_app": max(made - own - imported - collected, 0.0),
         "project_files": own,
         "route_files": imported,
         "registration": sum(r["seconds"] for r in routes),
+        "collections": collections.seconds,
     }
     return _shares(project, source, steps, files, routes)
 
