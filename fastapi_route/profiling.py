@@ -156,7 +156,7 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
             with registrations(i):  # raises what the warm-up would stop the server on
                 kept.append(lazy.registrar.add(lazy.record))
     routes = [{"method": r.method, "label": r.label, "path": r.path, "file": r.file,
-               "line": r.line, "seconds": registrations.times[i][0],
+               "line": r.line, "order": i, "seconds": registrations.times[i][0],
                **_libraries(registrations.times[i][1], package)}
               for i, r in enumerate(lazy.record for lazy in file_routes.lazy)]
     route_files = {r.file for r in file_routes.table}
@@ -164,9 +164,10 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for r in file_routes.table:
         counts[r.file] = counts.get(r.file, 0) + 1
-    files = [{"file": rel, "kind": _kind(rel, route_files, layouts), "seconds": seconds,
-              "routes": counts.get(rel, 0), **_libraries(added, package)}
-             for rel, (seconds, added) in imports.times.items()]
+    # `order`: when the import ended (a file imported inside another ends first)
+    files = [{"file": rel, "kind": _kind(rel, route_files, layouts), "order": i,
+              "seconds": seconds, "routes": counts.get(rel, 0), **_libraries(added, package)}
+             for i, (rel, (seconds, added)) in enumerate(imports.times.items())]
     own = sum(f["seconds"] for f in files if f["kind"] != "route")
     imported = sum(f["seconds"] for f in files if f["kind"] == "route")
     steps = {

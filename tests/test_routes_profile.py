@@ -172,6 +172,8 @@ def test_the_json_has_every_file_and_route_slowest_first_shares_adding_up(
     assert {f["file"]: f["kind"] for f in files if f["kind"] != "route"} == {
         "app.py": "app", "routes/_layout.py": "layout"}
     assert next(f for f in files if f["file"] == "routes/items/route.py")["routes"] == 2
+    in_order = sorted(files, key=lambda f: f["order"])  # app.py, then the layout above the rest
+    assert [f["file"] for f in in_order[:2]] == ["app.py", "routes/_layout.py"]
     assert [f["seconds"] for f in files] == sorted((f["seconds"] for f in files), reverse=True)
     routes = data["routes"]
     assert (routes[0]["method"], routes[0]["path"], routes[0]["file"], routes[0]["line"]) == (
