@@ -379,6 +379,20 @@ def test_without_mangum_the_import_says_which_extra_to_install(tmp_path: Path) -
     assert "During handling" not in proc.stderr  # one error, not a chain
 
 
+def test_a_handler_of_ones_own_takes_mangums_options(built: Path) -> None:
+    # A custom domain's base path mapping, /v1 -> the API: Mangum strips it from the path.
+    code = ("import json, sys; from fastapi_route.aws import Handler; "
+            "handler = Handler(api_gateway_base_path='/v1'); "
+            "print(json.dumps(handler(json.loads(sys.argv[1]), None)))")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(event("rest_v1", path="/v1/items/7"))],
+        cwd=built.parent, capture_output=True, text=True, timeout=60,
+        env=child_env({"FASTAPI_ROUTE_PROJECT": str(built)}))
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert answer["statusCode"] == 200, proc.stderr
+    assert body_of(answer)["item_id"] == 7
+
+
 def test_the_lifespan_is_not_a_mangum_option() -> None:
     from fastapi_route.aws import Handler
 
