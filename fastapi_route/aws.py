@@ -7,7 +7,8 @@
 
 The same variables as `fastapi_route.asgi:app` choose the project and the flags (asgi.py reads
 them, here as there). What differs is what fits a process that Lambda starts for a cold
-instance and bills by the millisecond (docs/decisions.md, "Issue 20.3"):
+instance and bills by the millisecond (docs/decisions.md, "AWS Lambda"; the cold start is
+measured by bench/aws_cold.py):
 
 - the schedule is `lazy` unless FASTAPI_ROUTE_SCHEDULE says otherwise: the first event
   imports and registers the route files it needs and nothing else, and no warm-up runs
@@ -20,6 +21,9 @@ instance and bills by the millisecond (docs/decisions.md, "Issue 20.3"):
 - the app is built on the first event, not at import: importing this module costs Mangum
   and a few of our modules, and a failed build is an error of each event, with its message
   (`StartFailed`), rather than an import traceback;
+- the garbage collector is paused while the app is made (FastAPI's import included), and
+  what was made is frozen after: its allocations would otherwise set off full collections
+  over everything FastAPI and pydantic made at import;
 - the app's lifespan (app.py's) runs once per process, started on the first event and kept
   running between events; its shutdown half runs on SIGTERM, which Lambda sends before it
   ends an instance that has an extension, and at a normal exit (a local run, a test).
