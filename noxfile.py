@@ -55,10 +55,15 @@ if _skipped:
     print(_skipped, file=sys.stderr)
 
 
+# What the tests need: the test tools, and the optional extras whose modules they test
+# (`aws`: Mangum, for fastapi_route.aws).
+TESTED = ".[test,aws]"
+
+
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite; end-to-end tests included on FULL_SUITE."""
-    session.install("-e", ".[test]")
+    session.install("-e", TESTED)
     selection = [] if session.python == FULL_SUITE else ["-m", "not slow"]
     session.run("pytest", *(session.posargs or selection))
 
@@ -73,7 +78,7 @@ def minimum(session: nox.Session) -> None:
     """The fast suite against the floors of `dependencies` (FastAPI, Starlette, uvicorn, ...)."""
     # A constraints file, not requirements, so pip still resolves from pyproject.toml; `==` pins
     # also downgrade a reused virtualenv that an earlier run filled with newer releases.
-    session.install("-c", MINIMUM_CONSTRAINTS, "-e", ".[test]")
+    session.install("-c", MINIMUM_CONSTRAINTS, "-e", TESTED)
     session.run("pytest", *(session.posargs or ["-m", "not slow"]))
 
 
@@ -88,7 +93,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[test]", "mypy>=1.11")  # hatchling and setuptools for the plugins
+    session.install("-e", TESTED, "mypy>=1.11")  # hatchling and setuptools for the plugins
     session.run("mypy")
 
 
@@ -105,12 +110,12 @@ def demo(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Build our wheel, build the sample app with `python -m build`, install it into a fresh
     virtualenv, run it from an empty folder and talk HTTP to it (also run by `tests`)."""
-    session.install("-e", ".[test]")
+    session.install("-e", TESTED)
     session.run("pytest", "tests/test_packaging_e2e.py", "tests/test_server.py", *session.posargs)
 
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """The benchmark of docs/performance.md; pass options through, e.g. -- --sizes 100."""
-    session.install("-e", ".", "matplotlib")
+    session.install("-e", ".[aws]", "matplotlib")
     session.run("python", "bench/run.py", *session.posargs)

@@ -196,17 +196,21 @@ def _flag(name: str) -> bool | None:
 # --- factories (uvicorn --factory, from `run --workers N` and `dev`) ----------------------------
 
 
-def create_from_env() -> ASGIApp:
+def create_from_env(default_schedule: str | None = None, unchanged: bool = False) -> ASGIApp:
     """The production app, from the cache; or, in development (`dev_from_env`), the app
-    `fastapi-route dev` serves."""
+    `fastapi-route dev` serves. `default_schedule` is the schedule when FASTAPI_ROUTE_SCHEDULE
+    is unset (None: config.py decides), and `unchanged` skips the stale check unless
+    FASTAPI_ROUTE_STRICT (create_app's); fastapi_route.aws gives `lazy` and True, for a
+    process that may live for one request, in a deployment nothing writes to."""
     if dev_from_env():
         return create_dev(project_from_env())
     from .runtime.app import create_app
 
     return create_app(
         project_from_env(), source="cache", strict=strict_from_env(),
-        schedule=schedule_from_env(),  # type: ignore[arg-type]  # checked against SCHEDULES
-        server=True,
+        # checked against SCHEDULES
+        schedule=schedule_from_env() or default_schedule,  # type: ignore[arg-type]
+        server=True, unchanged=unchanged,
     )
 
 

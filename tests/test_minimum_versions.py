@@ -27,9 +27,16 @@ CONSTRAINTS = ROOT / "tests" / "constraints-minimum.txt"
 UNPINNED = {"tomli"}
 
 
+# Optional extras that `nox -s minimum` installs (noxfile.TESTED): their floors are promises too.
+TESTED_EXTRAS = ("aws",)
+
+
 def dependencies() -> dict[str, Requirement]:
     with (ROOT / "pyproject.toml").open("rb") as f:
-        listed = tomllib.load(f)["project"]["dependencies"]
+        project = tomllib.load(f)["project"]
+    listed = [*project["dependencies"],
+              *(line for extra in TESTED_EXTRAS
+                for line in project["optional-dependencies"][extra])]
     requirements = [Requirement(line) for line in listed]
     return {canonicalize_name(r.name): r for r in requirements}
 

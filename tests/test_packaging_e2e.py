@@ -9,6 +9,8 @@ serves the whole module; each test installs its app and uninstalls it again.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 import shutil
@@ -139,6 +141,22 @@ def test_build_install_and_run_the_sample_app_from_an_empty_folder(
             with ws_connect(f"ws://127.0.0.1:{server.port}/ws?name=ada") as ws:
                 ws.send("hello")
                 assert ws.recv(timeout=10) == "ada: hello"
+
+        # The same installed app on AWS Lambda (README "AWS Lambda"): the aws extra's Mangum,
+        # an HTTP API event, the handler in a fresh interpreter finding the one installed app.
+        venv.install("mangum", wheelhouse=wheelhouse)
+        event = json.loads((Path(__file__).parent / "aws_events" / "http_v2.json").read_text())
+        event.update(rawPath="/users/me", rawQueryString="")
+        event["requestContext"]["http"]["path"] = "/users/me"
+        del event["queryStringParameters"]
+        out = run([venv.python, "-c", "import json, sys; from fastapi_route.aws import "
+                   "handler; print(json.dumps(handler(json.loads(sys.argv[1]), None)))",
+                   json.dumps(event)], cwd=empty_dir).stdout
+        answer = json.loads(out.strip().splitlines()[-1])
+        assert answer["statusCode"] == 200, out
+        # The event accepts gzip, and app.py's GZipMiddleware obliged: a binary body, base64
+        assert answer["headers"]["content-encoding"] == "gzip" and answer["isBase64Encoded"]
+        assert json.loads(gzip.decompress(base64.b64decode(answer["body"])))["me"] is True
 
         assert files_under(installed) == before  # nothing written into site-packages
 

@@ -18,7 +18,6 @@ from ..conventions import DOCS_FILE
 from ..errors import FastAPIRouteError
 from ..pipeline import cache as cache_io
 from ..pipeline import freshness
-from ..pipeline.build import compile_table
 from ..pipeline.scan import Facts
 from ..project import Project, find_project
 from ..table import RouteEntry
@@ -50,13 +49,22 @@ def load_routes(
     project: Project, config: Config, source: Source, strict: bool = False,
     facts: Facts | None = None,
     seen: Callable[[cache_io.Cache, freshness.Staleness], None] | None = None,
+    unchanged: bool = False,
 ) -> list[RouteEntry]:
     """The route table: verified from the cache (run) or scanned and validated (dev);
-    `seen` is given the cache and what changed since its build."""
+    `seen` is given the cache and what changed since its build. `unchanged` (unless `strict`):
+    the caller knows the files are the ones the cache was built from (a Lambda deployment,
+    which nothing writes to), so the stale check's walk and hashes are not paid for."""
     if source == "scan":
+        # Imported here: validation's modules serve the scan only (not a cold start's cache).
+        from ..pipeline.build import compile_table
+
         return compile_table(project.root, config, facts=facts).routes
     cache = cache_io.load(project.root / config.build.cache_dir, config.route_dir)
-    stale = freshness.check(project.root, config, cache)  # the check `status` makes
+    if unchanged and not strict:
+        stale = freshness.Staleness()
+    else:
+        stale = freshness.check(project.root, config, cache)  # the check `status` makes
     if seen is not None:
         seen(cache, stale)
     if stale.stale:
@@ -89,6 +97,7 @@ def create_app(
     error_page: ErrorPage | None = None,
     facts: Facts | None = None,
     server: bool = False,
+    unchanged: bool = False,
 ) -> FastAPI:
     """A FastAPI app serving the project's routes with the user's own handler functions.
 
@@ -99,6 +108,8 @@ def create_app(
     `dispatch=False` leaves Starlette's linear route scan in place (for comparisons; the
     behaviour is the same). `error_page` renders a route that cannot be served, and `facts`
     keeps what each file said for the next scan (dev).
+
+    `unchanged=True` skips the stale check unless `strict` (see `load_routes`).
 
     `server=True` says the app is made for a server process (`run`, the asgi entry point),
     which keeps it until it exits: what is imported and registered is frozen out of the
@@ -113,7 +124,8 @@ def create_app(
     schedule = schedule_of(config, schedule, lazy)
     loaded: list[tuple[cache_io.Cache, freshness.Staleness]] = []
     routes = load_routes(found, config, source, strict, facts,
-                         seen=lambda cache, stale: loaded.append((cache, stale)))
+                         seen=lambda cache, stale: loaded.append((cache, stale)),
+                         unchanged=unchanged)
     modules = ProjectModules(found)
     app_file = AppFile.load(found, modules)
     ready_path = config.health.ready is not None
