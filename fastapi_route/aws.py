@@ -35,14 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
-import gc
 import logging
 import os
 import signal
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 try:
@@ -57,6 +54,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .asgi import DeferredApp, create_from_env
 from .errors import FastAPIRouteError
+from .runtime import collector
 from .runtime.failure import describe
 
 SCHEDULE = "lazy"  # when FASTAPI_ROUTE_SCHEDULE is unset
@@ -89,7 +87,7 @@ class Handler:
         return adapter(event, context)
 
     def _start(self) -> Mangum:
-        with self._lock, _collector_paused():
+        with self._lock, collector.held_back():
             if self._adapter is not None:
                 return self._adapter
             # Mangum first: a recent one sets up the event loop its events run on.
@@ -104,11 +102,7 @@ class Handler:
             self._lifespan = lifespan
             _stop_on_exit(loop, lifespan)
             self._adapter = adapter
-            # What the start made lives as long as the process: out of the collector's walks.
-            # Without the young collection `run`'s freezes make first (SERVING.freeze): with
-            # the collector paused, the young generation is the whole start (60,000 objects,
-            # 15 ms to walk at 1000 route files) and a few hundred of them are garbage.
-            gc.freeze()
+            collector.keep()
             return adapter
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,21 +164,6 @@ class Lifespan:
             _settle(self._started, str(message.get("message") or "the app failed to start"))
         elif kind == "lifespan.shutdown.failed":
             log.error("the app's lifespan shutdown failed: %s", message.get("message", ""))
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No garbage collection for the length of the block (the start: FastAPI's import, the
-    cache's table, the app). Those allocations would otherwise set off full collections
-    that walk every object FastAPI and pydantic made at import (one of them took 60 ms of a
-    300 ms cold start at 1000 route files; docs/performance.md, "AWS Lambda cold start")."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _settle(future: asyncio.Future[Any], value: Any) -> None:

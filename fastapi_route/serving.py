@@ -14,6 +14,7 @@ This module imports nothing heavy until a server is made: the CLI imports it for
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from dataclasses import dataclass
 from types import FrameType
@@ -81,28 +82,46 @@ class ProductionServer:
     def __init__(self, project: Project, config: Config, *, host: str | None = None,
                  port: int | None = None, workers: int | None = None, strict: bool = False,
                  schedule: Schedule | None = None) -> None:
-        from .runtime import offline_docs
-        from .runtime.app import create_app, load_routes, schedule_of
+        from .runtime import collector
 
         self.project = project
         self.strict = strict
         self.schedule = schedule
         self.workers = workers or config.server.workers
-        self.settings = uvicorn_settings(config, host or config.server.host or RUN_HOST, port,
-                                         config.logging.production_level)
-        # Before a port is bound: the cache is verified and (unless lazy, or warm with a
-        # readiness path: SPEC 13.1) every route file is imported, so a broken build or an
-        # import error fails here; else a file that fails to import stops the server.
-        self.app: FastAPI | None = None
-        scheduled = schedule_of(config, schedule, None)
+        # Lazy, what is made now (uvicorn's and FastAPI's imports, the table, the stand-ins)
+        # is most of the start and lives as long as the server: no collection walks it
+        # (runtime/collector). The other schedules import route files here and freeze as
+        # they go (SERVING): the collector is theirs once the schedule is known.
+        with contextlib.ExitStack() as held:
+            held.enter_context(collector.held_back())
+            from .runtime.app import schedule_of
+
+            scheduled = schedule_of(config, schedule, None)
+            lazy = scheduled == "lazy"
+            if not lazy:
+                held.close()
+            self.settings = uvicorn_settings(config, host or config.server.host or RUN_HOST,
+                                             port, config.logging.production_level)
+            self.app = self._app(config, scheduled)
+            if lazy:
+                collector.keep()
+
+    def _app(self, config: Config, scheduled: Schedule) -> FastAPI | None:
+        """The app, made before a port is bound: the cache is verified and (unless lazy, or
+        warm with a readiness path: SPEC 13.1) every route file is imported, so a broken
+        build or an import error fails here; else a file that fails to import stops the
+        server. None when each worker makes its own."""
+        from .runtime import offline_docs
+        from .runtime.app import create_app, load_routes
+
         after_bind = scheduled == "lazy" or (scheduled == "warm" and
                                              config.health.ready is not None)
         if self.workers > 1 and after_bind:
-            load_routes(project, config, "cache", strict)  # each worker imports its own
-            offline_docs.assets_folder(project.root, config)  # and makes its app: fail here
-        else:
-            self.app = create_app(project, source="cache", config=config, strict=strict,
-                                  schedule=schedule, dispatch=self.workers == 1, server=True)
+            load_routes(self.project, config, "cache", self.strict)  # each worker: its own
+            offline_docs.assets_folder(self.project.root, config)  # and makes its app
+            return None
+        return create_app(self.project, source="cache", config=config, strict=self.strict,
+                          schedule=self.schedule, dispatch=self.workers == 1, server=True)
 
     @property
     def url(self) -> str:

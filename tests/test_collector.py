@@ -1,0 +1,66 @@
+"""The garbage collector around a start that serves at once (runtime/collector): `run --lazy`
+and the Lambda handler hold it back while the app is made, then freeze what was made; the
+other schedules leave it alone here (they freeze as they import). In a fresh interpreter each,
+since the collector is process-wide."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_tree
+
+ROUTES = {
+    "routes/index.py": """
+        def GET(request):
+            return {"page": "home"}
+    """,
+    "routes/users/[user_id=int]/route.py": """
+        def GET(request, user_id: int):
+            return {"user": user_id}
+    """,
+}
+
+PROBE = """
+import gc, json, sys
+from pathlib import Path
+from fastapi_route.config import load_config
+from fastapi_route.project import find_project
+from fastapi_route.serving import ProductionServer
+
+project = find_project(Path(sys.argv[1]))
+seen = []
+gc.callbacks.append(lambda phase, info: seen.append(info["generation"]) if phase == "start" else None)
+server = ProductionServer(project, load_config(project.root), schedule=sys.argv[2])
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "collections": len(seen), "app": server.app is not None}))
+"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = write_tree(tmp_path_factory.mktemp("collector") / "app", ROUTES)
+    subprocess.run([sys.executable, "-m", "fastapi_route", "build", "--project", str(root)],
+                   check=True, capture_output=True)
+    return root
+
+
+def start(root: Path, schedule: str) -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-c", PROBE, str(root), schedule],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_run_lazy_makes_its_app_without_a_collection_then_freezes_it(built: Path) -> None:
+    seen = start(built, "lazy")
+    assert seen == {"enabled": True, "frozen": seen["frozen"], "collections": 0, "app": True}
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000  # FastAPI's import too
+
+
+def test_run_eager_leaves_the_collector_on(built: Path) -> None:
+    seen = start(built, "eager")
+    assert seen["enabled"] is True and seen["app"] is True
+    assert isinstance(seen["collections"], int) and seen["collections"] > 0
