@@ -46,7 +46,7 @@ def test_literal_braces_are_static():
 def test_parsing_is_memoised_and_routes_share_it():
     a = RouteEntry("GET", "/users/{id}", "routes/users/[id]/route.py", 1, ("id",))
     b = a._replace(method="POST")
-    assert a.template is b.template is Template.parse("/users/{id}")
+    assert a.template is b.template is Template.parse("/users/{id}", own=True)
 
 
 def test_a_project_type_is_known_by_name_in_a_route_files_template():
