@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import zipfile
 from pathlib import Path
@@ -342,3 +343,22 @@ def test_the_wheel_carries_params_and_the_installed_app_serves_them(tmp_path: Pa
     with TestClient(create_app(from_path(installed))) as client:
         assert client.get("/colors/ff00aa").json()["route"] == "hex"
         assert client.get("/colors/blue").json()["route"] == "rgb"
+
+
+# --- the README ----------------------------------------------------------------------------
+
+
+def test_the_readmes_example_does_what_it_says(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Your own segment types", 1)[1].split("\n### ", 1)[0]
+    files = {}
+    for block in re.findall(r"^```python\n(.*?)^```", section, re.MULTILINE | re.DOTALL):
+        first, _, rest = block.partition("\n")
+        files[first.removeprefix("# ").strip()] = rest
+    assert set(files) == {"params/hex.py", "routes/colors/[color=hex]/route.py",
+                          "routes/colors/[name]/route.py"}
+    root = write_tree(tmp_path / "readme", files)
+    with served(root) as client:
+        assert client.get("/colors/ff00aa").json() == {"hex": "ff00aa"}
+        assert client.get("/colors/red").json() == {"name": "red"}
+        assert client.get("/colors/000000").json() == {"name": "000000"}

@@ -46,9 +46,12 @@ class ParamsFile:
 def listed(root: Path) -> list[str]:
     """The params files of a project, relative to its root, sorted (name order: the order two
     types at one place are tried in)."""
+    folder = root / PARAMS_DIR
+    if not folder.is_dir():  # most projects: a stat, not a listing (test_one_walk)
+        return []
     try:
-        entries = list(os.scandir(root / PARAMS_DIR))
-    except OSError:  # no params/ folder (or not a folder)
+        entries = list(os.scandir(folder))
+    except OSError:  # gone meanwhile, or unreadable
         return []
     return sorted(f"{PARAMS_DIR}/{e.name}" for e in entries
                   if e.name.endswith(".py") and not e.name.startswith(("_", "."))
