@@ -43,7 +43,6 @@ APP_FILE = "app.py"  # what one would pass to FastAPI(...)
 APP_NAMES = ("lifespan", "exception_handlers", "middleware", "configure")
 # A project's own segment types (SPEC 14.1): `params/hex.py` beside routes/ makes `[x=hex]`.
 PARAMS_DIR = "params"
-PARAM_NAMES = ("match", "pattern", "description")  # what such a file says, `match` required
 
 # The documentation pages the app adds (FastAPI's, or docs.py's at DOCS_URL) when docs are on.
 DOCS_URL = "/docs"
@@ -90,10 +89,9 @@ class SegmentType(NamedTuple):
     # giving it where that depends on the interpreter (an int's digits). None: whatever the
     # regex of Starlette's convertor of that name matches, which it converts without fail. A
     # built-in type narrows Starlette's regex where its `convert` would raise or give what the
-    # type cannot mean; a project's own type (SPEC 14.1) brings its pattern. Our routes compile
-    # it with a convertor of ours (`convertor_name`), never by changing Starlette's.
+    # type cannot mean. Our routes compile it with a convertor of ours (`convertor_name`), never
+    # by changing Starlette's. (A project's own type's pattern is the project's: `own_type`.)
     pattern: str | Callable[[], str] | None = None
-    description: str = ""  # a project's own type's, for OpenAPI
 
 
 # Every project type's grammar: rank, place and one-segment bound are the same for all, and

@@ -362,3 +362,73 @@ def test_the_readmes_example_does_what_it_says(tmp_path: Path) -> None:
         assert client.get("/colors/ff00aa").json() == {"hex": "ff00aa"}
         assert client.get("/colors/red").json() == {"name": "red"}
         assert client.get("/colors/000000").json() == {"name": "000000"}
+
+
+# --- websockets, included trees, schedules -------------------------------------------------
+
+
+def test_a_websocket_at_an_own_type_connects_only_where_match_says_yes(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "ws", {
+        "params/hex.py": HEX,
+        "routes/live/[color=hex]/route.py": '''
+            async def WEBSOCKET(websocket, color):
+                await websocket.accept()
+                await websocket.send_json({"hex": color})
+                await websocket.close()
+        ''',
+        "routes/live/[name]/route.py": '''
+            async def WEBSOCKET(websocket, name: str):
+                await websocket.accept()
+                await websocket.send_json({"name": name})
+                await websocket.close()
+        ''',
+    })
+    with served(root) as client:
+        with client.websocket_connect("/live/ff00aa") as ws:
+            assert ws.receive_json() == {"hex": "ff00aa"}
+        with client.websocket_connect("/live/red") as ws:
+            assert ws.receive_json() == {"name": "red"}
+
+
+def test_two_included_trees_with_their_own_hex_keep_them(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    import fastapi_route
+
+    six = write_tree(tmp_path / "six", {
+        "params/hex.py": HEX,
+        "routes/[color=hex]/route.py": "def GET(request, color):\n    return 'six'\n",
+    })
+    three = write_tree(tmp_path / "three", {
+        "params/hex.py": HEX.replace("== 6", "== 3"),
+        "routes/[color=hex]/route.py": "def GET(request, color):\n    return 'three'\n",
+    })
+    for root in (six, three):
+        assert cli(root, "build")[0] == 0
+    host = FastAPI()
+    fastapi_route.include(host, six, prefix="/a")
+    fastapi_route.include(host, three, prefix="/b")
+    with TestClient(host) as client:
+        assert client.get("/a/ff00aa").json() == "six"
+        assert client.get("/a/fff").status_code == 404
+        assert client.get("/b/fff").json() == "three"
+        assert client.get("/b/ff00aa").status_code == 404
+        parameters = client.get("/openapi.json").json()["paths"]["/a/{color}"]["get"][
+            "parameters"]
+        assert parameters[0]["description"] == "A colour as six hex digits"
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+def test_every_schedule_asks_the_type(colors: Path, lazy: bool) -> None:
+    assert cli(colors, "build")[0] == 0
+    with TestClient(create_app(from_path(colors), lazy=lazy)) as client:
+        assert client.get("/colors/ff00aa").json()["route"] == "hex"
+        assert client.get("/colors/blue").json()["route"] == "rgb"
+        assert client.get("/colors/ff00a").json()["route"] == "name"
+
+
+def test_explain_from_a_scan_asks_the_types_too(colors: Path) -> None:
+    code, out = cli(colors, "explain", "GET", "/colors/ff00a", "--scan")
+    assert code == 0, out
+    assert "routes/colors/[name]/route.py" in out.splitlines()[1]
+    assert "[color=hex] does not take 'ff00a': params/hex.py's match said no" in out

@@ -90,10 +90,11 @@ _CONNECTIONS: dict[str, type[Any]] = {"request": Request, "websocket": WebSocket
 
 
 class TableConvertor(Convertor[Any]):
-    """A segment type of the table as Starlette's router compiles it: the regex of what the
-    type accepts (`pattern_of`, read again at each compile: an int's bound is the interpreter's
-    limit then) and the conversion of Starlette's convertor of the type's name, which is never
-    handed a value outside it (a project's own type: the text as it is)."""
+    """A built-in segment type the table narrows, as Starlette's router compiles it: the regex
+    of what the type accepts (`pattern_of`, read again at each compile: an int's bound is the
+    interpreter's limit then) and the conversion of Starlette's convertor of the type's name,
+    which is never handed a value outside it. (A project's own type compiles as one segment of
+    text and is asked by its route: `runtime/segment_types.py`.)"""
 
     def __init__(self, kind: SegmentType) -> None:
         self.kind = kind
@@ -115,10 +116,9 @@ class TableConvertor(Convertor[Any]):
 
 
 def register_convertors() -> None:
-    """Give Starlette a convertor of ours for each segment type of the table that says what it
-    accepts (`convertor_name`: `{x:slug}` for a project's own type, `fastapi_route_int` for a
-    built-in one it narrows); again after a project added its own types. Starlette's own
-    convertors are left as they are: a host app shares them."""
+    """Give Starlette a convertor of ours for each built-in segment type the table narrows
+    (`convertor_name`: `fastapi_route_int`). Starlette's own convertors are left as they are:
+    a host app shares them."""
     for kind in SEGMENT_TYPES.values():
         name = convertor_name(kind)
         if kind.pattern is not None and name not in CONVERTOR_TYPES:
