@@ -432,3 +432,34 @@ def test_explain_from_a_scan_asks_the_types_too(colors: Path) -> None:
     assert code == 0, out
     assert "routes/colors/[name]/route.py" in out.splitlines()[1]
     assert "[color=hex] does not take 'ff00a': params/hex.py's match said no" in out
+
+
+def _include_outcome(tmp_path: Path, folder: str, typed_first: bool) -> str:
+    from fastapi import FastAPI
+
+    import fastapi_route
+    from fastapi_route.host import RouteConflict
+
+    base = tmp_path / f"{folder}-{typed_first}"
+    typed = write_tree(base / "typed", {
+        "params/hex.py": HEX,
+        f"routes/{folder}/route.py": "def GET(request, color):\n    return 'typed'\n",
+    })
+    plain = write_tree(base / "plain", {
+        "routes/[name]/route.py": "def GET(request, name):\n    return 'name'\n",
+    })
+    host = FastAPI()
+    try:
+        for root in (typed, plain) if typed_first else (plain, typed):
+            fastapi_route.include(host, root, prefix="/c", source="scan")
+    except RouteConflict as exc:
+        return "conflict: " + exc.message.split("\n", 1)[0]
+    return "included"
+
+
+@pytest.mark.parametrize("typed_first", [True, False])
+def test_include_weighs_an_own_type_against_another_tree_as_a_built_in_one(
+        tmp_path: Path, typed_first: bool) -> None:
+    # Ranked as a typed segment, not as a [param] of the same shape as the other tree's.
+    assert _include_outcome(tmp_path, "[color=hex]", typed_first) == _include_outcome(
+        tmp_path, "[color=int]", typed_first)
