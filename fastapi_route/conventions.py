@@ -437,7 +437,6 @@ class Template(NamedTuple):
 
     path: str
     pieces: tuple[Piece, ...]  # `/` has none; `/users/` ends in an empty static piece
-
     own: bool = False  # one of our routes' templates: `{x:NAME}` of no known type is a project's
 
     @staticmethod
@@ -521,7 +520,7 @@ def _piece(text: str, own: bool = False) -> Piece:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _parse(path: str, own: bool = False) -> Template:
-    pieces = () if path == "/" else tuple(_piece(t, own) for t in path.split("/")[1:])
+    pieces = () if path == "/" else tuple([_piece(t, own) for t in path.split("/")[1:]])
     return Template(path, pieces, own)
 
 
