@@ -463,3 +463,23 @@ def test_include_weighs_an_own_type_against_another_tree_as_a_built_in_one(
     # Ranked as a typed segment, not as a [param] of the same shape as the other tree's.
     assert _include_outcome(tmp_path, "[color=hex]", typed_first) == _include_outcome(
         tmp_path, "[color=int]", typed_first)
+
+
+@pytest.mark.slow
+def test_a_running_dev_serves_a_saved_params_file(colors: Path) -> None:
+    from servers import Server, poll
+
+    def route_of(server: Server, path: str) -> object:
+        status, _, content = server.get(path)
+        return json.loads(content)["route"] if status == 200 else status
+
+    args = ["fastapi_route", "dev", "--project", str(colors), "--host", "127.0.0.1",
+            "--port", "{port}"]
+    with Server(args, cwd=colors.parent) as server:
+        server.wait_ready("/colors/red")
+        assert route_of(server, "/colors/fff") == "name"
+        write_tree(colors, {"params/hex.py": HEX.replace("== 6", "in (3, 6)")})
+        poll(lambda: route_of(server, "/colors/fff"), lambda got: got == "hex",
+             server=server)
+        assert route_of(server, "/colors/ff00aa") == "hex"
+        assert server.running()
