@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import textwrap
 import zipfile
 from pathlib import Path
@@ -19,7 +20,7 @@ from hatchling.builders.wheel import WheelBuilder
 from fastapi_route.cli import main
 from fastapi_route.config import load_config
 from fastapi_route.pipeline import cache as cache_io
-from fastapi_route.project import from_path
+from fastapi_route.project import from_package, from_path
 from fastapi_route.runtime.app import create_app
 from fastapi_route.runtime.devserver import Watcher
 
@@ -312,7 +313,8 @@ def test_dev_serves_a_params_file_as_it_is_now(colors: Path) -> None:
         assert client.get("/colors/fff").json()["route"] == "hex"
 
 
-def test_the_wheel_carries_params_and_the_installed_app_serves_them(tmp_path: Path) -> None:
+def test_the_wheel_carries_params_and_the_installed_app_serves_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = write_tree(tmp_path / "app", {
         "pyproject.toml": '''
             [build-system]
@@ -320,29 +322,34 @@ def test_the_wheel_carries_params_and_the_installed_app_serves_them(tmp_path: Pa
             build-backend = "hatchling.build"
 
             [project]
-            name = "myapp"
+            name = "colorsapp"
             version = "0.1.0"
 
             [tool.hatch.build.targets.wheel]
-            packages = ["myapp"]
+            packages = ["colorsapp"]
 
             [tool.hatch.build.targets.wheel.hooks.fastapi-route]
         ''',
-        "myapp/__init__.py": "",
-        **{f"myapp/{rel}": text for rel, text in TREE.items()},
+        "colorsapp/__init__.py": "",
+        **{f"colorsapp/{rel}": text for rel, text in TREE.items()},
     })
     (wheel,) = WheelBuilder(str(root)).build(directory=str(tmp_path / "out"),
                                              versions=["standard"])
-    unpacked = tmp_path / "site"
+    site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as z:
-        assert {"myapp/params/hex.py", "myapp/params/rgb.py"} <= set(z.namelist())
-        z.extractall(unpacked)
-    installed = unpacked / "myapp"
-    status = json.loads(cli(installed, "status", "--json")[1])
+        assert {"colorsapp/params/hex.py", "colorsapp/params/rgb.py"} <= set(z.namelist())
+        manifest = json.loads(z.read("colorsapp/.cache/manifest.json"))
+        assert manifest["param_files"] == ["params/hex.py", "params/rgb.py"]
+        z.extractall(site)
+    # Installed: the package imported by its own name from site-packages (sys.path).
+    monkeypatch.syspath_prepend(str(site))
+    result = CliRunner().invoke(main, ["status", "--json", "--app", "colorsapp"])
+    status = json.loads(result.output)
     assert status["valid"] is True and status["stale"] is False, status
-    with TestClient(create_app(from_path(installed))) as client:
+    with TestClient(create_app(from_package("colorsapp"))) as client:
         assert client.get("/colors/ff00aa").json()["route"] == "hex"
         assert client.get("/colors/blue").json()["route"] == "rgb"
+    assert "colorsapp.params.hex" in sys.modules  # under the app's package, as a route file
 
 
 # --- the README ----------------------------------------------------------------------------
