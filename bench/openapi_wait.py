@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from run import (
     OPENAPI,
     PYTHON,
     Server,
+    SideProber,
     _git_head,
     _latency_stats,
     contenders,
@@ -56,37 +56,6 @@ from run import (
 NAMES = ["floor", "run", "run-eager"]
 
 
-class Prober(threading.Thread):
-    """Sequential GETs over one keep-alive connection until stopped: (start, latency) each,
-    in perf_counter seconds."""
-
-    def __init__(self, port: int, paths: list[str]) -> None:
-        super().__init__(daemon=True)
-        self.port, self.paths = port, paths
-        self.samples: list[tuple[float, float]] = []
-        self.stopping = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        try:
-            number = 0
-            while not self.stopping.is_set():
-                path = self.paths[number % len(self.paths)]
-                started = time.perf_counter()
-                connection.request("GET", path)
-                response = connection.getresponse()
-                response.read()
-                self.samples.append((started, time.perf_counter() - started))
-                if response.status != 200:
-                    raise RuntimeError(f"{path}: {response.status}")
-                number += 1
-        except BaseException as error:  # reported by the caller
-            self.error = error
-        finally:
-            connection.close()
-
-
 def sample(tree: Tree, name: str, after: float) -> dict[str, Any]:
     port = free_port()
     paths = [tree.static_url, *picks_of(tree).values()]
@@ -95,7 +64,7 @@ def sample(tree: Tree, name: str, after: float) -> dict[str, Any]:
         for path in paths:
             if server.get(path, 60)[0] != 200:
                 raise RuntimeError(f"{name}: {path} not served")
-        prober = Prober(port, paths)
+        prober = SideProber(port, paths, pause=0)  # back to back: every wait counts
         prober.start()
         time.sleep(after)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -106,15 +75,10 @@ def sample(tree: Tree, name: str, after: float) -> dict[str, Any]:
         answered = time.perf_counter()
         connection.close()
         time.sleep(0.05)  # the request under way when the document came back finishes
-        prober.stopping.set()
-        prober.join(120)
-        if prober.error is not None:
-            raise RuntimeError(f"{name}: probe failed: {prober.error!r}")
+        prober.stop()
         if response.status != 200:
             raise RuntimeError(f"{name}: {OPENAPI} answered {response.status}")
-        # every request that was under way at some point while the document was made
-        during = [took for at, took in prober.samples if at < answered and at + took > asked]
-        return {"openapi_s": answered - asked, "during": during,
+        return {"openapi_s": answered - asked, "during": prober.during(asked, answered),
                 "paths": len(json.loads(body)["paths"]),
                 "since_first_response_s": asked - server.ready_at}
 

@@ -84,6 +84,20 @@ def _read(path: Path, display: str) -> Config | list[Problem]:
     return config
 
 
+def setting_line(root: Path, name: str, key: str | None = None) -> int:
+    """The line of config.py where setting `name` (its `key`, for a dict setting) is last
+    given, read from the AST without running the file (0: not found): for a problem that only
+    the runtime can see, such as a package a setting needs that is missing where the app runs."""
+    try:
+        tree = ast.parse((root / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return 0
+    line = _setting_lines(tree)[0].get(name, 0)
+    if key is None or not line:
+        return line
+    return _key_lines(tree, name, line).get(key, line)
+
+
 def _probe_taken(config: Config) -> str | None:
     """Why a health probe's path is not its own: the other probe's, or a page the app serves
     (the document, Swagger UI, its OAuth2 redirect, ReDoc: the probes would hide them)."""
@@ -97,6 +111,7 @@ def _probe_taken(config: Config) -> str | None:
                       served.docs_url: "the docs page",
                       served.oauth2_redirect_url: "Swagger UI's OAuth2 redirect",
                       served.redoc_url: "ReDoc"})
+        pages.update({url: f"the offline docs' {name}" for url, name in served.assets().items()})
     pages.pop(None, None)
     for key, path in (("ready", health.ready), ("live", health.live)):
         if path in pages:

@@ -32,7 +32,7 @@ HANDLER_NAMES = (*HTTP_METHODS, WEBSOCKET)
 # What a folder's _layout.py may say about every route below it (SPEC 9), as APIRouter says it.
 LAYOUT_FILE = "_layout.py"
 LAYOUT_NAMES = ("dependencies", "tags", "responses", "deprecated", "include_in_schema",
-                "middleware")
+                "middleware", "exception_handlers")
 
 # Project files beside routes/ (SPEC section 1).
 CONFIG_FILE = "config.py"
@@ -48,6 +48,10 @@ PARAMS_DIR = "params"
 DOCS_URL = "/docs"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"  # FastAPI's default, with Swagger UI
 REDOC_URL = "/redoc"
+# With offline docs (config.py's `docs = {"offline": True}`), the files each page loads, served
+# below the page's own URL (`/docs/swagger-ui.css`) as FastAPI puts the OAuth2 redirect there.
+SWAGGER_UI_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
+REDOC_ASSETS = ("redoc.standalone.js", "favicon.png")
 
 # Names a path parameter may not take: the handler's own `request` or `websocket` argument.
 RESERVED_PARAMS = frozenset({"request", "websocket"})

@@ -1,9 +1,11 @@
-"""The OpenAPI document, made in a child process that imports the app (SPEC 13.2).
+"""The OpenAPI document, made in a child process that imports the app (SPEC 13.2); and the
+start-up profile (`routes --profile`, SPEC 14.4), made the same way.
 
-`fastapi-route openapi` and a build with `build = {"openapi": True}` are the only commands that
-run the app's code: the child makes the app as `run` does (`create_app`, from the cache, or a
-scan), so app.py's `configure(app)` runs and a replaced `app.openapi` is the one called, and
-hands back `app.openapi()` as FastAPI's endpoint renders it. The parent never imports a route
+`fastapi-route openapi`, a build with `build = {"openapi": True}` and `routes --profile` are the
+only commands that run the app's code: the child makes the app as `run` does (`create_app`, from
+the cache, or a scan), so app.py's `configure(app)` runs and a replaced `app.openapi` is the one
+called, and hands back `app.openapi()` as FastAPI's endpoint renders it (or the times
+`profiling` measured while it made the app). The parent never imports a route
 file: a broken one, or one whose dependencies are missing (a wheel's isolated build
 environment), is a FastAPIRouteError naming the file, not a traceback.
 
@@ -53,6 +55,29 @@ class DocumentError(FastAPIRouteError):
     """The child could not make the document (an import error, configure failed, ...)."""
 
 
+class ProfileError(FastAPIRouteError):
+    """The child could not profile the start (an import error, a route FastAPI refuses, ...)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a child process is asked to do, and how its failure reads."""
+
+    name: str  # the child's entry in TASKS
+    doing: str  # "making the OpenAPI document"
+    cannot: str  # "cannot make the OpenAPI document"
+    command: str  # the command that shows the app's own error
+    error: type[FastAPIRouteError]
+
+
+OPENAPI = Task("openapi", "making the OpenAPI document", "cannot make the OpenAPI document",
+               "fastapi-route openapi", DocumentError)
+PROFILE = Task("profile", "profiling the start", "cannot profile the start",
+               "fastapi-route routes --profile", ProfileError)
+PROFILE_NOTICE = ("Profiling the start of {name}: importing its app in a child process "
+                  "(this runs the app's code)")
+
+
 @dataclass(frozen=True)
 class Document:
     """What `fastapi-route openapi` prints and what a build stores."""
@@ -70,40 +95,58 @@ def make(project: Project, *, source: str = "cache", cache: Path | None = None,
     if announce:
         print(NOTICE.format(name=project.name), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="fastapi-route-openapi-") as work:
-        files = {name: Path(work) / f"{name}.json" for name in ("document", "served", "result")}
-        request: dict[str, Any] = {
-            "root": str(project.root), "package": project.package,
-            "installed": project.installed, "source": source,
-            "cache": str(cache) if cache is not None else None,
+        files = {name: Path(work) / f"{name}.json" for name in ("document", "served")}
+        result = _run(OPENAPI, project, Path(work), for_build=for_build, request={
+            "source": source, "cache": str(cache) if cache is not None else None,
             **{name: str(path) for name, path in files.items()},
-        }
-        # What the app prints and logs goes to our stderr as it comes (the document can take
-        # minutes); captured and passed on when stderr is no file (click's test runner).
-        sys.stderr.flush()
-        live = _stderr_fd()
-        ran = subprocess.run(
-            [sys.executable, "-c", CHILD, json.dumps(request)],
-            stdin=subprocess.DEVNULL, stdout=live if live is not None else subprocess.PIPE,
-            stderr=live if live is not None else subprocess.PIPE, env=_child_env(),
-            check=False,
-        )
-        for output in (ran.stdout, ran.stderr):
-            if output:
-                sys.stderr.write(output.decode("utf-8", "replace"))
-        sys.stderr.flush()
-        try:
-            result = json.loads(files["result"].read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise DocumentError(
-                f"the child process making the OpenAPI document ended with exit code "
-                f"{ran.returncode} and no result (its output is above)",
-                "run `fastapi-route openapi` to see the app's own error",
-            ) from None
-        if not result.get("ok"):
-            raise _error(result, for_build, project.root)
+        })
         made = Made(files["document"].read_bytes(), result["openapi_url"], result["versions"],
                     result["arguments"], result["modules"])
         return Document(made, files["served"].read_bytes())
+
+
+def profile(project: Project, *, source: str = "cache") -> dict[str, Any]:
+    """The start-up profile of the project (`profiling.measure`), made in a child process;
+    ProfileError if that fails."""
+    print(PROFILE_NOTICE.format(name=project.name), file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="fastapi-route-profile-") as work:
+        result = _run(PROFILE, project, Path(work), request={"source": source})
+        found: dict[str, Any] = result["profile"]
+        return found
+
+
+def _run(task: Task, project: Project, work: Path, *, request: dict[str, Any],
+         for_build: bool = False) -> dict[str, Any]:
+    """Run `task` in a child process that imports the app; its result (which says "ok"),
+    else the task's error. Its result file is written in the folder `work`."""
+    result_file = work / "result.json"
+    request = {"task": task.name, "root": str(project.root), "package": project.package,
+               "installed": project.installed, "result": str(result_file), **request}
+    # What the app prints and logs goes to our stderr as it comes (the document can take
+    # minutes); captured and passed on when stderr is no file (click's test runner).
+    sys.stderr.flush()
+    live = _stderr_fd()
+    ran = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(request)],
+        stdin=subprocess.DEVNULL, stdout=live if live is not None else subprocess.PIPE,
+        stderr=live if live is not None else subprocess.PIPE, env=_child_env(),
+        check=False,
+    )
+    for output in (ran.stdout, ran.stderr):
+        if output:
+            sys.stderr.write(output.decode("utf-8", "replace"))
+    sys.stderr.flush()
+    try:
+        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise task.error(
+            f"the child process {task.doing} ended with exit code "
+            f"{ran.returncode} and no result (its output is above)",
+            f"run `{task.command}` to see the app's own error",
+        ) from None
+    if not result.get("ok"):
+        raise _error(task, result, for_build, project.root)
+    return result
 
 
 def for_build(root: Path, config: Config, cache: Path) -> Made:
@@ -127,8 +170,9 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _error(result: dict[str, Any], for_build: bool, root: Path) -> DocumentError:
-    message = f"cannot make the OpenAPI document: {result.get('message', '?')}"
+def _error(task: Task, result: dict[str, Any], for_build: bool, root: Path
+           ) -> FastAPIRouteError:
+    message = f"{task.cannot}: {result.get('message', '?')}"
     hint = str(result.get("hint", ""))
     missing = result.get("missing")
     own = _project_name(str(missing), root) if missing else None
@@ -139,7 +183,7 @@ def _error(result: dict[str, Any], for_build: bool, root: Path) -> DocumentError
                 f"(`from ...{missing} import ...` in routes/<folder>/route.py), or by the "
                 "project's package name when it has an __init__.py")
     elif missing:
-        message += (f"\n  the module {missing!r} is not installed where the document is made "
+        message += (f"\n  the module {missing!r} is not installed where the app is made "
                     f"({sys.executable})")
         hint = (f"install {missing!r} where the build runs: for a wheel, add it to "
                 "[build-system].requires in pyproject.toml; or drop build.openapi in config.py "
@@ -147,7 +191,7 @@ def _error(result: dict[str, Any], for_build: bool, root: Path) -> DocumentError
                 if for_build else f"install {missing!r} in this environment")
     elif for_build:
         hint = (hint + "; " if hint else "") + "or drop build.openapi in config.py"
-    return DocumentError(message, hint)
+    return task.error(message, hint)
 
 
 def _project_name(module: str, root: Path) -> str | None:
@@ -230,14 +274,28 @@ def _make(request: dict[str, Any]) -> dict[str, Any]:
             "modules": module_digests(root, _imported_modules(root, config.route_dir))}
 
 
+def _profile(request: dict[str, Any]) -> dict[str, Any]:
+    from .config import load_config
+    from .profiling import measure
+
+    root = Path(request["root"])
+    project = Project(root, request["package"], request["installed"])
+    return {"ok": True,
+            "profile": measure(project, request["source"], load_config(root))}
+
+
+TASKS = {OPENAPI.name: _make, PROFILE.name: _profile}
+
+
 def main(argv: list[str]) -> int:
     request = json.loads(argv[0])
-    sys.stdout = sys.stderr  # what the app prints is not the document
-    # A process that makes one document and ends: no full collection over the whole heap
-    # (each walks every route, model and schema so far; 4.4 s of 9.7 s at 1000 route files).
+    sys.stdout = sys.stderr  # what the app prints is not the result
+    # A process that makes one app and ends: no full collection over the whole heap
+    # (each walks every route, model and schema so far; 4.4 s of 9.7 s at 1000 route files),
+    # nor one charged to whichever file or route the profile was timing when it came.
     gc.set_threshold(*gc.get_threshold()[:2], FULL_COLLECTIONS_HELD)
     try:
-        result = _make(request)
+        result = TASKS[request["task"]](request)
     except FastAPIRouteError as exc:
         result = {"ok": False, "message": exc.message, "hint": exc.hint,
                   "missing": _missing_module(exc)}

@@ -81,6 +81,7 @@ class ProductionServer:
     def __init__(self, project: Project, config: Config, *, host: str | None = None,
                  port: int | None = None, workers: int | None = None, strict: bool = False,
                  schedule: Schedule | None = None) -> None:
+        from .runtime import offline_docs
         from .runtime.app import create_app, load_routes, schedule_of
 
         self.project = project
@@ -98,6 +99,7 @@ class ProductionServer:
                                              config.health.ready is not None)
         if self.workers > 1 and after_bind:
             load_routes(project, config, "cache", strict)  # each worker imports its own
+            offline_docs.assets_folder(project.root, config)  # and makes its app: fail here
         else:
             self.app = create_app(project, source="cache", config=config, strict=strict,
                                   schedule=schedule, dispatch=self.workers == 1, server=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from .conventions import DOCS_URL, OAUTH2_REDIRECT_URL, REDOC_URL
+from .conventions import DOCS_URL, OAUTH2_REDIRECT_URL, REDOC_ASSETS, REDOC_URL, SWAGGER_UI_ASSETS
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # The CLI's own commands: a `commands` entry by one of these names could never run.
@@ -92,6 +92,14 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class DocsConfig:
+    """How Swagger UI and ReDoc are served (SPEC 14.5). `offline`: from the app itself, with
+    the files of the fastapi-offline package (the `offline-docs` extra), not from a CDN."""
+
+    offline: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     app_name: str = "FastAPI Route App"
     debug: bool = False
@@ -111,6 +119,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     build: BuildConfig = field(default_factory=BuildConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    docs: DocsConfig = field(default_factory=DocsConfig)
     commands: Mapping[str, str] = field(default_factory=dict)
     # FastAPI(...)'s other keyword arguments (those with a top-level name above are moved there)
     fastapi: Mapping[str, Any] = field(default_factory=dict)
@@ -130,7 +139,7 @@ class Config:
                     if docs and not docs_page else None)
         redoc = self.fastapi.get("redoc_url", REDOC_URL) if document else None
         return Pages(document, docs, docs_page and docs is not None, redirect or None,
-                     redoc or None)
+                     redoc or None, self.docs.offline)
 
     def fastapi_arguments(self, docs_page: bool) -> dict[str, Any]:
         """FastAPI(...)'s keyword arguments from the settings, all but what fastapi-route
@@ -143,9 +152,10 @@ class Config:
             "description": self.description,
             "debug": self.debug,
             "openapi_url": pages.openapi_url,
-            # docs.py's page is a route of ours at that URL: FastAPI adds no Swagger UI there
-            "docs_url": None if pages.docs_page else pages.docs_url,
-            "redoc_url": pages.redoc_url,
+            # docs.py's page is a route of ours at that URL: FastAPI adds no Swagger UI there;
+            # offline, Swagger UI and ReDoc are our routes too (runtime.offline_docs)
+            "docs_url": None if pages.docs_page or pages.offline else pages.docs_url,
+            "redoc_url": None if pages.offline else pages.redoc_url,
         }
 
 
@@ -160,6 +170,27 @@ class Pages:
     docs_page: bool = False  # docs_url serves docs.py's page
     oauth2_redirect_url: str | None = None  # Swagger UI's OAuth2 redirect
     redoc_url: str | None = None
+    offline: bool = False  # Swagger UI and ReDoc load their files from the app, not a CDN
+
+    @property
+    def swagger_ui(self) -> bool:
+        """Whether docs_url serves Swagger UI (not docs.py's page, not nothing)."""
+        return self.docs_url is not None and not self.docs_page
+
+    def assets(self) -> dict[str, str]:
+        """Offline: the URL of each file Swagger UI and ReDoc load, with the file's name
+        (`/docs/swagger-ui.css`: `swagger-ui.css`); else none."""
+        found: dict[str, str] = {}
+        for page, names in ((self.docs_url if self.swagger_ui else None, SWAGGER_UI_ASSETS),
+                            (self.redoc_url, REDOC_ASSETS)):
+            if self.offline and page is not None:
+                found.update({asset_url(page, name): name for name in names})
+        return found
+
+
+def asset_url(page: str, name: str) -> str:
+    """Where a page's file is served: below the page's own URL."""
+    return f"{page.rstrip('/')}/{name}"
 
 
 
@@ -276,12 +307,14 @@ SECTIONS: dict[str, _Section] = {
         }
     ),
     "health": _Section({"ready": _probe_path, "live": _probe_path}),
+    "docs": _Section({"offline": _bool}),
 }
 SECTION_TYPES: dict[str, type[Any]] = {
     "server": ServerConfig,
     "logging": LoggingConfig,
     "build": BuildConfig,
     "health": HealthConfig,
+    "docs": DocsConfig,
 }
 
 

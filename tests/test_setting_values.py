@@ -64,6 +64,14 @@ LAYOUT_LITERALS = {
     "deprecated as a string": ("deprecated = 'yes'\n", 1, "deprecated"),
     "include_in_schema as a number": ("include_in_schema = 0\n", 1, "include_in_schema"),
     "include_in_schema as None": ("include_in_schema = None\n", 1, "include_in_schema"),
+    "exception_handlers as a list": (
+        "def _h(request, exc):\n    pass\n\n\nexception_handlers = [_h]\n", 5,
+        "exception_handlers"),
+    "a layout's handler that is a string": ("exception_handlers = {404: 'not_found'}\n", 1,
+                                            "exception_handlers"),
+    "a layout's status code written as a string": (
+        "def _h(request, exc):\n    pass\n\n\nexception_handlers = {'404': _h}\n", 5,
+        "exception_handlers"),
     "a wrong value in an if block": (
         "import os\n\nif os.environ.get('X'):\n    tags = 'x'\nelse:\n    tags = ['y']\n",
         4, "tags"),

@@ -230,6 +230,7 @@ def _answer(result: Explanation, trees: _Trees, app: FastAPI, decision: Decision
         raise _cannot_load(lazy.error, runtime.project.root) from None
     result.layouts = list(record.layouts)
     result.middleware = introspect.middleware(runtime, app, record)
+    result.exception_handlers = introspect.exception_handlers(runtime, app, record)
     if real is None:  # FastAPI refused the handler: the route answers 500
         assert isinstance(lazy.error, HandlerRefused)
         result.error, result.hint, result.status = lazy.error.message, lazy.error.hint, 500

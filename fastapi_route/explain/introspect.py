@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,15 +15,16 @@ from typing import Any
 import fastapi.routing
 from fastapi import FastAPI, params
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from ..conventions import APP_FILE, CONFIG_FILE, DOCS_FILE, MIDDLEWARE_FILE
-from ..runtime import health
+from ..runtime import health, offline_docs
 from ..runtime.app import Runtime
 from ..runtime.register import FileAPIRoute
 from ..table import RouteEntry
-from .model import Dependency, Layer, Parameter, RouteRef
+from .model import Dependency, Handling, Layer, Parameter, RouteRef
 
 # FastAPI >= 0.137 keeps an included router as one entry of the app's routes and walks the
 # routes inside it with `iter_route_contexts`; older versions copy the routes at include time
@@ -112,6 +113,10 @@ def app_route(runtime: Runtime, entry: BaseRoute | None,
     elif module == health.__name__:
         return (RouteRef(" ".join(served.methods), served.path, CONFIG_FILE, None, served.name),
                 served, f"not a route file: {CONFIG_FILE}'s health probe (no layout applies)")
+    elif module == offline_docs.__name__:
+        return (RouteRef(" ".join(served.methods), served.path, CONFIG_FILE, None, served.name),
+                served, f"not a route file: {CONFIG_FILE}'s offline docs (docs = {{'offline': "
+                        "True}: a page FastAPI would add, or a file it loads; no layout applies)")
     else:
         how = f"that {whose} added (directly or with app.include_router)"
     elsewhere = f", defined in {module}" if file is None and module else ""
@@ -192,6 +197,38 @@ def middleware(runtime: Runtime, app: FastAPI, record: RouteEntry) -> list[Layer
         for function in layouts.compose((file,)).middleware:
             layers.append(Layer(function.__qualname__, file))
     return layers
+
+
+def exception_handlers(runtime: Runtime, app: FastAPI, record: RouteEntry) -> list[Handling]:
+    """The handlers that may answer what the route raises, in the order they are looked up:
+    its layouts' (innermost first; HTTP routes only), the app's, then the server-error ones
+    (`Exception`, 500) in the same order (`runtime.handlers`)."""
+    from ..runtime.handlers import SERVER_ERROR_KEYS
+    from ..runtime.layouts import Layouts
+
+    layouts = Layouts(runtime.modules)
+    levels: list[tuple[str | None, Mapping[Any, Any]]] = [] if record.is_websocket else [
+        (file, level.declared or {}) for file in reversed(record.layouts)
+        for level in layouts.compose((file,)).exception_handlers]
+    levels.append((None, app.exception_handlers))  # the app's: each handler says its origin
+
+    # FastAPI's validation error of the other kind of route never reaches this one.
+    never = RequestValidationError if record.is_websocket else WebSocketRequestValidationError
+
+    def said(origin: str | None, declared: Mapping[Any, Any], last: bool) -> list[Handling]:
+        return [Handling(getattr(key, "__name__", str(key)), _name(handler),
+                         origin or _handler_origin(handler), last)
+                for key, handler in declared.items()
+                if (key in SERVER_ERROR_KEYS) is last and key is not never]
+
+    return [entry for last in (False, True) for origin, declared in levels
+            for entry in said(origin, declared, last)]
+
+
+def _handler_origin(handler: Any) -> str:
+    """Where an app's handler comes from: FastAPI's defaults, app.py, or the host's module."""
+    module = getattr(handler, "__module__", "") or ""
+    return "FastAPI" if module.split(".")[0] in ("fastapi", "starlette") else _origin(handler)
 
 
 def _origin(function: Any) -> str:

@@ -56,6 +56,16 @@ class Dependency:
 
 
 @dataclass
+class Handling:
+    """An exception handler that may answer what the route raises, in lookup order."""
+
+    key: str  # the exception class's name, or the status code
+    name: str  # the handler's qualified name
+    origin: str  # a _layout.py, app.py, FastAPI (its defaults), or the host app's module
+    last_resort: bool = False  # Exception or 500: answers only what no other handler does
+
+
+@dataclass
 class Parameter:
     name: str
     source: str  # path, query, header, cookie, body, dependency, request, websocket, ...
@@ -78,6 +88,7 @@ class Explanation:
     layouts: list[str] = field(default_factory=list)  # the _layout.py files, outermost first
     middleware: list[Layer] = field(default_factory=list)  # outermost first
     dependencies: list[Dependency] = field(default_factory=list)  # in the order they run
+    exception_handlers: list[Handling] = field(default_factory=list)  # in lookup order
     parameters: list[Parameter] = field(default_factory=list)
     allow: list[str] = field(default_factory=list)  # a 405's Allow header
     static_file: str | None = None

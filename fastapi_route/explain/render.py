@@ -98,6 +98,10 @@ def render(e: Explanation) -> str:
         out += [f"  {layer.name}  ({layer.origin})" for layer in e.middleware] or ["  none"]
         out += ["", "Dependencies, in the order they run:"]
         out += [f"  {d.name}  ({d.origin})" for d in e.dependencies] or ["  none"]
+        out += ["", "Exception handlers, in the order they are looked up:"]
+        out += [f"  {h.key}: {h.name}  ({h.origin}"
+                + ("; what no other handler answers)" if h.last_resort else ")")
+                for h in e.exception_handlers] or ["  none"]
         if e.error is None:
             out += ["", "Handler parameters:"]
             for p in e.parameters:

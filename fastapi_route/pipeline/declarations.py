@@ -94,6 +94,12 @@ def _table(*settings: Setting) -> dict[str, Setting]:
     return {s.name: s for s in settings}
 
 
+# One rule for app.py's and a layout's (SPEC 14.2): what FastAPI(exception_handlers=...) takes.
+_EXCEPTION_HANDLERS = Setting(
+    "exception_handlers", "a dict of exception class or status code to handler",
+    "write exception_handlers = {404: handler, MyError: my_handler}, as "
+    "FastAPI(exception_handlers=...) takes them", shape=_dict_of(_one_of("int"), _one_of("lambda")))
+
 LAYOUT_SETTINGS = _table(
     Setting("dependencies", "a list of Depends(...)",
             "write dependencies = [Depends(check)], as APIRouter(dependencies=...) takes them",
@@ -109,14 +115,13 @@ LAYOUT_SETTINGS = _table(
             shape=_one_of("bool")),
     Setting("middleware", "an async function of (request, call_next)",
             "write async def middleware(request, call_next): ...", ("function",), (True, 2)),
+    _EXCEPTION_HANDLERS,
 )
 APP_SETTINGS = _table(
     Setting("lifespan", "an @asynccontextmanager function of (app)",
             "write @asynccontextmanager async def lifespan(app): ..., as FastAPI(lifespan=...) "
             "takes it", ("function", "value"), shape=_one_of("none", "lambda")),
-    Setting("exception_handlers", "a dict of exception class or status code to handler",
-            "write exception_handlers = {404: handler}, as FastAPI(exception_handlers=...) "
-            "takes them", shape=_dict_of(_one_of("int"), _one_of("lambda"))),
+    _EXCEPTION_HANDLERS,
     Setting("middleware", "a list of starlette.middleware.Middleware(...) (a middleware "
             "function goes in middleware.py)", "write middleware = [Middleware(GZipMiddleware)], "
             "as FastAPI(middleware=...) takes them", shape=_sequence_of(_not_a_literal)),

@@ -70,7 +70,7 @@ def app_pages(config: Config, docs_page: bool) -> list[tuple[str, str]]:
     """Each URL the app serves (GET and HEAD) before any route file, with what serves it, in
     the order they are registered (the first wins): config.py's health probes, then the docs
     pages (config.py's `fastapi` may move or turn off Swagger UI, its OAuth2 redirect and
-    ReDoc)."""
+    ReDoc) and, offline, their files."""
     served = config.pages(docs_page)
     pages = config.health.paths()  # added before everything else (SPEC 13.1)
     if served.openapi_url is not None:
@@ -85,6 +85,8 @@ def app_pages(config: Config, docs_page: bool) -> list[tuple[str, str]]:
                           f"({served.oauth2_redirect_url})"))
     if served.redoc_url is not None:
         pages.append((served.redoc_url, f"FastAPI's ReDoc ({served.redoc_url})"))
+    # config.py's docs = {"offline": True}: the files those pages load, from the app itself
+    pages += [(url, f"the offline docs' {name} ({url})") for url, name in served.assets().items()]
     return pages
 
 
@@ -128,7 +130,8 @@ def shadowed_routes(placed: list[Placed], config: Config, docs_page: bool
             advice += ", or move the probe (health = {'ready': '/-/ready'} in config.py)"
         if any(what.startswith("FastAPI's OpenAPI") for what in lost):
             advice += ", or move the OpenAPI document (openapi_url = '/api/openapi.json')"
-        if any(what.startswith(("FastAPI's Swagger", "FastAPI's ReDoc", "docs.py"))
+        if any(what.startswith(("FastAPI's Swagger", "FastAPI's ReDoc", "docs.py",
+                                 "the offline docs'"))
                for what in lost):
             advice += (", or move the page (fastapi = {'docs_url': '/api-docs', "
                        "'redoc_url': ...} in config.py)")

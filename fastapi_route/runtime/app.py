@@ -23,7 +23,7 @@ from ..pipeline.scan import Facts
 from ..project import Project, find_project
 from ..table import RouteEntry
 from . import dispatch as dispatcher
-from . import extras, health
+from . import extras, health, offline_docs
 from .appfile import AppFile
 from .baked_openapi import install as install_baked_openapi
 from .dispatch import Dispatcher
@@ -107,6 +107,9 @@ def create_app(
     """
     found = resolve_project(project)
     config = config or load_config(found.root)
+    docs_page = (found.root / DOCS_FILE).is_file()
+    # Before any route file is imported: offline docs without their files fail the start.
+    docs_assets = offline_docs.assets_folder(found.root, config)
     schedule = schedule_of(config, schedule, lazy)
     loaded: list[tuple[cache_io.Cache, freshness.Staleness]] = []
     routes = load_routes(found, config, source, strict, facts,
@@ -121,13 +124,15 @@ def create_app(
     app = FastAPI(
         # config.py's settings and `fastapi` (title, docs URLs, root_path, ...); none of them
         # is one of the three below (checked when config.py was loaded)
-        **config.fastapi_arguments(docs_page=(found.root / DOCS_FILE).is_file()),
+        **config.fastapi_arguments(docs_page=docs_page),
         lifespan=lifespan,
         exception_handlers=dict(app_file.exception_handlers),
         # Outermost first: CORS, app.py's list, then middleware.py's function.
         middleware=[*extras.cors(config), *app_file.middleware,
                     *extras.project_middleware(found, modules)],
     )
+    if docs_assets is not None:  # the pages FastAPI adds in its constructor, offline
+        offline_docs.install(app, config.pages(docs_page), docs_assets)
     file_routes = OnDemandRoutes(app, modules, schedule, error_page, server=server)
     # The probes, then the project pages, before the routes: a root catch-all route must not
     # shadow a custom /docs. The pages see the current table (dev replaces it).

@@ -16,15 +16,8 @@ from ..errors import FastAPIRouteError
 from ..pipeline.declarations import APP_SETTINGS
 from ..project import Project
 from .failure import located
+from .handlers import is_handlers
 from .modules import ProjectModules
-
-
-def _handles(key: Any) -> bool:
-    """A key of `exception_handlers`: a status code or an exception class (Starlette files
-    any other key as a class no exception ever is, so its handler would never run)."""
-    if isinstance(key, int):
-        return not isinstance(key, bool)
-    return isinstance(key, type) and issubclass(key, BaseException)
 
 
 @dataclass(frozen=True)
@@ -51,9 +44,7 @@ class AppFile:
         if lifespan is not None and not callable(lifespan):
             raise wrong("lifespan")
         handlers = getattr(module, "exception_handlers", {})
-        if not isinstance(handlers, Mapping) or not all(
-            _handles(key) and callable(h) for key, h in handlers.items()
-        ):
+        if not is_handlers(handlers):
             raise wrong("exception_handlers")
         middleware = getattr(module, "middleware", ())
         if not isinstance(middleware, Sequence) or not all(

@@ -5,7 +5,8 @@ folds router options into each route (dependencies first, tags concatenated, res
 merged), so layouts are folded the same way into the options of `add_api_route`: no router
 objects, and FastAPI does everything else itself. FastAPI has no router middleware, so a
 layout's `middleware` wraps the matched route's own ASGI app, inside the app's exception
-handling.
+handling; nor router exception handlers, so a layout's `exception_handlers` wrap it too,
+inside every layout's middleware (see `handlers`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp
 
 from ..errors import FastAPIRouteError
 from ..pipeline.declarations import LAYOUT_SETTINGS
+from .handlers import Handled, Handlers, is_handlers
 from .modules import ProjectModules
 
 MiddlewareFunction = Callable[..., Any]  # async def middleware(request, call_next)
@@ -37,6 +39,7 @@ class Composed:
     deprecated: bool | None = None  # None: no layout says
     include_in_schema: bool = True
     middleware: tuple[MiddlewareFunction, ...] = ()
+    exception_handlers: tuple[Handlers, ...] = ()  # HTTP routes only, as SPEC 14.2 says
 
     def route_options(self, own: dict[str, Any]) -> dict[str, Any]:
         """The route's own options (from `@route`) with the layouts' folded in, as FastAPI
@@ -63,7 +66,11 @@ class Composed:
         return options
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        """`app` inside the layouts' middleware, the outermost layout's outside."""
+        """`app` inside the layouts' exception handlers (the innermost layout's looked up
+        first), inside the layouts' middleware (the outermost layout's outside), so every
+        middleware sees the response a handler made, as app.py's middleware does."""
+        if self.exception_handlers:
+            app = Handled(app, self.exception_handlers[::-1])
         for middleware in reversed(self.middleware):
             app = BaseHTTPMiddleware(app, dispatch=middleware)
         return app
@@ -124,13 +131,18 @@ def read_layout(file: str, module: Any) -> Composed:
     middleware = getattr(module, "middleware", None)
     if middleware is not None and not inspect.iscoroutinefunction(middleware):
         raise wrong("middleware")
+    handlers = getattr(module, "exception_handlers", None)
+    if handlers is not None and not is_handlers(handlers):
+        raise wrong("exception_handlers")
     return Composed(tuple(dependencies), tuple(tags), responses, deprecated, include,
-                    (middleware,) if middleware is not None else ())
+                    (middleware,) if middleware is not None else (),
+                    (Handlers.of(file, handlers),) if handlers else ())
 
 
 def _fold(layouts: Any) -> Composed:
     """Outer to inner: lists concatenate, responses merge (inner wins), the innermost
-    `deprecated` wins, and `include_in_schema = False` anywhere hides the route."""
+    `deprecated` wins, and `include_in_schema = False` anywhere hides the route. Exception
+    handlers stay one level per layout: the innermost that has one for an exception wins."""
     result = NONE
     for layout in layouts:
         result = Composed(
@@ -140,5 +152,6 @@ def _fold(layouts: Any) -> Composed:
             layout.deprecated if layout.deprecated is not None else result.deprecated,
             result.include_in_schema and layout.include_in_schema,
             (*result.middleware, *layout.middleware),
+            (*result.exception_handlers, *layout.exception_handlers),
         )
     return result

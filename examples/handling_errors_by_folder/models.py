@@ -1,0 +1,6 @@
+from pydantic import BaseModel
+
+
+class Item(BaseModel):
+    title: str
+    size: int
