@@ -30,9 +30,12 @@ from .segment_types import Accepts, accepted, own_types_of, register_names
 class FileAPIRoute(APIRoute):
     """An APIRoute that answers HEAD for GET (unless the path has a HEAD handler of its own),
     lists every method of its path in a 405's Allow header (RFC 9110), and runs its layouts'
-    middleware around its app (`fit` says all three)."""
+    middleware around its app (`fit` says all three); at a project's own segment type it
+    matches only what the type accepts (`accepts`, SPEC 14.1)."""
 
-    indexable = True  # its template says its paths (its `matches` only adds HEAD): dispatch
+    # Its template says its paths (its `matches` only adds HEAD, and refuses what a project
+    # type does not accept): dispatch's trie may index it.
+    indexable = True
     allow: str  # every method of the path
     answers_head: bool = False  # a GET route of a path without its own HEAD handler
     accepts: Accepts = ()  # its project types' checks (SPEC 14.1): none for most routes
@@ -55,7 +58,6 @@ class FileAPIRoute(APIRoute):
         if match is Match.PARTIAL and self.answers_head and scope["method"] == "HEAD":
             return Match.FULL, child
         return match, child
-
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
