@@ -7,7 +7,9 @@ module naming all call these, so a new kind of segment is one change here.
 
 It is also the one reader of the URL template those folders become: `Template.parse` takes any
 Starlette template apart (ours, and the routes an app adds itself), and `SEGMENT_TYPES` is the
-one table of segment types (`[id=int]`), so a new segment type is one entry in that table.
+one table of segment types (`[id=int]`), so a new segment type is one entry in that table. A
+project's own types (`params/hex.py`, SPEC 14.1) are known here by name only (`own_type`):
+what they accept is the project's, never in a table shared by the process.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import keyword
 import re
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from enum import Enum, IntEnum
 from typing import NamedTuple
 
@@ -39,6 +41,8 @@ NOT_FOUND_FILE = "not-found.py"
 DOCS_FILE = "docs.py"
 APP_FILE = "app.py"  # what one would pass to FastAPI(...)
 APP_NAMES = ("lifespan", "exception_handlers", "middleware", "configure")
+# A project's own segment types (SPEC 14.1): `params/hex.py` beside routes/ makes `[x=hex]`.
+PARAMS_DIR = "params"
 
 # The documentation pages the app adds (FastAPI's, or docs.py's at DOCS_URL) when docs are on.
 DOCS_URL = "/docs"
@@ -89,9 +93,23 @@ class SegmentType(NamedTuple):
     # giving it where that depends on the interpreter (an int's digits). None: whatever the
     # regex of Starlette's convertor of that name matches, which it converts without fail. A
     # built-in type narrows Starlette's regex where its `convert` would raise or give what the
-    # type cannot mean; a project's own type (SPEC 14.1) brings its pattern. Our routes compile
-    # it with a convertor of ours (`convertor_name`), never by changing Starlette's.
+    # type cannot mean. Our routes compile it with a convertor of ours (`convertor_name`), never
+    # by changing Starlette's. (A project's own type's pattern is the project's: `own_type`.)
     pattern: str | Callable[[], str] | None = None
+
+
+# Every project type's grammar: rank, place and one-segment bound are the same for all, and
+# need nothing of the project; what it accepts (`match`, `pattern`, `description`) is the
+# project's, read by the runtime from its own params/ (runtime/segment_types.py). So the
+# grammar holds no project's table, and two projects in one process cannot see each other's.
+OWN_EXAMPLE = "value"  # a segment to show in a message; the project's `match` decides
+
+
+@functools.lru_cache(maxsize=256)
+def own_type(name: str) -> SegmentType:
+    """A project's own type (`[color=hex]` of `params/hex.py`) as the grammar knows it: a
+    string of one URL segment, typed, tried after the built-in typed ones, in name order."""
+    return SegmentType(name, str, Rank.TYPED, OWN_EXAMPLE)
 
 
 def _int_digits() -> str:
@@ -110,7 +128,7 @@ _FINITE_FLOAT = r"(?:0+|0*[1-9][0-9]{0,307})(?:\.[0-9]+)?"
 
 # Every segment type, by name (SvelteKit's `=`: a `:` cannot be in a file name on Windows),
 # as Starlette's convertors; typed ones in the order they are tried at one segment. `path` is
-# the catch-all's, never written `[x=path]`. A project's own types are added here (SPEC 14.1).
+# the catch-all's, never written `[x=path]`. A project's own types are not (`own_type`).
 SEGMENT_TYPES: dict[str, SegmentType] = {t.name: t for t in (
     SegmentType("int", int, Rank.TYPED, "1", _int_digits),
     SegmentType("uuid", uuid.UUID, Rank.TYPED, "00000000-0000-0000-0000-000000000000"),
@@ -122,6 +140,7 @@ BUILTIN_TYPES = frozenset(SEGMENT_TYPES)  # Starlette's names, which a project m
 DEFAULT_TYPE = "str"  # [id] is [id=str], written {id} in a template
 CATCHALL_TYPE = "path"  # [...rest] is {rest:path}
 OWN_CONVERTOR = "fastapi_route_"  # our convertor of a built-in type the table narrows
+OWN_SEGMENT = "fastapi_route_segment"  # what our routes compile a project type with: [^/]+
 
 
 def pattern_of(kind: SegmentType) -> str | None:
@@ -132,15 +151,34 @@ def pattern_of(kind: SegmentType) -> str | None:
 def convertor_name(kind: SegmentType) -> str:
     """The Starlette convertor our routes compile a segment of this type with: its own name,
     except for a built-in type the table narrows (int, float), whose convertor is ours
-    (`fastapi_route_int`): Starlette's `int`, which a host app shares, stays as it is."""
-    if kind.pattern is not None and kind.name in BUILTIN_TYPES:
+    (`fastapi_route_int`): Starlette's `int`, which a host app shares, stays as it is; and a
+    project's own type, one segment as text (`OWN_SEGMENT`), which its route's `matches`
+    then asks the project's `match` about (runtime/segment_types.py)."""
+    if kind.name not in BUILTIN_TYPES:
+        return OWN_SEGMENT
+    if kind.pattern is not None:
         return OWN_CONVERTOR + kind.name
     return kind.name
 
 
-def folder_types() -> list[str]:
-    """The types a folder may name after `=`, in the order they are tried."""
-    return [t.name for t in SEGMENT_TYPES.values() if t.rank is not Rank.CATCHALL]
+# `own` below: the names of a project's own types (its params/ files). None: any name a
+# params file could have, for readers of a table a build already checked (module names, the
+# `routes --tree` view); () : the built-in types only.
+OwnTypes = Collection[str] | None
+
+
+def folder_types(own: OwnTypes = ()) -> list[str]:
+    """The types a folder may name after `=`, in the order they are tried: the built-in
+    typed ones, then the project's own in name order (SPEC 14.1), then `str`."""
+    builtin = [t.name for t in SEGMENT_TYPES.values() if t.rank is Rank.TYPED]
+    return [*builtin, *sorted(own or ()), DEFAULT_TYPE]
+
+
+def is_own_type_name(name: str) -> bool:
+    """Whether a params file's stem can name a type: an ASCII identifier (what Starlette reads
+    after `:` in a template), not a keyword, not a built-in type."""
+    return (name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
+            and name not in BUILTIN_TYPES)
 
 
 class Segment(NamedTuple):
@@ -195,8 +233,9 @@ def _check_param_name(name: str, folder: str) -> None:
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
-def parse_segment(folder: str) -> Segment:
-    """Read one folder name; raise SegmentError for names the router cannot serve."""
+def parse_segment(folder: str, own: OwnTypes = ()) -> Segment:
+    """Read one folder name; raise SegmentError for names the router cannot serve. `own`: the
+    project's own segment types (see `OwnTypes`)."""
     if is_skipped_dir(folder):
         return Segment(SegmentKind.SKIPPED, folder)
     if _PLAIN.fullmatch(folder):
@@ -242,10 +281,13 @@ def parse_segment(folder: str) -> Segment:
         if not body:
             raise SegmentError(f"'{folder}': empty parameter name", "write it as [name]")
         name, typed, kind = body.partition("=")
-        if typed and kind not in folder_types():
+        if typed and kind not in folder_types(own) and not (
+                own is None and is_own_type_name(kind)):
             raise SegmentError(
                 f"'{folder}': {kind!r} is not a segment type",
-                "the types are " + ", ".join(folder_types()) + ", e.g. [id=int]",
+                "the types are " + ", ".join(folder_types(own)) + f", e.g. [id=int]; "
+                f"a type of your own is a file {PARAMS_DIR}/<name>.py beside the route folder "
+                "defining match(value)",
             )
         _check_param_name(name, folder)
         return Segment(SegmentKind.PARAM, name, kind if typed else DEFAULT_TYPE)
@@ -318,9 +360,9 @@ class Shape(NamedTuple):
 ROOT = Shape()
 
 
-def extend(shape: Shape, folder: str) -> Shape:
+def extend(shape: Shape, folder: str, own: OwnTypes = ()) -> Shape:
     """The shape one folder deeper; SegmentError where no route file could live below it."""
-    segment = parse_segment(folder)
+    segment = parse_segment(folder, own)
     segments = (*shape.segments, segment)
     if segment.kind is SegmentKind.SKIPPED:
         raise SegmentError(
@@ -355,7 +397,8 @@ def layouts_above(folders: Sequence[str]) -> list[tuple[str, ...]]:
     return [tuple(folders[:depth]) for depth in range(len(folders) + 1)]
 
 
-def shape_of(folders: Sequence[str]) -> tuple[Shape | None, list[tuple[int, SegmentError]]]:
+def shape_of(folders: Sequence[str], own: OwnTypes = ()
+             ) -> tuple[Shape | None, list[tuple[int, SegmentError]]]:
     """What a chain of folder names means, and every folder (by depth) that breaks a rule.
 
     The shape is None when any folder does; the walk goes on past a bad folder so that one
@@ -365,7 +408,7 @@ def shape_of(folders: Sequence[str]) -> tuple[Shape | None, list[tuple[int, Segm
     errors: list[tuple[int, SegmentError]] = []
     for depth, folder in enumerate(folders):
         try:
-            shape = extend(shape, folder)
+            shape = extend(shape, folder, own)
         except SegmentError as exc:
             errors.append((depth, exc))
     return (None if errors else shape), errors
@@ -398,17 +441,20 @@ class Template(NamedTuple):
 
     path: str
     pieces: tuple[Piece, ...]  # `/` has none; `/users/` ends in an empty static piece
+    own: bool = False  # one of our routes' templates: `{x:NAME}` of no known type is a project's
 
     @staticmethod
-    def parse(path: str) -> Template:
-        """Any Starlette template, memoised per string: many routes share one."""
-        return _parse(path)
+    def parse(path: str, own: bool = False) -> Template:
+        """Any Starlette template, memoised per string: many routes share one. `own`: a
+        template of a route file (`RouteEntry.template`), where a convertor name the table
+        does not know is a project's own type (SPEC 14.1), not an app's convertor."""
+        return _parse(path, own)
 
     @property
     def key(self) -> Key:
         """Its place in precedence order, see `precedence_key` (memoised per path: every
         validation sorts the whole table by it)."""
-        return _key(self.path)
+        return _key(self.path, self.own)
 
     @property
     def bounded(self) -> bool:
@@ -444,17 +490,29 @@ class Template(NamedTuple):
         return "/" + "/".join(p.type.example if p.type else p.text for p in self.pieces)
 
 
+def _type_of(name: str, own: bool) -> SegmentType | None:
+    kind = SEGMENT_TYPES.get(name)
+    if kind is None and own and is_own_type_name(name):
+        return own_type(name)
+    return kind
+
+
 @functools.lru_cache(maxsize=1 << 16)  # pieces recur: `users`, `{id:int}`, ...
-def _piece(text: str) -> Piece:
+def _piece(text: str, own: bool = False) -> Piece:
     if "{" not in text:
         return Piece(text, key=(Rank.STATIC, text))
     whole = _PARAM.fullmatch(text)
     if whole:
-        kind = SEGMENT_TYPES.get(whole.group(2) or DEFAULT_TYPE)
+        kind = _type_of(whole.group(2) or DEFAULT_TYPE, own)
         if kind is None:
             return Piece(text, Rank.PARAM, whole.group(1), bounded=False, key=(Rank.PARAM, ""))
-        # Typed segments are tried in the table's order, untyped ones are all alike.
-        order = f"{list(SEGMENT_TYPES).index(kind.name):03}" if kind.rank is Rank.TYPED else ""
+        # Typed segments are tried in the table's order, then a project's own in name order
+        # (SPEC 14.1); untyped ones are all alike.
+        order = ""
+        if kind.name in SEGMENT_TYPES and kind.rank is Rank.TYPED:
+            order = f"0{list(SEGMENT_TYPES).index(kind.name):03}"
+        elif kind.rank is Rank.TYPED:
+            order = "1" + kind.name
         return Piece(text, kind.rank, whole.group(1), kind, key=(kind.rank, order))
     kinds = [SEGMENT_TYPES.get(m.group(2) or DEFAULT_TYPE) for m in _PARAM.finditer(text)]
     if not kinds:
@@ -465,19 +523,22 @@ def _piece(text: str) -> Piece:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _parse(path: str) -> Template:
-    return Template(path, () if path == "/" else tuple(map(_piece, path.split("/")[1:])))
+def _parse(path: str, own: bool = False) -> Template:
+    pieces = () if path == "/" else tuple([_piece(t, own) for t in path.split("/")[1:]])
+    return Template(path, pieces, own)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _key(path: str) -> Key:
-    return tuple([p.key for p in _parse(path).pieces if p.text])
+def _key(path: str, own: bool = False) -> Key:
+    return tuple([p.key for p in _parse(path, own).pieces if p.text])
 
 
 def segment_regex(kind: SegmentType) -> re.Pattern[str]:
     """What one URL segment of this type looks like: what the table says it accepts, else the
     regex of Starlette's convertor of that name (`re` keeps the compiled patterns)."""
     pattern = pattern_of(kind)
+    if pattern is None and kind.name not in BUILTIN_TYPES:
+        pattern = "[^/]+"  # a project's own type: one segment, which its `match` may refuse
     if pattern is None:
         from starlette.convertors import CONVERTOR_TYPES
 
@@ -486,7 +547,7 @@ def segment_regex(kind: SegmentType) -> re.Pattern[str]:
 
 
 def _own_convertor(param: re.Match[str]) -> str:
-    kind = SEGMENT_TYPES.get(param.group(2) or DEFAULT_TYPE)
+    kind = _type_of(param.group(2) or DEFAULT_TYPE, True)
     if kind is None or convertor_name(kind) == kind.name:
         return param.group(0)
     return "{" + param.group(1) + ":" + convertor_name(kind) + "}"
@@ -494,20 +555,10 @@ def _own_convertor(param: re.Match[str]) -> str:
 
 def compiled_template(path: str) -> str:
     """The template our routes compile (`runtime.endpoints.compile_served`): each parameter
-    with the convertor `convertor_name` gives its type, `{id:int}` as `{id:fastapi_route_int}`.
-    What users see (the route's path, `routes`, `explain`, the cache, OpenAPI) stays `path`."""
+    with the convertor `convertor_name` gives its type, `{id:int}` as `{id:fastapi_route_int}`,
+    a project's `{color:hex}` as `{color:fastapi_route_segment}`. What users see (the route's
+    path, `routes`, `explain`, the cache, OpenAPI) stays `path`."""
     return _PARAM.sub(_own_convertor, path)
-
-
-def add_segment_type(segment_type: SegmentType) -> None:
-    """A project's own segment type (SPEC 14.1), tried after the ones already in the table;
-    templates read before it was known are read again."""
-    if segment_type.name in SEGMENT_TYPES:
-        raise ValueError(f"{segment_type.name!r} is already a segment type")
-    SEGMENT_TYPES[segment_type.name] = segment_type
-    _piece.cache_clear()
-    _parse.cache_clear()
-    _key.cache_clear()
 
 
 def path_pieces(path: str) -> list[str]:
@@ -516,9 +567,9 @@ def path_pieces(path: str) -> list[str]:
 
 
 def piece_rank(piece: str) -> Rank:
-    """Precedence of one path piece: static 0 < typed [id=int] 1 < [param] 2 <
+    """Precedence of one path piece of a route file: static 0 < typed [id=int] 1 < [param] 2 <
     [...catchall] 3 (an optional catch-all's own URL is the folder's, a static path)."""
-    return _piece(piece).rank
+    return _piece(piece, True).rank
 
 
 def precedence_key(path: str) -> Key:
@@ -528,5 +579,6 @@ def precedence_key(path: str) -> Key:
     Static names sort among themselves so the order is total and reproducible; a catch-all
     sorts after every longer path that shares its prefix. A shorter path is never shadowed by
     a longer one, except by a catch-all (rank 3), which already sorts last at its position.
+    A route file's template: a project's own types after the built-in ones, in name order.
     """
-    return Template.parse(path).key
+    return Template.parse(path, own=True).key

@@ -184,10 +184,11 @@ def checked_prefix(prefix: object) -> str:
 Answer = tuple[str, Key, bool]  # method ("*": any), template precedence key, trailing slash
 
 
-def _answer(method: str, path: str) -> Answer:
+def _answer(method: str, path: str, own: bool) -> Answer:
     # Same method, same static text and segment types, whatever the parameters are named:
-    # the precedence key `validate` compares for DUPLICATE_ROUTE and AMBIGUOUS_ROUTE.
-    return method, Template.parse(path).key, path.endswith("/") and path != "/"
+    # the precedence key `validate` compares for DUPLICATE_ROUTE and AMBIGUOUS_ROUTE. `own`: a
+    # route file's template, whose `{x:hex}` is a project's type (SPEC 14.1).
+    return method, Template.parse(path, own).key, path.endswith("/") and path != "/"
 
 
 def check_clashes(before: Sequence[BaseRoute], routes: Sequence[RouteEntry], project: Project,
@@ -199,11 +200,11 @@ def check_clashes(before: Sequence[BaseRoute], routes: Sequence[RouteEntry], pro
     one after the tree whose URLs a route of the tree takes."""
     clashes: dict[tuple[int, int], str] = {}  # (route of the tree, app route) -> what
     taken: dict[Answer, tuple[int, str]] = {}
-    for route, methods, path, who in _app_routes([*before, *after], trees):
+    for route, methods, path, who, own in _app_routes([*before, *after], trees):
         for method in methods:
-            taken.setdefault(_answer(method, path), (id(route), who))
+            taken.setdefault(_answer(method, path, own), (id(route), who))
     for number, r in enumerate(routes):
-        answer = _answer(r.method, r.path)
+        answer = _answer(r.method, r.path, True)
         other = taken.get(answer) or (
             None if r.is_websocket else taken.get(("*", *answer[1:])))
         if other is not None:
@@ -217,8 +218,8 @@ def check_clashes(before: Sequence[BaseRoute], routes: Sequence[RouteEntry], pro
                     clashes[number, id(route)] = (
                         f"{r.label} {r.template.example}: {_who(route)} comes first and "
                         f"answers it, not {_file_of(project, r)} (this tree)")
-    for route, methods, path, who in _app_routes(after, trees):
-        example = Template.parse(path).example
+    for route, methods, path, who, own in _app_routes(after, trees):
+        example = Template.parse(path, own).example
         for number, r in enumerate(routes):
             if ((number, id(route)) not in clashes and r.is_dynamic
                     and (r.method in methods or "*" in methods)
@@ -273,10 +274,10 @@ def _file_of(project: Project, r: RouteEntry) -> str:
 
 
 def _app_routes(app_routes: Sequence[BaseRoute], trees: list[Runtime]
-                ) -> Iterator[tuple[BaseRoute, set[str], str, str]]:
-    """(route, methods, path, who) for each route of the app that answers one path: its own
-    routes (FastAPI >= 0.137's included routers through their effective routes) and other
-    trees'. Mounts and hosts answer whole subtrees (see `_answers`)."""
+                ) -> Iterator[tuple[BaseRoute, set[str], str, str, bool]]:
+    """(route, methods, path, who, a tree's) for each route of the app that answers one path:
+    its own routes (FastAPI >= 0.137's included routers through their effective routes) and
+    other trees'. Mounts and hosts answer whole subtrees (see `_answers`)."""
     records = {id(x): (t, lazy) for t in trees for lazy in t.file_routes.lazy
                for x in (lazy, lazy.real) if x is not None}
     for route in app_routes:
@@ -285,13 +286,13 @@ def _app_routes(app_routes: Sequence[BaseRoute], trees: list[Runtime]
             tree, lazy = found
             r = lazy.record
             yield route, {r.method}, r.path, (f"{_file_of(tree.project, r)} (the tree at "
-                                              f"{tree.prefix or '/'})")
+                                              f"{tree.prefix or '/'})"), True
             continue
         contexts = getattr(route, "effective_route_contexts", None)
         for one in (contexts() if callable(contexts) else [route]):
             described = _described(one)
             if described is not None:
-                yield (route, *described)
+                yield (route, *described, False)
 
 
 def _described(route: Any) -> tuple[set[str], str, str] | None:

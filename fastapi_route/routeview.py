@@ -90,7 +90,7 @@ def _folders(file: str, route_dir: str) -> tuple[str, ...]:
 
 def groups_of(file: str, route_dir: str) -> tuple[str, ...]:
     """The `(group)` folders a route file or layout is reached through, outermost first."""
-    shape, _ = shape_of(_folders(file, route_dir))
+    shape, _ = shape_of(_folders(file, route_dir), None)  # a checked table: any type
     return shape.groups if shape is not None else ()
 
 
@@ -102,7 +102,7 @@ def url_tree(routes: Iterable[RouteEntry], route_dir: str) -> Node:
     for r in ordered:
         root.at(r.template.pieces).routes.append(r)
     for layout in sorted({file for r in ordered for file in r.layouts}):
-        shape, _ = shape_of(_folders(layout, route_dir))
+        shape, _ = shape_of(_folders(layout, route_dir), None)
         if shape is not None:
             root.at(Template.parse(shape.path).pieces).layouts.append(shape.groups)
     return root

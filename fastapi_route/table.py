@@ -38,7 +38,7 @@ class RouteEntry(NamedTuple):
     @property
     def template(self) -> Template:
         """The path taken apart (memoised per path string: cheap, and routes share them)."""
-        return Template.parse(self.path)
+        return Template.parse(self.path, own=True)
 
     @property
     def is_websocket(self) -> bool:

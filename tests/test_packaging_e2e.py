@@ -57,6 +57,8 @@ SAMPLE_ROUTES = [
     "routes/(admin)/_layout.py",
     "routes/(admin)/admin/stats/route.py",
     "routes/ws/route.py",
+    "routes/posts/[day=date]/route.py",
+    "params/date.py",  # the app's own segment type (SPEC 14.1), shipped like routes/
     "app.py",
 ]
 PROBLEM_LINE = re.compile(r"^([A-Z_]+ \S+:\d+) ", re.MULTILINE)
@@ -130,6 +132,9 @@ def test_build_install_and_run_the_sample_app_from_an_empty_folder(
             assert isinstance(me, dict)
             assert me["me"] is True
             assert get_json(server, "/files/a/b") == {"segments": ["a", "b"], "depth": 2}
+            # params/date.py, imported from the installed package, tells a day from a slug.
+            assert get_json(server, "/posts/2026-12-04") == {"day": "2026-12-04", "posts": []}
+            assert server.get("/posts/2026-02-30")[0] == 404  # no such day: [slug]'s 404
             assert server.get("/users/abc")[0] == 422
             # The (admin) layout guards its group; app.py's lifespan filled the state it reads.
             assert server.request("GET", "/admin/stats",

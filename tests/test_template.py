@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fastapi_route import conventions
-from fastapi_route.conventions import Rank, SegmentType, Template, add_segment_type, precedence_key
+from fastapi_route.conventions import Rank, Template, precedence_key
 from fastapi_route.table import RouteEntry
 
 
@@ -46,25 +46,17 @@ def test_literal_braces_are_static():
 def test_parsing_is_memoised_and_routes_share_it():
     a = RouteEntry("GET", "/users/{id}", "routes/users/[id]/route.py", 1, ("id",))
     b = a._replace(method="POST")
-    assert a.template is b.template is Template.parse("/users/{id}")
+    assert a.template is b.template is Template.parse("/users/{id}", own=True)
 
 
-@pytest.fixture
-def own_types(monkeypatch):
-    monkeypatch.setattr(conventions, "SEGMENT_TYPES", dict(conventions.SEGMENT_TYPES))
-    yield
-    conventions._piece.cache_clear()
-    conventions._parse.cache_clear()
-    conventions._key.cache_clear()
-
-
-def test_a_project_type_is_one_table_entry(own_types):
-    assert not Template.parse("/c/{color:hex}").bounded  # unknown yet, and memoised so
-    add_segment_type(SegmentType("hex", str, Rank.TYPED, "ff", pattern="[0-9a-f]+"))
-    assert Template.parse("/c/{color:hex}").bounded  # read again
-    assert conventions.parse_segment("[color=hex]").type == "hex"
-    # Tried after the built-in typed segments, before untyped ones.
+def test_a_project_type_is_known_by_name_in_a_route_files_template():
+    # An app's own convertor stays unknown (unbounded); in a route file's template the same
+    # name is a project type (SPEC 14.1): typed, one segment, after the built-in typed ones.
+    assert not Template.parse("/c/{color:hex}").bounded
+    own = Template.parse("/c/{color:hex}", own=True)
+    assert own.bounded and own.pieces[1].rank is Rank.TYPED
+    assert conventions.parse_segment("[color=hex]", {"hex"}).type == "hex"
+    with pytest.raises(conventions.SegmentError, match="hex"):
+        conventions.parse_segment("[color=hex]")
     assert precedence_key("/c/{x:float}") < precedence_key("/c/{color:hex}") < precedence_key(
-        "/c/{name}")
-    with pytest.raises(ValueError, match="already"):
-        add_segment_type(SegmentType("int", int, Rank.TYPED, "1"))
+        "/c/{color:rgb}") < precedence_key("/c/{name}")

@@ -20,4 +20,5 @@ SAMPLE_REQUESTS: list[Request] = [
     ("GET", "/robots.txt", None, {}), ("GET", "/css/app.css", None, {}),
     ("GET", "/../sample_app/config.py", None, {}), ("GET", "/docs", None, {}),
     ("GET", "/openapi.json", None, {}), ("GET", "/users/", None, {}),
+    ("GET", "/posts/2026-12-04", None, {}), ("GET", "/posts/2026-02-30", None, {}),
 ]

@@ -37,11 +37,13 @@ from ..errors import FastAPIRouteError, printable
 from ..project import Project
 from ..routeview import groups_of
 from ..runtime.app import Runtime, trees_of
+from ..runtime.endpoints import compile_served
 from ..runtime.modules import HandlerImportError
 from ..runtime.ondemand import LazyRoute
 from ..runtime.refusal import HandlerRefused
 from ..runtime.replay import Decision, replay
 from ..runtime.routepath import get_route_path
+from ..runtime.segment_types import own_types_of
 from . import introspect
 from .model import (
     Dependency,
@@ -55,7 +57,7 @@ from .model import (
     Source,
 )
 from .render import render, to_json
-from .why import segments_of, why_first
+from .why import segments_of, types_said, why_first
 
 __all__ = [
     "Dependency", "Explanation", "Layer", "Loser", "Outcome", "Parameter", "RouteRef",
@@ -172,6 +174,7 @@ def _explain(app: FastAPI, scope: Scope, url: str) -> Explanation:
     decision = replay(app, scope)
     if decision.note:
         result.notes.append(decision.note)
+    result.notes.extend(_own_types_said(trees, decision, path))
     if decision.kind == "full":
         _answer(result, trees, app, decision, scope)
     elif decision.kind == "partial":
@@ -233,6 +236,27 @@ def _answer(result: Explanation, trees: _Trees, app: FastAPI, decision: Decision
         result.error, result.hint, result.status = lazy.error.message, lazy.error.hint, 500
         return
     result.dependencies, result.parameters = introspect.dependant(runtime, record, real)
+
+
+def _own_types_said(trees: _Trees, decision: Decision, path: str) -> list[str]:
+    """What each project type (SPEC 14.1) of the routes tried up to the answer said of its
+    segment, in the order asked: the ones that said no (the router went on), then the
+    answer's."""
+    said: list[str] = []
+    for entry in decision.candidates:
+        owner = trees.owner(entry)
+        if owner is None:
+            continue
+        runtime, lazy = owner
+        r = lazy.record
+        own = own_types_of(r.template)
+        found = compile_served(r.path)[0].match(path) if own else None
+        if found is not None:
+            kinds = {name: runtime.modules.types.get(name) for _, name in own}
+            said.append(types_said(r, found.groupdict(), kinds))
+        if entry is decision.route:
+            break
+    return said
 
 
 def _cannot_load(error: Exception | None, root: Path) -> FastAPIRouteError:

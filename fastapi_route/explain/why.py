@@ -4,9 +4,11 @@ catch-all) puts the winner before a route that also matches."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..conventions import SEGMENT_TYPES, Rank, Template
+from ..runtime.segment_types import OwnType, own_types_of
 from ..table import RouteEntry
 from .model import SegmentMatch
 
@@ -36,9 +38,30 @@ def segments_of(record: RouteEntry, path: str, path_params: dict[str, Any]) -> l
     return found
 
 
+def types_said(r: RouteEntry, values: Mapping[str, str],
+               kinds: Mapping[str, OwnType]) -> str:
+    """What a route's project types (SPEC 14.1) said of the segments its template matched:
+    each one's `pattern`, then its `match`, as the route asks them."""
+    parts = []
+    for param, name in own_types_of(r.template):
+        kind, value = kinds[name], values[param]
+        if kind.pattern is not None and kind.pattern.fullmatch(value) is None:
+            parts.append(f"[{param}={name}] does not take {value!r}: {kind.file}'s pattern "
+                         f"{kind.pattern.pattern!r} does not match it")
+        elif not kind.accepts(value):
+            parts.append(f"[{param}={name}] does not take {value!r}: {kind.file}'s match "
+                         "said no")
+        else:
+            parts.append(f"[{param}={name}] takes {value!r}: {kind.file}'s match said yes")
+    taken = all(kinds[name].accepts(values[param]) for param, name in own_types_of(r.template))
+    then = "" if taken else ", so the router tried the next route"
+    return f"{r.label} {r.path} ({r.file}): " + "; ".join(parts) + then
+
+
 def why_first(winner: str, loser: str, path: str) -> tuple[int | None, str]:
     """The first URL segment where precedence puts `winner` before `loser`, and why."""
-    pieces_w, pieces_l = Template.parse(winner).pieces, Template.parse(loser).pieces
+    pieces_w = Template.parse(winner, own=True).pieces  # both route files' templates
+    pieces_l = Template.parse(loser, own=True).pieces
     texts = [] if path == "/" else path.split("/")[1:]  # the request's URL segments
     for i, (a, b) in enumerate(zip(pieces_w, pieces_l, strict=False)):
         if a.key == b.key:
@@ -47,8 +70,9 @@ def why_first(winner: str, loser: str, path: str) -> tuple[int | None, str]:
         at = f"at segment {i + 1} ({text!r})"
         if a.rank is b.rank is Rank.TYPED and a.type and b.type:
             typed = [t.name for t in SEGMENT_TYPES.values() if t.rank is Rank.TYPED]
+            order = ", ".join(typed) + ", then a project's own types in name order"
             return i + 1, (f"{at}: typed segments are tried in the order "
-                           f"{', '.join(typed)}: {a.type.name} before {b.type.name}")
+                           f"{order}: {a.type.name} before {b.type.name}")
         return i + 1, (f"{at}: {KINDS[a.rank]} {a.text} beats {KINDS[b.rank]} {b.text}")
     if len(pieces_w) < len(pieces_l):
         end = len(pieces_w)

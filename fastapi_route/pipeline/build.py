@@ -17,6 +17,7 @@ from .baked_openapi import BakedDocument, Made
 from .freshness import facts_digest
 from .manifest import Manifest
 from .scan import Declarations, Facts, FileCallback, RouteFile, scan
+from .segment_types import ParamsFile
 from .validate import Checked, validate
 
 
@@ -30,10 +31,11 @@ class CompiledTree:
     route_files: list[str]
     layout_files: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
-    read: list[RouteFile | Declarations] = field(default_factory=list, repr=False)
+    read: list[RouteFile | Declarations | ParamsFile] = field(default_factory=list, repr=False)
+    param_files: list[str] = field(default_factory=list)  # params/<name>.py (SPEC 14.1)
 
     def digests(self) -> dict[str, tuple[str, str]]:
-        """Each route file and layout -> (digest of its bytes, of its facts), for the
+        """Each route file, layout and params file -> (digest of its bytes, of its facts), for the
         manifest (`freshness`); computed on demand: `dev` re-compiles without them."""
         return {f.file: (f.digest, facts_digest(f)) for f in self.read}
 
@@ -68,7 +70,8 @@ def compile_table(
     on_step("Validated", f"{len(problems)} warnings" if problems else "no problems")
     return CompiledTree(routes, sorted(f.file for f in scanned.files),
                  sorted(layout.file for layout in scanned.layouts), problems,
-                 [*scanned.files, *scanned.layouts])
+                 [*scanned.files, *scanned.layouts, *scanned.params],
+                 sorted(p.file for p in scanned.params))
 
 
 @dataclass
@@ -100,6 +103,7 @@ def build(
         table.routes, table.route_files, data, original_size, level,
         cache_dir=config.build.cache_dir, route_dir=config.route_dir,
         layout_files=table.layout_files, digests=table.digests(),
+        param_files=table.param_files,
     )
     document = None
     if config.build.openapi and make_document is not None:

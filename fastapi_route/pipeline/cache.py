@@ -25,6 +25,7 @@ from ..conventions import (
     LAYOUT_FILE,
     ROOT,
     ROUTE_FILES,
+    OwnTypes,
     SegmentError,
     Shape,
     extend,
@@ -77,8 +78,9 @@ class _Shapes:
     """What each chain of folders means, folder by folder from the longest known prefix, so
     a table costs one grammar step per folder, not one per folder per file."""
 
-    def __init__(self) -> None:
+    def __init__(self, own: OwnTypes = ()) -> None:
         self._known: dict[tuple[str, ...], Shape | None] = {(): ROOT}
+        self._own = own  # the project's own segment types, as the manifest lists them
 
     def of(self, folders: tuple[str, ...]) -> Shape | None:
         known = len(folders)
@@ -88,7 +90,7 @@ class _Shapes:
         for depth in range(known + 1, len(folders) + 1):
             if shape is not None:
                 try:
-                    shape = extend(shape, folders[depth - 1])
+                    shape = extend(shape, folders[depth - 1], self._own)
                 except SegmentError:
                     shape = None
             self._known[folders[:depth]] = shape
@@ -108,7 +110,7 @@ def _where_routes_are(manifest: Manifest, routes: Sequence[RouteEntry]) -> str |
         return f"route_dir is not a folder inside the project: {manifest.route_dir!r}"
     listed = set(manifest.route_files)
     layouts = set(manifest.layout_files)
-    shapes = _Shapes()
+    shapes = _Shapes(manifest.own_types)
     Meaning = tuple[list[tuple[str, tuple[str, ...], "str | None"]], tuple[str, ...]]
     expected: dict[str, Meaning | None] = {}
     for r in routes:

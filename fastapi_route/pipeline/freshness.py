@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,11 @@ from .scan import (
     RouteFile,
     digest,
     read_declarations,
+    read_params_file,
     read_route_file,
     walk,
 )
+from .segment_types import ParamsFile, listed
 
 _CHUNK = 1 << 16
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -52,11 +55,12 @@ _KINDS = (("added", "added"), ("removed", "removed"), ("methods_changed", "metho
 class Staleness:
     """What changed since the build, each list sorted; empty lists: the cache is fresh."""
 
-    added: list[str] = field(default_factory=list)  # route files and layouts
+    added: list[str] = field(default_factory=list)  # route files, layouts, params files
     removed: list[str] = field(default_factory=list)
     methods_changed: list[str] = field(default_factory=list)  # a method added or removed
     signature_changed: list[str] = field(default_factory=list)  # same methods, other facts
-    declarations_changed: list[str] = field(default_factory=list)  # a layout's names
+    # A layout's names; a params file's `pattern`, `description` or `match`'s parameters.
+    declarations_changed: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # no longer parses, or cannot be read
     # Re-read route files whose facts are the build's: method -> its handler's line now.
     lines: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -92,29 +96,34 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
     result = Staleness()  # a cache of another route_dir is refused by cache.load
     manifest = cache.manifest
     found = walk(root, config)
-    built = {*manifest.route_files, *manifest.layout_files}
-    now = {rel for rel, _ in (*found.route_files, *found.layout_files)}
+    params = listed(root)  # params/<name>.py: a project's own segment types (SPEC 14.1)
+    built = {*manifest.route_files, *manifest.layout_files, *manifest.param_files}
+    now = {rel for rel, _ in (*found.route_files, *found.layout_files)} | set(params)
     result.added = sorted(now - built)
     result.removed = sorted(built - now)
     cached_methods: dict[str, set[str]] | None = None
     base = str(root)
-    files = [(rel, folders, True) for rel, folders in found.route_files]
-    files += [(rel, folders, False) for rel, folders in found.layout_files]
-    for rel, folders, is_route in files:
+    Reader = Callable[[Path, str, tuple[str, ...]], RouteFile | Declarations | ParamsFile
+                      | Problem]
+    files: list[tuple[str, tuple[str, ...], Reader]] = [
+        (rel, folders, read_route_file) for rel, folders in found.route_files]
+    files += [(rel, folders, read_declarations) for rel, folders in found.layout_files]
+    files += [(rel, (), read_params_file) for rel in params]
+    for rel, folders, reader in files:
         if rel not in built:
             continue
         recorded = manifest.digests.get(rel)
         if recorded is not None and _digest_of(f"{base}/{rel}") == recorded[0]:
             continue  # the very bytes of the build
         path = root / rel
-        read = (read_route_file if is_route else read_declarations)(path, rel, folders)
+        read: RouteFile | Declarations | ParamsFile | Problem = reader(path, rel, folders)
         if isinstance(read, Problem):
             result.unreadable.append(rel)
         elif recorded is not None and facts_digest(read) == recorded[1]:
             result.rewritten.append(rel)
             if isinstance(read, RouteFile):
                 result.lines[rel] = read.handlers()
-        elif isinstance(read, Declarations):
+        elif isinstance(read, (Declarations, ParamsFile)):
             result.declarations_changed.append(rel)
         else:
             if cached_methods is None:
@@ -144,11 +153,14 @@ def _digest_of(path: str) -> str | None:
         os.close(fd)
 
 
-def facts_digest(read: RouteFile | Declarations) -> str:
+def facts_digest(read: RouteFile | Declarations | ParamsFile) -> str:
     """The digest of what the build derives from a route file or layout, line numbers left
     out: each handler's facts (sorted: the handlers' order means nothing), or a layout's
-    declared names (a setting, or any public value it binds) with what the scan knows of them.
+    declared names (a setting, or any public value it binds) with what the scan knows of them;
+    a params file's `pattern`, `description` and `match`'s parameters (its body is `run`'s).
     """
+    if isinstance(read, ParamsFile):
+        return digest((read.facts.encode(),))
     if isinstance(read, RouteFile):
         facts = sorted(_without_line(d) for d in read.definitions)
     else:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
+from ..conventions import PARAMS_DIR, is_own_type_name
 from ..table import RouteEntry, Statistics
 from .baked_openapi import BakedDocument
 
@@ -71,6 +72,14 @@ def _is_digests(value: object) -> bool:
     )
 
 
+def _is_param_files(value: object) -> bool:
+    """`params/<name>.py` each, `name` one a folder's `[x=name]` can use: the loader reads
+    the records' types against these names."""
+    return isinstance(value, list) and all(
+        isinstance(v, str) and v.startswith(PARAMS_DIR + "/") and v.endswith(".py")
+        and is_own_type_name(v[len(PARAMS_DIR) + 1:-3]) for v in value)
+
+
 @dataclass(frozen=True)
 class Manifest:
     """The fields of manifest.json (SPEC 4 names the first thirteen)."""
@@ -96,12 +105,22 @@ class Manifest:
     digests: Digests = dataclasses.field(default_factory=dict)
     # openapi.json's record when the build made the document (build.openapi); absent otherwise
     openapi: BakedDocument | None = None
+    # The project's own segment types' files (params/<name>.py, SPEC 14.1), their digests in
+    # `digests`: the loader's check of each record's `[x=name]`, and `freshness`'s. Absent
+    # from the JSON when there are none (a cache of a project without params/ is as before).
+    param_files: tuple[str, ...] = ()
+
+    @property
+    def own_types(self) -> frozenset[str]:
+        """The names of the project's own segment types when it was built."""
+        return frozenset(f.rpartition("/")[2].removesuffix(".py") for f in self.param_files)
 
     @classmethod
     def of_build(
         cls, routes: Sequence[RouteEntry], route_files: Sequence[str], data: bytes,
         original_size: int, level: int, *, cache_dir: str, route_dir: str,
         layout_files: Sequence[str] = (), digests: Digests | None = None,
+        param_files: Sequence[str] = (),
     ) -> Manifest:
         digests = dict(sorted((digests or {}).items()))
         stats = Statistics.of(routes)
@@ -117,12 +136,13 @@ class Manifest:
             compressed_size=len(data),
             compression_ratio=round(original_size / len(data), 2) if data else 0.0,
             routes_sha256=hashlib.sha256(data).hexdigest(),
-            fingerprint=fingerprint([*route_files, *layout_files], digests),
+            fingerprint=fingerprint([*route_files, *layout_files, *param_files], digests),
             cache_dir=cache_dir,
             route_dir=route_dir,
             route_files=tuple(route_files),
             layout_files=tuple(layout_files),
             digests=digests,
+            param_files=tuple(param_files),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +151,9 @@ class Manifest:
         fields["layout_files"] = list(self.layout_files)
         fields["digests"] = {f: list(pair) for f, pair in self.digests.items()}
         del fields["openapi"]
+        del fields["param_files"]
+        if self.param_files:
+            fields["param_files"] = list(self.param_files)
         if self.openapi is not None:
             fields["openapi"] = self.openapi.to_dict()
         return fields
@@ -157,6 +180,10 @@ class Manifest:
         values["layout_files"] = tuple(values["layout_files"])
         values["digests"] = {f: (pair[0], pair[1]) for f, pair in values["digests"].items()}
         values["compression_ratio"] = float(values["compression_ratio"])
+        if "param_files" in data:  # optional: only a project with params/
+            if not _is_param_files(data["param_files"]):
+                raise ValueError("an invalid param_files")
+            values["param_files"] = tuple(data["param_files"])
         if data.get("openapi") is not None:  # optional: only a build with build.openapi
             values["openapi"] = BakedDocument.from_dict(data["openapi"])
         return cls(**values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..conventions import SegmentKind, Shape, shape_of
+from ..conventions import OwnTypes, SegmentKind, Shape, shape_of
 from ..errors import Problem
 from .scan import RouteFile
 
@@ -28,10 +28,11 @@ def _folder(route_dir: str, folders: tuple[str, ...], depth: int) -> str:
 
 
 def place(
-    route_dir: str, file: RouteFile, problems: dict[str, Problem]
+    route_dir: str, file: RouteFile, problems: dict[str, Problem], own: OwnTypes = ()
 ) -> Placed | None:
-    """Read the folder chain; bad folders become INVALID_SEGMENT (once per folder)."""
-    shape, errors = shape_of(file.folders)
+    """Read the folder chain; bad folders become INVALID_SEGMENT (once per folder). `own`:
+    the project's own segment types."""
+    shape, errors = shape_of(file.folders, own)
     for depth, exc in errors:
         where = _folder(route_dir, file.folders, depth)
         problems.setdefault(where, Problem(where, 0, "INVALID_SEGMENT", str(exc), exc.hint))

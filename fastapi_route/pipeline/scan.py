@@ -36,6 +36,8 @@ from ..conventions import (
     is_skipped_dir,
 )
 from ..errors import FastAPIRouteError, Problem
+from . import segment_types
+from .segment_types import ParamsFile
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,12 @@ class Scan:
     problems: list[Problem] = field(default_factory=list)
     names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # Walk.names: portability
     docs_page: bool = False  # docs.py exists: its page, not Swagger UI, is at /docs
+    params: list[ParamsFile] = field(default_factory=list)  # params/<name>.py (SPEC 14.1)
+
+    @property
+    def own_types(self) -> frozenset[str]:
+        """The project's own segment types' names (`conventions.OwnTypes`)."""
+        return segment_types.own_names(self.params)
 
 
 @dataclass(frozen=True, order=True)
@@ -622,6 +630,16 @@ def read_declarations(
     return Declarations(rel, folders, tuple(top_level_bindings(tree.body)), read)
 
 
+def read_params_file(path: Path, rel: str, folders: tuple[str, ...] = ()
+                     ) -> ParamsFile | Problem:
+    """Parse a `params/<name>.py`: the segment type it defines, as facts."""
+    parsed = _parse(path, rel)
+    if isinstance(parsed, Problem):
+        return parsed
+    tree, read = parsed
+    return segment_types.read(tree, rel, read)
+
+
 # Called after each route file is read with (files read, files found), so that a caller can
 # show the progress of a long scan.
 FileCallback = Callable[[int, int], None]
@@ -758,6 +776,14 @@ def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
             result.problems.append(app)
         else:
             result.app = app
+    for rel in segment_types.listed(root):
+        params = read_params_file(root / rel, rel)
+        if isinstance(params, Vanished):
+            gone.append(rel)
+        elif isinstance(params, Problem):
+            result.problems.append(params)
+        else:
+            result.params.append(params)
     if gone:
         known.walk_everything()  # what the tree is now, the next scan reads anew
         raise TreeChanged(gone)

@@ -116,7 +116,7 @@ def shadowed_routes(placed: list[Placed], config: Config, docs_page: bool
         method, line = first
         lost: dict[str, str] = {}  # what the app serves first -> the template that loses it
         for path, _, _ in p.shape.urls:
-            template = Template.parse(path)
+            template = Template.parse(path, own=True)
             for what in urls.matched(template.pieces):
                 lost.setdefault(what, path)
         if not lost:
@@ -135,7 +135,8 @@ def shadowed_routes(placed: list[Placed], config: Config, docs_page: bool
                for what in lost):
             advice += (", or move the page (fastapi = {'docs_url': '/api-docs', "
                        "'redoc_url': ...} in config.py)")
-        whole = next((path for path in lost.values() if not Template.parse(path).params), None)
+        whole = next((path for path in lost.values()
+                      if not Template.parse(path, own=True).params), None)
         if whole is not None:  # every GET of this template: the route never runs for it
             first_taker = next(what for what, path in lost.items() if path == whole)
             others = [what for what in lost if what != first_taker]
@@ -172,7 +173,8 @@ def shadowed_files(placed: list[Placed], scan: Scan, config: Config) -> Iterator
         if first is None:
             continue
         hidden = list(dict.fromkeys(
-            f for path, _, _ in p.shape.urls for f in urls.matched(Template.parse(path).pieces)
+            f for path, _, _ in p.shape.urls
+            for f in urls.matched(Template.parse(path, own=True).pieces)
         ))
         if not hidden:
             continue

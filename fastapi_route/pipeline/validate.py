@@ -18,6 +18,7 @@ from ..conventions import (
     SegmentKind,
     Template,
     layouts_above,
+    own_type,
     precedence_key,
 )
 from ..errors import Problem, printable
@@ -157,7 +158,7 @@ def _typed_segment_mismatches(placed: Placed, d: Definition) -> list[Problem]:
     for segment in placed.shape.segments:
         if segment.kind is not SegmentKind.PARAM:
             continue
-        kind = SEGMENT_TYPES[segment.type]
+        kind = SEGMENT_TYPES.get(segment.type) or own_type(segment.type)
         written = annotations.get(segment.name)
         if kind.rank is not Rank.TYPED or written is None:
             continue
@@ -196,7 +197,7 @@ def _route_file_conflicts(files: list[RouteFile]) -> list[Problem]:
 
 def _example_url(path: str) -> str:
     """A URL the template matches, for a message."""
-    return Template.parse(path).example
+    return Template.parse(path, own=True).example
 
 
 def _dynamic_conflicts(placed: list[Placed]) -> tuple[list[Problem], set[frozenset[str]]]:
@@ -335,12 +336,14 @@ class Checked:
 
     def __init__(self) -> None:
         self._by_file: dict[int, tuple[RouteFile, _FileChecks]] = {}
-        self._for: tuple[Config, bool] | None = None
+        self._for: tuple[Config, bool, frozenset[str]] | None = None
         self.names: portability.Checked = {}  # each folder's names checked
 
     def of(self, scan: Scan, config: Config) -> list[_FileChecks]:
-        if self._for is None or self._for[0] is not config or self._for[1] != scan.docs_page:
-            self._by_file, self._for = {}, (config, scan.docs_page)
+        own = scan.own_types
+        if self._for is None or self._for[0] is not config or self._for[1:] != (
+                scan.docs_page, own):
+            self._by_file, self._for = {}, (config, scan.docs_page, own)
         known = self._by_file
         handler_rules = _handler_rules(config.build.require_request)
         found: dict[int, tuple[RouteFile, _FileChecks]] = {}
@@ -348,16 +351,16 @@ class Checked:
             got = known.get(id(file))
             if got is None or got[0] is not file:
                 got = (file, _check_file(scan.route_dir, file, handler_rules, config,
-                                         scan.docs_page))
+                                         scan.docs_page, own))
             found[id(file)] = got
         self._by_file = found  # the files of this scan only
         return [checks for _, checks in found.values()]
 
 
 def _check_file(route_dir: str, file: RouteFile, handler_rules: tuple[HandlerRule, ...],
-                config: Config, docs_page: bool) -> _FileChecks:
+                config: Config, docs_page: bool, own: frozenset[str]) -> _FileChecks:
     segments: dict[str, Problem] = {}
-    placed = place(route_dir, file, segments)
+    placed = place(route_dir, file, segments, own)
     if placed is None:
         return _FileChecks(None, segments, [], [], [], {})
     return _FileChecks(placed, segments, _check_definitions(placed, handler_rules),
@@ -378,7 +381,7 @@ def validate(scan: Scan, config: Config, checked: Checked | None = None
     if checked is None:
         handler_rules = _handler_rules(config.build.require_request)
         for file in scan.files:
-            p = place(scan.route_dir, file, segment_problems)
+            p = place(scan.route_dir, file, segment_problems, scan.own_types)
             if p is not None:
                 placed.append(p)
                 problems.extend(_check_definitions(p, handler_rules))
@@ -404,6 +407,8 @@ def validate(scan: Scan, config: Config, checked: Checked | None = None
         problems.extend(check_layout(layout))
     if scan.app is not None:
         problems.extend(check_app(scan.app))
+    for params in scan.params:  # params/<name>.py (SPEC 14.1), checked as it was read
+        problems.extend(params.problems)
     problems.extend(shadowed_files(placed, scan, config))
 
     by_folder = {layout.folders: layout.file for layout in scan.layouts}

@@ -58,10 +58,11 @@ REST = _Rest()
 Step = str | _Rest | None  # static text, the rest, or None: any one segment
 
 
-def _pieces(path: str) -> list[Step] | None:
+def _pieces(path: str, own: bool = False) -> list[Step] | None:
     """A template as trie steps, or None when the trie cannot bound what it matches (a
-    convertor the segment-type table does not know, or a catch-all within text)."""
-    template = Template.parse(path)
+    convertor the segment-type table does not know, or a catch-all within text). `own`: a
+    route file's template, whose project types are one segment each (SPEC 14.1)."""
+    template = Template.parse(path, own)
     if not template.bounded:
         return None
     steps: list[Step] = []
@@ -85,7 +86,8 @@ class RouteIndex:
         self.everywhere: list[int] = []
         for number, route in enumerate(routes):
             path = getattr(route, "path", None)
-            steps = _pieces(path) if isinstance(path, str) and _indexable(route) else None
+            steps = (_pieces(path, getattr(route, "indexable", False))
+                     if isinstance(path, str) and _indexable(route) else None)
             if steps is None:
                 self.everywhere.append(number)
                 continue

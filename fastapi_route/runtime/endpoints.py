@@ -13,8 +13,9 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from fastapi.encoders import jsonable_encoder
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 from starlette.requests import Request
@@ -89,10 +90,11 @@ _CONNECTIONS: dict[str, type[Any]] = {"request": Request, "websocket": WebSocket
 
 
 class TableConvertor(Convertor[Any]):
-    """A segment type of the table as Starlette's router compiles it: the regex of what the
-    type accepts (`pattern_of`, read again at each compile: an int's bound is the interpreter's
-    limit then) and the conversion of Starlette's convertor of the type's name, which is never
-    handed a value outside it (a project's own type: the text as it is)."""
+    """A built-in segment type the table narrows, as Starlette's router compiles it: the regex
+    of what the type accepts (`pattern_of`, read again at each compile: an int's bound is the
+    interpreter's limit then) and the conversion of Starlette's convertor of the type's name,
+    which is never handed a value outside it. (A project's own type compiles as one segment of
+    text and is asked by its route: `runtime/segment_types.py`.)"""
 
     def __init__(self, kind: SegmentType) -> None:
         self.kind = kind
@@ -114,10 +116,9 @@ class TableConvertor(Convertor[Any]):
 
 
 def register_convertors() -> None:
-    """Give Starlette a convertor of ours for each segment type of the table that says what it
-    accepts (`convertor_name`: `{x:slug}` for a project's own type, `fastapi_route_int` for a
-    built-in one it narrows); again after a project added its own types. Starlette's own
-    convertors are left as they are: a host app shares them."""
+    """Give Starlette a convertor of ours for each built-in segment type the table narrows
+    (`convertor_name`: `fastapi_route_int`). Starlette's own convertors are left as they are:
+    a host app shares them."""
     for kind in SEGMENT_TYPES.values():
         name = convertor_name(kind)
         if kind.pattern is not None and name not in CONVERTOR_TYPES:
@@ -144,14 +145,17 @@ class PathParams:
     catchall_in_url: bool = True  # False at an optional catch-all's own URL: it is []
     # What an unannotated parameter of a typed segment `[id=int]` is.
     types: Mapping[str, type[Any]] = field(default_factory=dict)
+    # A project type's parameter (SPEC 14.1): its (pattern, description) for OpenAPI.
+    documented: Mapping[str, tuple[str | None, str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, r: RouteEntry) -> PathParams:
+    def of(cls, r: RouteEntry,
+           documented: Mapping[str, tuple[str | None, str]] | None = None) -> PathParams:
         types = {name: kind.python for name, kind in r.template.params
                  if kind.rank is Rank.TYPED}
         if r.catchall is None and not types:
             return _PLAIN  # most routes: one for all of them (memory, issue 19 item 7)
-        return cls(r.catchall, r.catchall in r.params, types)
+        return cls(r.catchall, r.catchall in r.params, types, documented or {})
 
     def given(self, kwargs: dict[str, Any]) -> None:
         """Turn the catch-all's string into its list of segments, in place."""
@@ -170,9 +174,27 @@ def _as_seen_by_fastapi(param: inspect.Parameter, url: PathParams) -> inspect.Pa
     if param.annotation is inspect.Parameter.empty:
         if param.name in _CONNECTIONS:
             return param.replace(annotation=_CONNECTIONS[param.name])
-        if param.name in url.types:  # an unannotated [id=int] is an int
-            return param.replace(annotation=url.types[param.name])
+        if param.name in url.types and param.name not in url.documented:
+            return param.replace(annotation=url.types[param.name])  # an unannotated [id=int]
+    if param.name in url.documented:
+        return _documented(param, *url.documented[param.name])
     return param
+
+
+def _documented(param: inspect.Parameter, pattern: str | None,
+                description: str) -> inspect.Parameter:
+    """A project type's parameter as OpenAPI should show it: the type's `description`, and its
+    `pattern` in the schema. Documented only (`json_schema_extra`): the route matched only a
+    value the type accepts, and pydantic's regex engine is not Python's. An annotation that
+    already says more (`Annotated[str, Path(...)]`) is the user's to keep."""
+    annotation = param.annotation
+    if annotation is inspect.Parameter.empty:
+        annotation = str
+    if typing.get_origin(annotation) is Annotated or (pattern is None and not description):
+        return param.replace(annotation=annotation)
+    info = Path(description=description or None,
+                json_schema_extra={"pattern": pattern} if pattern is not None else None)
+    return param.replace(annotation=Annotated[annotation, info])
 
 
 def _seen(signature: inspect.Signature, url: PathParams, returns: Any) -> inspect.Signature:

@@ -39,6 +39,7 @@ from ..project import Project
 from .aliases import ALIASES, install_finder, natural_modules
 from .factories import remember_factory_checks
 from .failure import located
+from .segment_types import ProjectTypes
 
 _MANGLED = {SegmentKind.PARAM: "_param_", SegmentKind.CATCHALL: "_catchall_",
             SegmentKind.OPTIONAL_CATCHALL: "_optional_", SegmentKind.GROUP: "_group_"}
@@ -55,7 +56,7 @@ def module_part(folder: str) -> str:
     if folder.isidentifier() and folder not in _FILE_STEMS:
         return folder
     try:
-        segment = parse_segment(folder)
+        segment = parse_segment(folder, None)
     except SegmentError:
         segment = None
     if segment is not None and segment.kind in _MANGLED and segment.name.isidentifier():
@@ -154,6 +155,7 @@ class ProjectModules:
                 "fix the error in the project's __init__.py",
             ) from exc
         FOLDERS.add(self.base)
+        self.types = ProjectTypes(self)  # its params/ (SPEC 14.1), imported when used
         self._adopt()
         ALIASES.register(self)
 

@@ -40,6 +40,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from ..conventions import PARAMS_DIR
 from ..errors import FastAPIRouteError
 from ..table import RouteEntry
 from . import failure
@@ -50,6 +51,7 @@ from .layouts import NONE, Composed, read_layout
 from .modules import HandlerImportError, ProjectModules
 from .register import Registrar
 from .routepath import get_route_path
+from .segment_types import own_types_of, params_file
 
 Schedule = Literal["eager", "warm", "lazy"]
 SCHEDULES: tuple[Schedule, ...] = ("eager", "warm", "lazy")
@@ -259,6 +261,9 @@ class OnDemandRoutes:
         self.freeze_what_is_made()
 
     def _import(self, file: str) -> None:
+        if file.startswith(PARAMS_DIR + "/"):  # imported, and checked to define `match`
+            self.modules.types.get(file[len(PARAMS_DIR) + 1:].removesuffix(".py"))
+            return
         module = self.modules.load(file)
         if file in self._layout_files:
             read_layout(file, module)
@@ -399,10 +404,11 @@ class OnDemandRoutes:
 
 
 def _files_of(routes: Sequence[RouteEntry]) -> tuple[list[str], set[str]]:
-    """The files a table imports (layouts before the route files below them), and which of
-    them are layouts."""
+    """The files a table imports (its project types' params files first, then layouts before
+    the route files below them), and which of them are layouts."""
+    types = sorted({params_file(name) for r in routes for _, name in own_types_of(r.template)})
     files = list(dict.fromkeys(f for r in routes for f in (*r.layouts, r.file)))
-    return files, {f for r in routes for f in r.layouts}
+    return [*types, *files], {f for r in routes for f in r.layouts}
 
 
 class _Serving:

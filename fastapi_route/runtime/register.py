@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,16 +24,21 @@ from .endpoints import PathParams, compile_served, endpoint_for, websocket_endpo
 from .layouts import NONE, Composed, Layouts
 from .modules import ProjectModules
 from .refusal import refusal
+from .segment_types import Accepts, accepted, own_types_of, register_names
 
 
 class FileAPIRoute(APIRoute):
     """An APIRoute that answers HEAD for GET (unless the path has a HEAD handler of its own),
     lists every method of its path in a 405's Allow header (RFC 9110), and runs its layouts'
-    middleware around its app (`fit` says all three)."""
+    middleware around its app (`fit` says all three); at a project's own segment type it
+    matches only what the type accepts (`accepts`, SPEC 14.1)."""
 
-    indexable = True  # its template says its paths (its `matches` only adds HEAD): dispatch
+    # Its template says its paths (its `matches` only adds HEAD, and refuses what a project
+    # type does not accept): dispatch's trie may index it.
+    indexable = True
     allow: str  # every method of the path
     answers_head: bool = False  # a GET route of a path without its own HEAD handler
+    accepts: Accepts = ()  # its project types' checks (SPEC 14.1): none for most routes
     served: ASGIApp  # `app` inside the layouts' middleware: what `handle` runs
     methods: set[str]
 
@@ -47,6 +52,9 @@ class FileAPIRoute(APIRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
+        if self.accepts and match is not Match.NONE and not accepted(
+                self.accepts, child["path_params"]):
+            return Match.NONE, {}  # a project type's `match` said no: the next route's turn
         if match is Match.PARTIAL and self.answers_head and scope["method"] == "HEAD":
             return Match.FULL, child
         return match, child
@@ -58,6 +66,20 @@ class FileAPIRoute(APIRoute):
             return
         # The app's exception handling answers it, as for any HTTPException.
         raise HTTPException(status_code=405, headers={"Allow": self.allow})
+
+
+class OwnTypedWebSocketRoute(APIWebSocketRoute):
+    """FastAPI's websocket route of a path with a project type: matches only what the type
+    accepts (FastAPI's router makes an APIWebSocketRoute; `Registrar.add` makes it this)."""
+
+    indexable = True  # its template says its paths; `matches` only refuses more: dispatch
+    accepts: Accepts = ()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and not accepted(self.accepts, child["path_params"]):
+            return Match.NONE, {}
+        return match, child
 
 
 # A handler the table has but its file lacks: the table was built from another version of it.
@@ -83,11 +105,17 @@ class Registrar:
         func = self.modules.function(r.file, r.method, line=r.line, hint=_STALE)
         layout = self.layouts.compose(r.layouts)
         endpoint: Any = None
+        accepts: Accepts = ()
+        url = PathParams.of(r)
+        if own_types_of(r.template):  # a project's own segment types (SPEC 14.1)
+            register_names(r.template)
+            accepts = self.modules.types.accepts(r.template)
+            url = PathParams.of(r, self.modules.types.documented(r.template))
         try:
             if r.is_websocket:
-                endpoint, own = websocket_endpoint_for(func, PathParams.of(r))
+                endpoint, own = websocket_endpoint_for(func, url)
             else:
-                endpoint, own = endpoint_for(func, PathParams.of(r), r.statuses)
+                endpoint, own = endpoint_for(func, url, r.statuses)
             (self._add_websocket if r.is_websocket else self._add_http)(
                 r, func, endpoint, own, layout)
         except Exception as exc:  # FastAPI's verdict on a signature, a Depends, an option
@@ -101,6 +129,10 @@ class Registrar:
                 added.path)
         if isinstance(added, FileAPIRoute):
             added.fit(self.methods[r.path], layout)
+            added.accepts = accepts
+        elif accepts and type(added) is APIWebSocketRoute:
+            added.__class__ = OwnTypedWebSocketRoute  # same object, one method more
+            added.accepts = accepts  # type: ignore[attr-defined]
         return added
 
     def _take(self, endpoint: Any, r: RouteEntry) -> BaseRoute:
