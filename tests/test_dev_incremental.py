@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import random
 import shutil
 import sys
 import threading
@@ -163,6 +164,83 @@ def test_a_partial_walk_gives_what_a_full_scan_gives_after_each_change(
     tree.write("routes/users/route.py", GET % "last")
     _compare(root, config, facts, {str(root / "routes/users/route.py")})
     assert facts._tree is not None and facts._tree.read == {"routes/users"}
+
+
+# Folders whose route files collide in every way the rules between files know: two files
+# in one folder, sibling params and catch-alls (DYNAMIC_CONFLICT), one URL through two groups
+# (DUPLICATE_ROUTE), one shape under other names (AMBIGUOUS_ROUTE), chosen operation ids.
+FOLDERS = ("", "a", "a/[id]", "a/[uid]", "a/[n=int]", "a/[m=int]", "a/[...rest]",
+           "a/[...every]", "(g)/a", "(g)/a/[key]", "(h)/a/[id]", "b/(x)/[id]", "b/(y)/[slug]",
+           "b/[[...opt]]", "b", "b/(x)/[id]/c", "b/(y)/[slug]/c",
+           # [aa] sorts first: with it the pair DYNAMIC_CONFLICT names is ([aa], [id]), no
+           # longer ([id], [uid]), and the routes below those two become AMBIGUOUS_ROUTE.
+           "a/[aa]", "a/[id]/x", "a/[uid]/x")
+PARAMS = ", ".join(f"{name}=None" for name in
+                   ("aa", "id", "uid", "n", "m", "rest", "every", "key", "slug", "opt"))
+HANDLERS = (
+    f"def GET(request, {PARAMS}):\n    return 1\n",
+    f"def GET(request, {PARAMS}):\n    return 1\n\ndef POST(request, {PARAMS}):\n    return 2\n",
+    "from fastapi_route import route\n\n"
+    f"@route(operation_id='chosen')\ndef GET(request, {PARAMS}):\n    return 1\n",
+    "from fastapi_route import route\n\n"
+    f"@route(operation_id='get_a')\ndef PUT(request, {PARAMS}):\n    return 1\n",
+    "def get(request):\n    return 1\n",
+    "def GET(request:\n",
+)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_saves_give_what_a_full_validation_gives(tmp_path: Path, seed: int) -> None:
+    """Random writes, deletes and layouts over folders built to collide: after each, the
+    rules between files kept in step (`Checked`) give the problems and the table that
+    validating the whole tree gives."""
+    rng = random.Random(seed)
+    # Enough routes that a save's few are sorted into the last table, not the whole sorted.
+    many = {f"routes/s{i}/[id]/route.py": HANDLERS[1] for i in range(40)}
+    root = write_tree(tmp_path / "app", {"routes/index.py": HANDLERS[0], **many})
+    config = load_config(root)
+    tree = Tree(root)
+    facts = Facts()
+    facts.track()
+    checked = Checked()
+    validate(scan(root, config, facts=facts), config, checked)
+    seen: set[str] = set()
+    for step in range(80):
+        folder = rng.choice(FOLDERS)
+        rel = "/".join(p for p in ("routes", folder) if p)
+        existing = sorted(str(p.relative_to(root)) for p in (root / "routes").rglob("*.py"))
+        what = rng.random()
+        if what < 0.25 and existing:
+            victim = rng.choice(existing)
+            changed = tree.delete(victim)
+        elif what < 0.35:
+            changed = tree.write(f"{rel}/_layout.py", f"tags = ['t{step}']\n")
+        else:
+            name = rng.choice(("route.py", "route.py", "index.py"))
+            changed = tree.write(f"{rel}/{name}", rng.choice(HANDLERS))
+        try:
+            partial = _compare(root, config, facts, changed, checked)
+        except AssertionError as exc:
+            raise AssertionError(f"seed {seed}, step {step}: {exc}") from exc
+        seen.update(p.code for p in validate(partial, config)[1])
+    assert {"ROUTE_FILE_CONFLICT", "DYNAMIC_CONFLICT", "DUPLICATE_ROUTE", "AMBIGUOUS_ROUTE",
+            "DUPLICATE_OPERATION_ID"} <= seen, seen
+
+
+def test_a_new_sibling_that_changes_the_conflict_reported_is_seen_below_it(
+        tmp_path: Path) -> None:
+    """[id] and [uid] conflict, so the routes below them are not also reported as ambiguous;
+    a new [aa] sorts first and the conflicts named become ([aa], [id]) and ([aa], [uid]): the
+    routes below [id] and [uid], in files no save touched, are ambiguous now."""
+    get = f"def GET(request, {PARAMS}):\n    return 1\n"
+    root = write_tree(tmp_path / "app", {"routes/a/[id]/x/route.py": get,
+                                         "routes/a/[uid]/x/route.py": get})
+    config = load_config(root)
+    tree, facts, checked = Tree(root), Facts(), Checked()
+    facts.track()
+    validate(scan(root, config, facts=facts), config, checked)
+    partial = _compare(root, config, facts, tree.write("routes/a/[aa]/route.py", get), checked)
+    assert "AMBIGUOUS_ROUTE" in {p.code for p in validate(partial, config)[1]}
 
 
 def test_a_change_no_one_told_is_not_seen_until_a_full_walk(tmp_path: Path) -> None:
