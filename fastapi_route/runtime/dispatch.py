@@ -19,6 +19,7 @@ probes in place of the routes: one decision, whether a request is served or expl
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,7 +59,8 @@ REST = _Rest()
 Step = str | _Rest | None  # static text, the rest, or None: any one segment
 
 
-def _pieces(path: str, own: bool = False) -> list[Step] | None:
+@functools.lru_cache(maxsize=1 << 16)  # dev indexes the whole table again for a new URL
+def _pieces(path: str, own: bool = False) -> tuple[Step, ...] | None:
     """A template as trie steps, or None when the trie cannot bound what it matches (a
     convertor the segment-type table does not know, or a catch-all within text). `own`: a
     route file's template, whose project types are one segment each (SPEC 14.1)."""
@@ -74,7 +76,7 @@ def _pieces(path: str, own: bool = False) -> list[Step] | None:
             break
         else:
             steps.append(None)  # {name}, {name:int}, "{stem}.txt": exactly one segment
-    return steps or [""]  # `/`: the one empty segment of the root
+    return tuple(steps) or ("",)  # `/`: the one empty segment of the root
 
 
 class RouteIndex:
