@@ -174,7 +174,10 @@ FOLDERS = ("", "a", "a/[id]", "a/[uid]", "a/[n=int]", "a/[m=int]", "a/[...rest]"
            "b/[[...opt]]", "b", "b/(x)/[id]/c", "b/(y)/[slug]/c",
            # [aa] sorts first: with it the pair DYNAMIC_CONFLICT names is ([aa], [id]), no
            # longer ([id], [uid]), and the routes below those two become AMBIGUOUS_ROUTE.
-           "a/[aa]", "a/[id]/x", "a/[uid]/x")
+           "a/[aa]", "a/[id]/x", "a/[uid]/x",
+           # A control character: PORTABILITY in a folder's name, INVALID_SEGMENT (alone)
+           # while a route file below makes it a segment.
+           "c\x01", "c\x01/d")
 PARAMS = ", ".join(f"{name}=None" for name in
                    ("aa", "id", "uid", "n", "m", "rest", "every", "key", "slug", "opt"))
 HANDLERS = (
@@ -224,7 +227,7 @@ def test_random_saves_give_what_a_full_validation_gives(tmp_path: Path, seed: in
             raise AssertionError(f"seed {seed}, step {step}: {exc}") from exc
         seen.update(p.code for p in validate(partial, config)[1])
     assert {"ROUTE_FILE_CONFLICT", "DYNAMIC_CONFLICT", "DUPLICATE_ROUTE", "AMBIGUOUS_ROUTE",
-            "DUPLICATE_OPERATION_ID"} <= seen, seen
+            "DUPLICATE_OPERATION_ID", "INVALID_SEGMENT"} <= seen, seen
 
 
 def test_a_new_sibling_that_changes_the_conflict_reported_is_seen_below_it(

@@ -461,7 +461,7 @@ class Checked:
     def __init__(self) -> None:
         self._by_file: dict[int, tuple[RouteFile, _FileChecks]] = {}
         self._for: tuple[Config, bool, frozenset[str]] | None = None
-        self.names: portability.Checked = {}  # each folder's names checked
+        self.names = portability.Checked()  # each folder's names checked
         self.between = _Between()
         self._table: list[RouteEntry] = []  # the last table, in precedence order
 
