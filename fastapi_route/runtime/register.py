@@ -91,11 +91,18 @@ class Registrar:
     methods of its path, its operation id) and its layouts, worked out once."""
 
     def __init__(self, app: FastAPI, routes: Sequence[RouteEntry], modules: ProjectModules,
-                 base: Composed = NONE) -> None:
+                 base: Composed = NONE, same_table: Registrar | None = None) -> None:
+        """`same_table`: a registrar of a table equal to `routes`, whose methods and ids are
+        taken as they are (`dev` after a save that changed no record)."""
         self.router = app.router
         self.modules = modules
-        self.methods = methods_by(routes, "path")
-        self.operation_ids = operation_ids(routes)
+        self.methods: dict[str, set[str]]
+        self.operation_ids: dict[RouteEntry, str]
+        if same_table is not None:
+            self.methods, self.operation_ids = same_table.methods, same_table.operation_ids
+        else:
+            self.methods = methods_by(routes, "path")
+            self.operation_ids = operation_ids(routes)
         self.layouts = Layouts(modules, base)
 
     def add(self, r: RouteEntry) -> BaseRoute:
