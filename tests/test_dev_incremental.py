@@ -27,11 +27,14 @@ from conftest import write_tree
 from fastapi.testclient import TestClient
 
 from fastapi_route.config import Config, load_config
+from fastapi_route.naming import operation_ids
 from fastapi_route.pipeline.scan import Facts, Scan, scan
 from fastapi_route.pipeline.validate import Checked, validate
 from fastapi_route.project import Project
 from fastapi_route.runtime import devserver
+from fastapi_route.runtime.app import runtime_of
 from fastapi_route.runtime.devserver import DevApp, Watcher, _watch
+from fastapi_route.table import methods_by
 
 GET = "def GET(request):\n    return {'at': %r}\n"
 
@@ -436,3 +439,38 @@ def test_a_frozen_heap_keeps_no_replaced_table(tmp_path: Path, how: str) -> None
             assert [ref() is None for ref in refs] == [True] * 5
     finally:
         gc.unfreeze()
+
+
+def test_a_reload_keeps_the_registrars_tables_those_of_its_table(tmp_path: Path) -> None:
+    """The methods of each path and the operation ids the stand-ins use after a reload (taken
+    from the last table's registrar where its records did not change) are those of the new
+    table, worked out whole: after an edit of a body, a new method on a path, a new folder
+    and a deleted file. Over HTTP, a 405 names the methods and the document the ids."""
+    tree = {f"routes/p{i}/route.py": GET % i for i in range(40)}
+    root = write_tree(tmp_path / "app", tree)
+    dev = DevApp(Project(root), load_config(root))
+    dev.build()
+    dev.facts.track()
+    dev.reload_routes()
+    steps = [
+        ("routes/p3/route.py", GET % "edited"),
+        ("routes/p4/route.py", GET % 4 + "\ndef POST(request):\n    return 1\n"),
+        ("routes/new/[id]/route.py", "def GET(request, id):\n    return id\n"),
+        ("routes/p5/route.py", None),
+    ]
+    for rel, text in steps:
+        if text is None:
+            (root / rel).unlink()
+        else:
+            write_tree(root, {rel: text})
+        dev.reload_routes({str(root / rel), str((root / rel).parent)})
+        assert dev.app is not None and dev.error is None
+        file_routes = runtime_of(dev.app).file_routes
+        registrar = file_routes.lazy[0].registrar
+        table = list(file_routes.table)
+        assert registrar.methods == methods_by(table, "path"), rel
+        assert registrar.operation_ids == operation_ids(table), rel
+    with TestClient(dev) as client:
+        assert set(client.put("/p4").headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+        assert "get_new_id" in client.get("/openapi.json").text
+        assert client.get("/p5").status_code == 404

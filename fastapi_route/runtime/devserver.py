@@ -132,16 +132,19 @@ class DevApp:
             try:
                 with switch_interval_at_most(RELOAD_SWITCH_INTERVAL):
                     prepared = await asyncio.to_thread(self._prepare, changed)
+                routes = self._swap(prepared)
+                del prepared
+                # The swap and the collection after it each hold the loop (5-20 ms at 10,000
+                # files): a request that came meanwhile is served between the two (a sleep of
+                # 0 would run this task again before the loop reads the sockets).
+                await asyncio.sleep(SWAP_PAUSE)
+                # Still with no automatic collection: the first allocation after `enable`
+                # would set off one over everything the worker made (the young generation
+                # holds it all), on the loop, before this full one.
+                self._swapped(routes, started)
             finally:
                 if collecting:
                     gc.enable()
-            routes = self._swap(prepared)
-            del prepared
-            # The swap and the collection after it each hold the loop (5-20 ms at 10,000
-            # files): a request that came meanwhile is served between the two (a sleep of
-            # 0 would run this task again before the loop reads the sockets).
-            await asyncio.sleep(SWAP_PAUSE)
-            self._swapped(routes, started)
 
     def _prepare(self, changed: set[str] | None) -> _Prepared | FastAPIRouteError | None:
         """The new table, its stand-ins and their index, made without changing the app

@@ -38,14 +38,14 @@ log = logging.getLogger("fastapi_route")
 
 @dataclass(slots=True)
 class Node:
-    """One step of the trie. Its lists are made for the nodes that need them (a route ends
-    here, a catch-all starts here): dev indexes 19,600 routes again after a new URL, and
-    whatever the index is made of, the collection after the swap walks."""
+    """One step of the trie. Its numbers are tuples (a few each; the collector stops
+    tracking a tuple of numbers the first time it sees one): dev indexes 19,600 routes again
+    after a new URL, and whatever the index is made of, the collection after the swap walks."""
 
     static: dict[str, Node] = field(default_factory=dict)
     segment: Node | None = None  # a {param}: any one segment
-    here: list[int] | tuple[()] = ()  # routes whose template ends at this node
-    rest: list[int] | tuple[()] = ()  # {name:path}: the rest of the path
+    here: tuple[int, ...] = ()  # routes whose template ends at this node
+    rest: tuple[int, ...] = ()  # {name:path}: the rest of the path
 
     def child(self, piece: str | None) -> Node:
         if piece is None:
@@ -83,13 +83,6 @@ def _pieces(path: str, own: bool = False) -> tuple[Step, ...] | None:
     return tuple(steps) or ("",)  # `/`: the one empty segment of the root
 
 
-def _added(numbers: list[int] | tuple[()], number: int) -> list[int]:
-    if isinstance(numbers, list):
-        numbers.append(number)
-        return numbers
-    return [number]
-
-
 class RouteIndex:
     """The trie over one list of routes, answering "which could match this path?"."""
 
@@ -107,11 +100,11 @@ class RouteIndex:
             node = self.root
             for step in steps:
                 if isinstance(step, _Rest):
-                    node.rest = _added(node.rest, number)
+                    node.rest += (number,)
                     break
                 node = node.child(step)
             else:
-                node.here = _added(node.here, number)
+                node.here += (number,)
 
     def candidates(self, path: str, into: set[int]) -> None:
         segments = path.split("/")[1:]
