@@ -146,14 +146,26 @@ class Handled:
         apps = scope.get(SCOPE_KEY, _NOTHING)
         scope[SCOPE_KEY] = _NOTHING  # the route's app raises what it would have handled
         started = False
+        # What the route read of the body, for the handler's Request: the route's own Request
+        # (which keeps it) is not at hand here, and a new one would wait for a body the route
+        # has consumed. References to the messages, not copies.
+        received: list[Message] = []
 
         async def sender(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        async def receiver() -> Message:
+            message = await receive()
+            received.append(message)
+            return message
+
+        async def replay() -> Message:
+            return received.pop(0) if received else await receive()
+
         try:
-            await self.app(scope, receive, sender)
+            await self.app(scope, receiver, sender)
         except Exception as exc:
             handler = self._lookup(exc, apps)
             if handler is None:
@@ -161,12 +173,12 @@ class Handled:
                     raise
                 log.error("Exception in %s %s, answered by a layout's server-error handler",
                           scope.get("method"), scope.get("path"), exc_info=exc)
-                await self._answer(self.server_error, exc, scope, receive, sender)
+                await self._answer(self.server_error, exc, scope, replay, sender)
                 return
             if started:  # Starlette's words, for the same case
                 raise RuntimeError(
                     "Caught handled exception, but response already started.") from exc
-            await self._answer(handler, exc, scope, receive, sender)
+            await self._answer(handler, exc, scope, replay, sender)
             exc.__traceback__ = None  # a module-level instance raised again keeps no frames
         finally:
             scope[SCOPE_KEY] = apps
