@@ -586,3 +586,39 @@ def test_a_handler_reads_the_body_the_route_read(tmp_path: Path, mode: str) -> N
         (400, {"by": "app", "body": '{"a": 1}'}),  # below a layout: app.py's, the same
         (422, {"by": "layout", "body": {"count": "many"}}),
     ]
+
+
+def test_without_starlettes_scope_key_it_warns_once_and_the_layout_still_answers(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The private hook's fallback: a Starlette that leaves no `starlette.exception_handlers`
+    in the scope gets the stock order (the app's handlers first), and a warning, once."""
+    import asyncio
+
+    from fastapi_route.runtime import handlers
+
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        raise KeyError("k")
+
+    def by_layout(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"by": "layout"}, 409)
+
+    handled = handlers.Handled(route, [handlers.Handlers.of("routes/_layout.py",
+                                                            {KeyError: by_layout})])
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    handlers._warn_no_scope_key.cache_clear()
+    caplog.clear()
+    for _ in range(2):
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": [],
+                 "query_string": b""}
+        asyncio.run(handled(scope, receive, send))
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [409, 409]
+    assert [r.getMessage() for r in caplog.records].count(
+        next(r.getMessage() for r in caplog.records if handlers.SCOPE_KEY in r.getMessage())
+    ) == 1

@@ -126,6 +126,16 @@ class Handlers:
         return _lookup(self.by_class, self.by_status, exc)  # type: ignore[no-any-return]
 
 
+@functools.cache
+def _warn_no_scope_key() -> None:
+    """The fallback when Starlette no longer leaves the app's handlers in the scope: the
+    stock behaviour (the route's app handles what app.py's handlers take, before a layout's),
+    and a warning that layouts' handlers come second."""
+    log.warning("this Starlette puts no %r in the scope: the app's exception handlers answer "
+                "before a layout's (fastapi-route supports the Starlette releases its "
+                "pyproject.toml allows)", SCOPE_KEY)
+
+
 class Handled:
     """A route's app inside its layouts' exception handlers (`levels`: innermost first), then
     the app's, in the place where Starlette would have looked up the app's alone.
@@ -143,7 +153,10 @@ class Handled:
             (level.server_error for level in self.levels if level.server_error), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        apps = scope.get(SCOPE_KEY, _NOTHING)
+        apps = scope.get(SCOPE_KEY)
+        if apps is None:  # a Starlette that keeps the app's handlers elsewhere: say so once
+            _warn_no_scope_key()
+            apps = _NOTHING
         scope[SCOPE_KEY] = _NOTHING  # the route's app raises what it would have handled
         started = False
         # What the route read of the body, for the handler's Request: the route's own Request
