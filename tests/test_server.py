@@ -171,7 +171,8 @@ def test_custom_not_found_page(sample: Server, sample_root: Path) -> None:
     status, headers, body = sample.get("/no/such/page")
     assert status == 404
     assert headers["content-type"] == "application/json"
-    table = json.loads(run_cli(["routes", "--json", "--project", str(sample_root)]).stdout)
+    listed = run_cli(["routes", "--json", "--project", str(sample_root)], cwd=sample_root.parent)
+    table = json.loads(listed.stdout)
     assert json_of(body) == {"error": "not found", "path": "/no/such/page",
                              "routes": len(table)}  # the sample's routes, whatever they are
     assert "x-request-id" in headers  # the middleware wraps the fallback too
