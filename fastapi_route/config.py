@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .bindings import top_level_bindings
-from .conventions import CONFIG_FILE
+from .conventions import CONFIG_FILE, PARAMS_DIR
 from .errors import ConfigError, Problem, render_problems
 from .settings import (
     BUILTIN_COMMANDS,
@@ -75,6 +75,16 @@ def _read(path: Path, display: str) -> Config | list[Problem]:
             display, lines.get("build", 0), "INVALID_CONFIG",
             f"'build.cache_dir' ({config.build.cache_dir!r}) is also the routes or static folder",
             "`clean` deletes the cache folder: give it its own name",
+        )]
+    inside = [name for name in ("route_dir", "static_dir")
+              if getattr(config, name).split("/")[0] == PARAMS_DIR]
+    if inside:
+        return [Problem(
+            display, lines.get(inside[0], 0), "INVALID_CONFIG",
+            f"{inside[0]} ({getattr(config, inside[0])!r}) is in {PARAMS_DIR}/, the folder of "
+            "the project's own segment types (SPEC 14.1)",
+            f"give the {'routes' if inside[0] == 'route_dir' else 'static files'} a folder of "
+            f"their own, e.g. {'api' if inside[0] == 'route_dir' else 'assets'}",
         )]
     taken = _probe_taken(config)
     if taken is not None:

@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from .config import Config
@@ -112,6 +113,26 @@ def _libraries(added: list[str], project: str) -> dict[str, Any]:
     return {"modules": len(names), "libraries": [n for n in reversed(names) if "." not in n]}
 
 
+def _helpers(added: list[str], project: Project, package: str, timed: set[str]) -> list[str]:
+    """Of the modules a file's import (or a route's registration) added, the project's own
+    helpers (`errors.py`, `models/user.py`: files no row is timed for), by path, what it
+    imported itself first: their time is the file's, so the row names them."""
+    found = []
+    for name in reversed(added):
+        if name.partition(".")[0] != package:
+            continue
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not file:
+            continue
+        try:
+            rel = Path(file).resolve().relative_to(project.root.resolve()).as_posix()
+        except ValueError:
+            continue
+        if rel not in timed:
+            found.append(rel)
+    return found
+
+
 def _warm_framework() -> None:
     """FastAPI and pydantic imported, and what they import on first use (pydantic.v1 at the
     first route FastAPI registers): the framework's, which no file or route should pay for."""
@@ -155,9 +176,11 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
         for i, lazy in enumerate(file_routes.lazy):
             with registrations(i):  # raises what the warm-up would stop the server on
                 kept.append(lazy.registrar.add(lazy.record))
+    timed = set(imports.times)
     routes = [{"method": r.method, "label": r.label, "path": r.path, "file": r.file,
                "line": r.line, "order": i, "seconds": registrations.times[i][0],
-               **_libraries(registrations.times[i][1], package)}
+               **_libraries(registrations.times[i][1], package),
+               "helpers": _helpers(registrations.times[i][1], project, package, timed)}
               for i, r in enumerate(lazy.record for lazy in file_routes.lazy)]
     route_files = {r.file for r in file_routes.table}
     layouts = {f for r in file_routes.table for f in r.layouts}
@@ -166,7 +189,8 @@ def measure(project: Project, source: str, config: Config) -> dict[str, Any]:
         counts[r.file] = counts.get(r.file, 0) + 1
     # `order`: when the import ended (a file imported inside another ends first)
     files = [{"file": rel, "kind": _kind(rel, route_files, layouts), "order": i,
-              "seconds": seconds, "routes": counts.get(rel, 0), **_libraries(added, package)}
+              "seconds": seconds, "routes": counts.get(rel, 0), **_libraries(added, package),
+              "helpers": _helpers(added, project, package, timed)}
              for i, (rel, (seconds, added)) in enumerate(imports.times.items())]
     own = sum(f["seconds"] for f in files if f["kind"] != "route")
     imported = sum(f["seconds"] for f in files if f["kind"] == "route")
@@ -251,11 +275,14 @@ def render(profile: dict[str, Any], top: int) -> str:
                      for item in shown)
 
     def pulled(item: dict[str, Any]) -> str:
-        """What the import (or registration) imported first, if anything."""
+        """What the import (or registration) imported first, if anything: the project's
+        helpers (their time is its), then how many other modules and their libraries."""
+        helpers = item["helpers"][:4] + (["..."] if len(item["helpers"]) > 4 else [])
+        said = f"  (with {', '.join(helpers)})" if helpers else ""
         if not item["modules"]:
-            return ""
+            return said
         libraries = item["libraries"][:4] + (["..."] if len(item["libraries"]) > 4 else [])
-        return (f"  ({item['modules']} new module{'s' if item['modules'] > 1 else ''}"
+        return (said + f"  ({item['modules']} new module{'s' if item['modules'] > 1 else ''}"
                 + (f": {', '.join(libraries)}" if libraries else "") + ")")
 
     section("Route files, import", route_files, "FILE", lambda f: f["file"] + pulled(f))

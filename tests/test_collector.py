@@ -33,7 +33,7 @@ from fastapi_route.serving import ProductionServer
 
 project = find_project(Path(sys.argv[1]))
 seen = []
-gc.callbacks.append(lambda phase, info: seen.append(info["generation"]) if phase == "start" else None)
+gc.callbacks.append(lambda phase, info: seen.append(phase) if phase == "start" else None)
 server = ProductionServer(project, load_config(project.root), schedule=sys.argv[2])
 print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
                   "collections": len(seen), "app": server.app is not None}))

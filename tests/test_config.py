@@ -550,3 +550,15 @@ def test_commands_may_not_take_a_built_in_name(tmp_path, make_tree):
     text = config_error(root)
     assert "INVALID_CONFIG config.py:2 'commands.run' is a built-in command" in text
     assert "deploy" not in text.splitlines()[0]
+
+
+@pytest.mark.parametrize(("line", "code"), [
+    ('route_dir = "params"', "route_dir ('params') is in params/"),
+    ('static_dir = "params/files"', "static_dir ('params/files') is in params/"),
+])
+def test_routes_and_static_files_stay_out_of_the_segment_types_folder(
+        tmp_path, make_tree, line, code):
+    root = make_tree(tmp_path, {"config.py": f'app_name = "x"\n{line}\n'})
+    text = config_error(root)
+    assert text.startswith(f"INVALID_CONFIG config.py:2 {code}"), text
+    assert "\n  hint: give the " in text

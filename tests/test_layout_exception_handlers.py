@@ -514,3 +514,111 @@ def test_run_refuses_a_layouts_handler_that_is_not_callable_before_binding(
     out = run_refused_before_binding(root, tmp_path)
     assert "routes/a/_layout.py: exception_handlers must be a dict of exception class or " \
            "status code to handler, got {<class 'ValueError'>: 'not a function'}" in out
+
+
+BODY_READERS = {
+    "app.py": """
+        from fastapi.responses import JSONResponse
+
+
+        async def echo_body(request, exc):
+            return JSONResponse({"by": "app", "body": (await request.body()).decode()}, 400)
+
+
+        exception_handlers = {ValueError: echo_body}
+    """,
+    "routes/plain/route.py": """
+        async def POST(request, payload: dict):
+            raise ValueError(payload)
+    """,
+    "routes/inner/_layout.py": """
+        from fastapi.exceptions import RequestValidationError
+        from fastapi.responses import JSONResponse
+
+
+        async def echo_json(request, exc):
+            return JSONResponse({"by": "layout", "body": await request.json()}, 422)
+
+
+        def unrelated(request, exc):
+            return JSONResponse({"by": "layout key"}, 409)
+
+
+        exception_handlers = {RequestValidationError: echo_json, KeyError: unrelated}
+    """,
+    "routes/inner/route.py": """
+        async def POST(request, payload: dict):
+            raise ValueError(payload)
+    """,
+    "routes/inner/count/route.py": """
+        def POST(request, count: int):
+            return {"count": count}
+    """,
+}
+
+
+@pytest.mark.parametrize("mode", ["eager", "cache-lazy"])
+def test_a_handler_reads_the_body_the_route_read(tmp_path: Path, mode: str) -> None:
+    """The route's handler read the body; a handler (the layout's, or app.py's for a route
+    below a layout with handlers) reads it again, as it can for a route elsewhere, instead of
+    waiting for a body that will not come."""
+    import asyncio
+
+    import httpx
+
+    root = write_tree(tmp_path / "app", BODY_READERS)
+    app = app_in_mode(root, mode)
+
+    async def ask() -> list[tuple[int, Any]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers = []
+            for url, body in (("/plain", '{"a": 1}'), ("/inner", '{"a": 1}'),
+                              ("/inner/count", '{"count": "many"}')):
+                response = await client.post(url, content=body,
+                                             headers={"content-type": "application/json"})
+                answers.append((response.status_code, response.json()))
+            return answers
+
+    answers = asyncio.run(asyncio.wait_for(ask(), 20))  # a handler left waiting: a timeout
+    assert answers == [
+        (400, {"by": "app", "body": '{"a": 1}'}),
+        (400, {"by": "app", "body": '{"a": 1}'}),  # below a layout: app.py's, the same
+        (422, {"by": "layout", "body": {"count": "many"}}),
+    ]
+
+
+def test_without_starlettes_scope_key_it_warns_once_and_the_layout_still_answers(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The private hook's fallback: a Starlette that leaves no `starlette.exception_handlers`
+    in the scope gets the stock order (the app's handlers first), and a warning, once."""
+    import asyncio
+
+    from fastapi_route.runtime import handlers
+
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        raise KeyError("k")
+
+    def by_layout(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"by": "layout"}, 409)
+
+    handled = handlers.Handled(route, [handlers.Handlers.of("routes/_layout.py",
+                                                            {KeyError: by_layout})])
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    handlers._warn_no_scope_key.cache_clear()
+    caplog.clear()
+    for _ in range(2):
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": [],
+                 "query_string": b""}
+        asyncio.run(handled(scope, receive, send))
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [409, 409]
+    assert [r.getMessage() for r in caplog.records].count(
+        next(r.getMessage() for r in caplog.records if handlers.SCOPE_KEY in r.getMessage())
+    ) == 1

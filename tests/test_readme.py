@@ -13,8 +13,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,23 @@ def test_nox_says_first_which_pythons_it_skips(
         first = result.stderr.splitlines()[0]
         assert expected in first, first
         assert "PYENV_VERSION=3.10:3.11:3.12:3.13" in first
+
+
+def test_the_lambda_handler_example_answers_as_it_says(tmp_path: Path) -> None:
+    """The AWS Lambda section's local try: its event, through the handler, against the sample
+    app built in a copy, in a fresh interpreter; it prints what the README says it prints."""
+    text = section("AWS Lambda")
+    said = re.search(r"Trying it locally:.*?prints\s+`([^`]+)`", text, re.DOTALL)
+    assert said is not None
+    fenced = re.search(r"^  ```python\n(.*?)^  ```", text, re.MULTILINE | re.DOTALL)
+    assert fenced is not None  # the list item's code block
+    script = textwrap.dedent(fenced.group(1))
+    shutil.copytree(REPO / "sample_project", tmp_path / "sample_project",
+                    ignore=shutil.ignore_patterns(".cache", "__pycache__"))
+    assert our_cli("build", "--project", "sample_project", cwd=tmp_path).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTAPI_ROUTE_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == said.group(1)

@@ -206,6 +206,24 @@ def test_a_library_a_file_imports_first_is_named(tmp_path: Path) -> None:
     assert index["modules"] == 0 and index["libraries"] == []
 
 
+def test_a_project_helper_a_file_imports_first_is_named_in_its_row(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", {
+        "routes/index.py": "def GET(request):\n    return 1\n",
+        "helpers/slow.py": "import time\n\ntime.sleep(0.3)\n",
+        "helpers/__init__.py": "",
+        "routes/mail/route.py": "from ...helpers import slow\n\n\ndef GET(request):\n"
+                                "    return 1\n",
+    })
+    data = profile_json(root, "--scan")
+    mail = next(f for f in data["files"] if f["file"] == "routes/mail/route.py")
+    assert data["files"][0] is mail  # the helper's time is the file's
+    assert mail["helpers"][0] == "helpers/slow.py"
+    index = next(f for f in data["files"] if f["file"] == "routes/index.py")
+    assert index["helpers"] == []
+    text = invoke(root, "--scan").output
+    assert "routes/mail/route.py  (with helpers/slow.py" in text
+
+
 def test_a_broken_route_file_exits_1_naming_its_line(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "app", {
         **TREE, "routes/broken/route.py": "VALUE = 1\nx = 1 / 0\n\n\ndef GET(request):\n"

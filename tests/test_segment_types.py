@@ -170,11 +170,29 @@ ROUTE = "def GET(request, color):\n    return color\n"
 def test_a_wrong_params_file_fails_the_build_at_its_line(
         tmp_path: Path, files: dict[str, str], where: str, says: str) -> None:
     root = write_tree(tmp_path / "p", {"routes/index.py": "def GET(request):\n    return 1\n",
-                                       **files})
+                                       "routes/c/[color=hex]/route.py": ROUTE, **files})
     code, out = cli(root, "build")
     assert code == 1, out
     assert "INVALID_SEGMENT" in out and where in out and says in out, out
     assert "Traceback" not in out
+
+
+def test_a_params_module_no_folder_uses_is_left_alone_but_its_name(tmp_path: Path) -> None:
+    """A project that kept helpers in params/ before SPEC 14.1 (pydantic query models, say)
+    builds as it did: a file no folder uses is not a type yet. Its name is still checked:
+    params/int.py can never be one."""
+    helper = "from pydantic import BaseModel\n\n\nclass Paging(BaseModel):\n    page: int = 1\n"
+    root = write_tree(tmp_path / "p", {"routes/index.py": "def GET(request):\n    return 1\n",
+                                       "params/paging.py": helper})
+    code, out = cli(root, "build")
+    assert code == 0, out
+    write_tree(root, {"routes/pages/[n=paging]/route.py": "def GET(request, n):\n    return n\n"})
+    code, out = cli(root, "build")
+    assert code == 1 and "params/paging.py:1" in out and "defines no function match" in out
+    (root / "routes/pages/[n=paging]/route.py").unlink()
+    write_tree(root, {"params/int.py": helper})
+    code, out = cli(root, "build")
+    assert code == 1 and "'int' is a built-in segment type" in out, out
 
 
 def test_an_unknown_type_names_the_folder_and_every_type_the_project_knows(

@@ -37,6 +37,14 @@ class ParamsFile:
     description: str | None = None
     match_params: int | None = None  # the parameters of `def match`; None: no such def
     problems: tuple[Problem, ...] = field(default=(), compare=False)
+    # Of those, what is wrong with the file's name (a built-in's, not an identifier): said
+    # even when no folder uses it. The rest only when one does (`problems_if`).
+    naming: tuple[Problem, ...] = field(default=(), compare=False)
+
+    def problems_if(self, used: bool) -> tuple[Problem, ...]:
+        """What to report: a file no folder uses is not a type yet (a helper module kept in
+        params/ builds as it did before SPEC 14.1), so only its name is checked."""
+        return self.problems if used else self.naming
 
     @property
     def facts(self) -> str:
@@ -90,6 +98,7 @@ def read(tree: ast.Module, rel: str, digest: str) -> ParamsFile:
         problems.append(_problem(
             rel, 1, f"{name!r} cannot name a segment type: [x={name}] needs an ASCII Python "
             "identifier that is not a keyword", f"rename the file, e.g. {PARAMS_DIR}/hex.py"))
+    naming = tuple(problems)
     pattern: str | None = None
     description: str | None = None
     match_params: int | None = None
@@ -132,4 +141,5 @@ def read(tree: ast.Module, rel: str, digest: str) -> ParamsFile:
         problems.append(_problem(
             rel, 1, f"{rel} defines no function match(value), which decides what "
             f"[x={name}] takes", _EXAMPLE))
-    return ParamsFile(rel, name, digest, pattern, description, match_params, tuple(problems))
+    return ParamsFile(rel, name, digest, pattern, description, match_params, tuple(problems),
+                      naming)

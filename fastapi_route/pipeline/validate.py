@@ -559,8 +559,10 @@ def validate(scan: Scan, config: Config, checked: Checked | None = None
         problems.extend(check_layout(layout))
     if scan.app is not None:
         problems.extend(check_app(scan.app))
+    used = ({segment.type for p in placed for segment in p.shape.segments}
+            if scan.params else set())  # dev: not a pass over every file for no types
     for params in scan.params:  # params/<name>.py (SPEC 14.1), checked as it was read
-        problems.extend(params.problems)
+        problems.extend(params.problems_if(params.name in used))
     problems.extend(shadowed_files(placed, scan, config))
 
     by_folder = {layout.folders: layout.file for layout in scan.layouts}

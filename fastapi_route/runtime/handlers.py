@@ -126,6 +126,16 @@ class Handlers:
         return _lookup(self.by_class, self.by_status, exc)  # type: ignore[no-any-return]
 
 
+@functools.cache
+def _warn_no_scope_key() -> None:
+    """The fallback when Starlette no longer leaves the app's handlers in the scope: the
+    stock behaviour (the route's app handles what app.py's handlers take, before a layout's),
+    and a warning that layouts' handlers come second."""
+    log.warning("this Starlette puts no %r in the scope: the app's exception handlers answer "
+                "before a layout's (fastapi-route supports the Starlette releases its "
+                "pyproject.toml allows)", SCOPE_KEY)
+
+
 class Handled:
     """A route's app inside its layouts' exception handlers (`levels`: innermost first), then
     the app's, in the place where Starlette would have looked up the app's alone.
@@ -143,17 +153,32 @@ class Handled:
             (level.server_error for level in self.levels if level.server_error), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        apps = scope.get(SCOPE_KEY, _NOTHING)
+        apps = scope.get(SCOPE_KEY)
+        if apps is None:  # a Starlette that keeps the app's handlers elsewhere: say so once
+            _warn_no_scope_key()
+            apps = _NOTHING
         scope[SCOPE_KEY] = _NOTHING  # the route's app raises what it would have handled
         started = False
+        # What the route read of the body, for the handler's Request: the route's own Request
+        # (which keeps it) is not at hand here, and a new one would wait for a body the route
+        # has consumed. References to the messages, not copies.
+        received: list[Message] = []
 
         async def sender(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        async def receiver() -> Message:
+            message = await receive()
+            received.append(message)
+            return message
+
+        async def replay() -> Message:
+            return received.pop(0) if received else await receive()
+
         try:
-            await self.app(scope, receive, sender)
+            await self.app(scope, receiver, sender)
         except Exception as exc:
             handler = self._lookup(exc, apps)
             if handler is None:
@@ -161,12 +186,12 @@ class Handled:
                     raise
                 log.error("Exception in %s %s, answered by a layout's server-error handler",
                           scope.get("method"), scope.get("path"), exc_info=exc)
-                await self._answer(self.server_error, exc, scope, receive, sender)
+                await self._answer(self.server_error, exc, scope, replay, sender)
                 return
             if started:  # Starlette's words, for the same case
                 raise RuntimeError(
                     "Caught handled exception, but response already started.") from exc
-            await self._answer(handler, exc, scope, receive, sender)
+            await self._answer(handler, exc, scope, replay, sender)
             exc.__traceback__ = None  # a module-level instance raised again keeps no frames
         finally:
             scope[SCOPE_KEY] = apps
