@@ -363,6 +363,11 @@ async def _dev_session(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]
         await _until(ready, "/ready")
 
         async def held_change(change: Callable[[], None], url: str, want: Any) -> None:
+            # The last change is over: a write the watcher saw in two batches (its steps are
+            # 10 ms) has had its second reload, which must not pass for this change's.
+            await asyncio.sleep(0.1)
+            while dev._reloading is not None and dev._reloading.locked():
+                await asyncio.sleep(0.01)
             release.clear()
             entered.clear()
             done.clear()
