@@ -450,14 +450,17 @@ def measure_throughput(tree: Tree, small: Tree, names: list[str], rounds: int, s
 
 
 def measure_dev_reload(tree: Tree, scratch: Path, rounds: int,
-                       per_round: int, side_probe: bool = True) -> dict[str, Any]:
+                       per_round: int, side_probe: bool = True,
+                       settle_first: float = 0.0) -> dict[str, Any]:
     """`dev` save-to-served, on a copy of the tree (the other contenders' tree stays as
     generated). Each round starts dev, then per sample: edits a served static route's handler
     body (a file not edited before) and times until a GET returns the new body; writes a route
     file in a brand-new folder and times until its URL answers 200. The clock starts after the
     write's fsync; the URL is polled every 5 ms. Meanwhile (`side_probe`) an untouched live
     route (the first-response one) is requested, SIDE_PAUSE apart: the worst wait of the
-    requests under way during each save-to-served is that sample's."""
+    requests under way during each save-to-served is that sample's. `settle_first`: seconds
+    to wait after the first response, so that the first save does not land on the full
+    reload dev makes as its watcher starts."""
     root = scratch / f"dev-{tree.files}"
     if root.exists():
         shutil.rmtree(root)
@@ -477,6 +480,7 @@ def measure_dev_reload(tree: Tree, scratch: Path, rounds: int,
                    "--port", str(port)]
         with Server(command, root, port) as server:
             server.first_response(tree.static_url)
+            time.sleep(settle_first)
             side = SideProber(port, [tree.static_url]) if side_probe else None
             windows: list[tuple[str, float, float]] = []
             if side is not None:

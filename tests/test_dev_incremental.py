@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import random
 import shutil
 import sys
 import threading
@@ -26,11 +27,14 @@ from conftest import write_tree
 from fastapi.testclient import TestClient
 
 from fastapi_route.config import Config, load_config
+from fastapi_route.naming import operation_ids
 from fastapi_route.pipeline.scan import Facts, Scan, scan
 from fastapi_route.pipeline.validate import Checked, validate
 from fastapi_route.project import Project
 from fastapi_route.runtime import devserver
+from fastapi_route.runtime.app import runtime_of
 from fastapi_route.runtime.devserver import DevApp, Watcher, _watch
+from fastapi_route.table import methods_by
 
 GET = "def GET(request):\n    return {'at': %r}\n"
 
@@ -165,6 +169,86 @@ def test_a_partial_walk_gives_what_a_full_scan_gives_after_each_change(
     assert facts._tree is not None and facts._tree.read == {"routes/users"}
 
 
+# Folders whose route files collide in every way the rules between files know: two files
+# in one folder, sibling params and catch-alls (DYNAMIC_CONFLICT), one URL through two groups
+# (DUPLICATE_ROUTE), one shape under other names (AMBIGUOUS_ROUTE), chosen operation ids.
+FOLDERS = ("", "a", "a/[id]", "a/[uid]", "a/[n=int]", "a/[m=int]", "a/[...rest]",
+           "a/[...every]", "(g)/a", "(g)/a/[key]", "(h)/a/[id]", "b/(x)/[id]", "b/(y)/[slug]",
+           "b/[[...opt]]", "b", "b/(x)/[id]/c", "b/(y)/[slug]/c",
+           # [aa] sorts first: with it the pair DYNAMIC_CONFLICT names is ([aa], [id]), no
+           # longer ([id], [uid]), and the routes below those two become AMBIGUOUS_ROUTE.
+           "a/[aa]", "a/[id]/x", "a/[uid]/x",
+           # A control character: PORTABILITY in a folder's name, INVALID_SEGMENT (alone)
+           # while a route file below makes it a segment.
+           "c\x01", "c\x01/d")
+PARAMS = ", ".join(f"{name}=None" for name in
+                   ("aa", "id", "uid", "n", "m", "rest", "every", "key", "slug", "opt"))
+HANDLERS = (
+    f"def GET(request, {PARAMS}):\n    return 1\n",
+    f"def GET(request, {PARAMS}):\n    return 1\n\ndef POST(request, {PARAMS}):\n    return 2\n",
+    "from fastapi_route import route\n\n"
+    f"@route(operation_id='chosen')\ndef GET(request, {PARAMS}):\n    return 1\n",
+    "from fastapi_route import route\n\n"
+    f"@route(operation_id='get_a')\ndef PUT(request, {PARAMS}):\n    return 1\n",
+    "def get(request):\n    return 1\n",
+    "def GET(request:\n",
+)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_saves_give_what_a_full_validation_gives(tmp_path: Path, seed: int) -> None:
+    """Random writes, deletes and layouts over folders built to collide: after each, the
+    rules between files kept in step (`Checked`) give the problems and the table that
+    validating the whole tree gives."""
+    rng = random.Random(seed)
+    # Enough routes that a save's few are sorted into the last table, not the whole sorted.
+    many = {f"routes/s{i}/[id]/route.py": HANDLERS[1] for i in range(40)}
+    root = write_tree(tmp_path / "app", {"routes/index.py": HANDLERS[0], **many})
+    config = load_config(root)
+    tree = Tree(root)
+    facts = Facts()
+    facts.track()
+    checked = Checked()
+    validate(scan(root, config, facts=facts), config, checked)
+    seen: set[str] = set()
+    for step in range(80):
+        folder = rng.choice(FOLDERS)
+        rel = "/".join(p for p in ("routes", folder) if p)
+        existing = sorted(str(p.relative_to(root)) for p in (root / "routes").rglob("*.py"))
+        what = rng.random()
+        if what < 0.25 and existing:
+            victim = rng.choice(existing)
+            changed = tree.delete(victim)
+        elif what < 0.35:
+            changed = tree.write(f"{rel}/_layout.py", f"tags = ['t{step}']\n")
+        else:
+            name = rng.choice(("route.py", "route.py", "index.py"))
+            changed = tree.write(f"{rel}/{name}", rng.choice(HANDLERS))
+        try:
+            partial = _compare(root, config, facts, changed, checked)
+        except AssertionError as exc:
+            raise AssertionError(f"seed {seed}, step {step}: {exc}") from exc
+        seen.update(p.code for p in validate(partial, config)[1])
+    assert {"ROUTE_FILE_CONFLICT", "DYNAMIC_CONFLICT", "DUPLICATE_ROUTE", "AMBIGUOUS_ROUTE",
+            "DUPLICATE_OPERATION_ID", "INVALID_SEGMENT"} <= seen, seen
+
+
+def test_a_new_sibling_that_changes_the_conflict_reported_is_seen_below_it(
+        tmp_path: Path) -> None:
+    """[id] and [uid] conflict, so the routes below them are not also reported as ambiguous;
+    a new [aa] sorts first and the conflicts named become ([aa], [id]) and ([aa], [uid]): the
+    routes below [id] and [uid], in files no save touched, are ambiguous now."""
+    get = f"def GET(request, {PARAMS}):\n    return 1\n"
+    root = write_tree(tmp_path / "app", {"routes/a/[id]/x/route.py": get,
+                                         "routes/a/[uid]/x/route.py": get})
+    config = load_config(root)
+    tree, facts, checked = Tree(root), Facts(), Checked()
+    facts.track()
+    validate(scan(root, config, facts=facts), config, checked)
+    partial = _compare(root, config, facts, tree.write("routes/a/[aa]/route.py", get), checked)
+    assert "AMBIGUOUS_ROUTE" in {p.code for p in validate(partial, config)[1]}
+
+
 def test_a_change_no_one_told_is_not_seen_until_a_full_walk(tmp_path: Path) -> None:
     """What the partial walk trusts: the watcher's paths. Asked for, a full walk sees all."""
     root = write_tree(tmp_path / "app", TREE)
@@ -279,6 +363,11 @@ async def _dev_session(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]
         await _until(ready, "/ready")
 
         async def held_change(change: Callable[[], None], url: str, want: Any) -> None:
+            # The last change is over: a write the watcher saw in two batches (its steps are
+            # 10 ms) has had its second reload, which must not pass for this change's.
+            await asyncio.sleep(0.1)
+            while dev._reloading is not None and dev._reloading.locked():
+                await asyncio.sleep(0.01)
             release.clear()
             entered.clear()
             done.clear()
@@ -355,3 +444,38 @@ def test_a_frozen_heap_keeps_no_replaced_table(tmp_path: Path, how: str) -> None
             assert [ref() is None for ref in refs] == [True] * 5
     finally:
         gc.unfreeze()
+
+
+def test_a_reload_keeps_the_registrars_tables_those_of_its_table(tmp_path: Path) -> None:
+    """The methods of each path and the operation ids the stand-ins use after a reload (taken
+    from the last table's registrar where its records did not change) are those of the new
+    table, worked out whole: after an edit of a body, a new method on a path, a new folder
+    and a deleted file. Over HTTP, a 405 names the methods and the document the ids."""
+    tree = {f"routes/p{i}/route.py": GET % i for i in range(40)}
+    root = write_tree(tmp_path / "app", tree)
+    dev = DevApp(Project(root), load_config(root))
+    dev.build()
+    dev.facts.track()
+    dev.reload_routes()
+    steps = [
+        ("routes/p3/route.py", GET % "edited"),
+        ("routes/p4/route.py", GET % 4 + "\ndef POST(request):\n    return 1\n"),
+        ("routes/new/[id]/route.py", "def GET(request, id):\n    return id\n"),
+        ("routes/p5/route.py", None),
+    ]
+    for rel, text in steps:
+        if text is None:
+            (root / rel).unlink()
+        else:
+            write_tree(root, {rel: text})
+        dev.reload_routes({str(root / rel), str((root / rel).parent)})
+        assert dev.app is not None and dev.error is None
+        file_routes = runtime_of(dev.app).file_routes
+        registrar = file_routes.lazy[0].registrar
+        table = list(file_routes.table)
+        assert registrar.methods == methods_by(table, "path"), rel
+        assert registrar.operation_ids == operation_ids(table), rel
+    with TestClient(dev) as client:
+        assert set(client.put("/p4").headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+        assert "get_new_id" in client.get("/openapi.json").text
+        assert client.get("/p5").status_code == 404

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 from ..errors import Problem, printable
-from .scan import Scan
+from .scan import RouteFile, Scan
 
 CODE = "PORTABILITY"
 
@@ -126,32 +126,79 @@ def _clashes(rel: str, names: tuple[str, ...]) -> Iterator[Problem]:
 
 
 # What one folder's names gave: the names (the walk's own tuple), which are segments, and
-# the problems (`check_portability`'s `known`).
-Checked = dict[str, tuple[tuple[str, ...], tuple[bool, ...], list[Problem]]]
+# the problems.
+Found = dict[str, tuple[tuple[str, ...], tuple[bool, ...], list[Problem]]]
+
+
+class Checked:
+    """What `check_portability` found last time, for `dev`: each folder's result, and the
+    segments (folders on a route file's path) with how many of the scan's route files have
+    each, kept in step with the files that changed."""
+
+    def __init__(self) -> None:
+        self.folders: Found = {}
+        self._route_dir = ""
+        self._files: dict[int, RouteFile] = {}
+        self._segments: dict[str, int] = {}
+
+    def segments(self, scan: Scan) -> tuple[dict[str, int], set[str]]:
+        """The scan's segments, and the folders where one became or stopped being one."""
+        if scan.route_dir != self._route_dir:
+            self.folders, self._files, self._segments = {}, {}, {}
+            self._route_dir = scan.route_dir
+        counts, last = self._segments, self._files
+        files = {id(f): f for f in scan.files}
+        flipped: set[str] = set()
+        for key, f in last.items():
+            if files.get(key) is not f:
+                for segment in _segments(scan.route_dir, f):
+                    counts[segment] -= 1
+                    if not counts[segment]:
+                        del counts[segment]
+                        flipped.add(segment)
+        for key, f in files.items():
+            if last.get(key) is not f:
+                for segment in _segments(scan.route_dir, f):
+                    had = counts.get(segment, 0)
+                    counts[segment] = had + 1
+                    if not had:
+                        flipped.add(segment)
+        self._files = files
+        return counts, {segment.rsplit("/", 1)[0] for segment in flipped}
+
+
+def _segments(route_dir: str, f: RouteFile) -> list[str]:
+    return ["/".join((route_dir, *f.folders[: depth + 1])) for depth in range(len(f.folders))]
 
 
 def check_portability(scan: Scan, known: Checked | None = None) -> list[Problem]:
     """Every name below the route and static folders that cannot be installed as it is on
     macOS or Windows: the names the scan's walk listed (none for a scan made up in memory).
-    `known`: each folder's last result, reused while the walk gives the same names (the
-    same tuple: a folder `dev` did not read again) with the same segments among them; it is
-    left holding this scan's folders only."""
-    segments = {"/".join((scan.route_dir, *f.folders[: depth + 1]))
-                for f in scan.files for depth in range(len(f.folders))}
+    `known`: what the last call found, reused for each folder the walk gives the same names
+    (the same tuple: a folder `dev` did not read again) where no segment came or went; it is
+    left holding this scan's."""
+    if known is None:
+        segments: Container[str] = {s for f in scan.files for s in _segments(scan.route_dir, f)}
+        last: Found = {}
+        moved: Container[str] = ()
+    else:
+        segments, moved = known.segments(scan)
+        last = known.folders
     problems: list[Problem] = []
-    found: Checked = {}
+    found: Found = {}
     for rel, names in scan.names.items():
-        flags = tuple([f"{rel}/{name}" in segments for name in names])
-        last = known.get(rel) if known is not None else None
-        if last is not None and last[0] is names and last[1] == flags:
-            here = last[2]
-        else:
-            here = [p for name, segment in zip(names, flags, strict=True)
-                    for p in _name_problems(f"{rel}/{name}", name, segment)]
-            here.extend(_clashes(rel, names))
-        found[rel] = (names, flags, here)
-        problems.extend(here)
+        got = last.get(rel)
+        if got is None or got[0] is not names or rel in moved:
+            flags = tuple([f"{rel}/{name}" in segments for name in names])
+            if got is None or got[0] is not names or got[1] != flags:
+                here = [p for name, segment in zip(names, flags, strict=True)
+                        for p in _name_problems(f"{rel}/{name}", name, segment)]
+                here.extend(_clashes(rel, names))
+                got = (names, flags, here)
+            else:
+                got = (names, flags, got[2])
+        found[rel] = got
+        problems.extend(got[2])
     if known is not None:
-        known.clear()
-        known.update(found)
+        known.folders = found
     return sorted(problems)

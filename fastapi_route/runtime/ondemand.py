@@ -247,7 +247,10 @@ class OnDemandRoutes:
         ours = {id(x) for lazy in replaced for x in (lazy, lazy.real) if x is not None}
         at = next((i for i, x in enumerate(router_routes) if id(x) in ours), len(router_routes))
         kept = [x for x in router_routes if id(x) not in ours]
-        registrar = Registrar(self.app, routes, self.modules, self.base)
+        # What the last table's registrar worked out holds where the records did not change
+        # (dev): not worked out again, nor new for the collector.
+        last = (replaced[0].registrar, [x.record for x in replaced]) if replaced else None
+        registrar = Registrar(self.app, routes, self.modules, self.base, last)
         lazy = [LazyRoute(self, registrar, r, at + i) for i, r in enumerate(routes)]
         return Staged(routes, replaced, at, kept, lazy, [*kept[:at], *lazy, *kept[at:]])
 

@@ -86,16 +86,47 @@ class OwnTypedWebSocketRoute(APIWebSocketRoute):
 _STALE = "the cache may be stale: run 'fastapi-route build'"
 
 
+def _same(last: Sequence[RouteEntry], routes: Sequence[RouteEntry]) -> bool:
+    return len(last) == len(routes) and all(
+        a is b or a == b for a, b in zip(last, routes, strict=True))
+
+
+def _methods_since(last: dict[str, set[str]], last_routes: Sequence[RouteEntry],
+                   routes: Sequence[RouteEntry]) -> dict[str, set[str]]:
+    """`methods_by(routes, "path")`, with the last table's sets for the paths whose records
+    are the same objects (`dev` keeps them): made and frozen already, nothing new for the
+    collector to walk after the swap."""
+    before, now = {id(r) for r in last_routes}, {id(r) for r in routes}
+    touched = {r.path for r in routes if id(r) not in before}
+    touched.update(r.path for r in last_routes if id(r) not in now)
+    if len(touched) > len(routes) // 8:
+        return methods_by(routes, "path")
+    methods = {path: found for path, found in last.items() if path not in touched}
+    for r in routes:
+        if r.path in touched:
+            methods.setdefault(r.path, set()).add(r.method)
+    return methods
+
+
 class Registrar:
     """Adds routes of one table to an app: what every route needs from the whole table (the
     methods of its path, its operation id) and its layouts, worked out once."""
 
     def __init__(self, app: FastAPI, routes: Sequence[RouteEntry], modules: ProjectModules,
-                 base: Composed = NONE) -> None:
+                 base: Composed = NONE,
+                 last: tuple[Registrar, Sequence[RouteEntry]] | None = None) -> None:
+        """`last`: the registrar of the table this one replaces, and that table (`dev`): its
+        methods (and, for a table equal to it, its operation ids) are taken where they hold."""
         self.router = app.router
         self.modules = modules
-        self.methods = methods_by(routes, "path")
-        self.operation_ids = operation_ids(routes)
+        self.methods: dict[str, set[str]]
+        self.operation_ids: dict[RouteEntry, str]
+        if last is not None and _same(last[1], routes):  # a save that changed no record
+            self.methods, self.operation_ids = last[0].methods, last[0].operation_ids
+        else:
+            self.methods = (methods_by(routes, "path") if last is None
+                            else _methods_since(last[0].methods, last[1], routes))
+            self.operation_ids = operation_ids(routes)
         self.layouts = Layouts(modules, base)
 
     def add(self, r: RouteEntry) -> BaseRoute:
