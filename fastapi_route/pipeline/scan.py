@@ -646,6 +646,7 @@ FileCallback = Callable[[int, int], None]
 
 Read = RouteFile | Declarations | Problem
 T = TypeVar("T", RouteFile, Declarations)
+_Facts = TypeVar("_Facts", RouteFile, Declarations, ParamsFile)  # what `scan` keeps of a file
 Reader = Callable[[Path, str, tuple[str, ...]], T | Problem]
 
 
@@ -748,41 +749,36 @@ def scan(root: Path, config: Config, *, on_file: FileCallback | None = None,
     result = Scan(config.route_dir, problems=found.problems, names=found.names,
                   docs_page=(root / DOCS_FILE).is_file())
     gone = list(found.vanished)
-    for done, (rel, folders) in enumerate(found.route_files, 1):
-        facts_of = known.read(root, rel, folders, read_route_file,
-                              read is None or rel.rpartition("/")[0] in read)
+
+    def kept(facts_of: _Facts | Problem) -> _Facts | None:
+        """What a file says; None for one gone meanwhile (`gone`) or with a problem."""
         if isinstance(facts_of, Vanished):
-            gone.append(rel)
+            gone.append(facts_of.file)
         elif isinstance(facts_of, Problem):
             result.problems.append(facts_of)
         else:
-            result.files.append(facts_of)
+            return facts_of
+        return None
+
+    for done, (rel, folders) in enumerate(found.route_files, 1):
+        route_file = kept(known.read(root, rel, folders, read_route_file,
+                                     read is None or rel.rpartition("/")[0] in read))
+        if route_file is not None:
+            result.files.append(route_file)
         if on_file is not None:
             on_file(done, len(found.route_files))
     for rel, folders in found.layout_files:
-        layout = known.read(root, rel, folders, read_declarations,
-                            read is None or rel.rpartition("/")[0] in read)
-        if isinstance(layout, Vanished):
-            gone.append(layout.file)
-        elif isinstance(layout, Problem):
-            result.problems.append(layout)
-        else:
+        layout = kept(known.read(root, rel, folders, read_declarations,
+                                 read is None or rel.rpartition("/")[0] in read))
+        if layout is not None:
             result.layouts.append(layout)
     if (root / APP_FILE).is_file():
-        app = read_declarations(root / APP_FILE, APP_FILE)
-        if isinstance(app, Vanished):
-            gone.append(app.file)
-        elif isinstance(app, Problem):
-            result.problems.append(app)
-        else:
+        app = kept(read_declarations(root / APP_FILE, APP_FILE))
+        if app is not None:
             result.app = app
     for rel in segment_types.listed(root):
-        params = read_params_file(root / rel, rel)
-        if isinstance(params, Vanished):
-            gone.append(rel)
-        elif isinstance(params, Problem):
-            result.problems.append(params)
-        else:
+        params = kept(read_params_file(root / rel, rel))
+        if params is not None:
             result.params.append(params)
     if gone:
         known.walk_everything()  # what the tree is now, the next scan reads anew
