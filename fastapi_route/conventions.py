@@ -174,6 +174,20 @@ def folder_types(own: OwnTypes = ()) -> list[str]:
     return [*builtin, *sorted(own or ()), DEFAULT_TYPE]
 
 
+def params_file(name: str) -> str:
+    """The file defining a project type, relative to the project root."""
+    return f"{PARAMS_DIR}/{name}.py"
+
+
+def params_type(rel: str) -> str | None:
+    """The type a path relative to the project root defines (`params/hex.py`: `hex`), or
+    None for a path that is no params file (whether the name can be a type: `is_own_type_name`)."""
+    folder, _, name = rel.partition("/")
+    if folder != PARAMS_DIR or "/" in name or not name.endswith(".py"):
+        return None
+    return name.removesuffix(".py")
+
+
 def is_own_type_name(name: str) -> bool:
     """Whether a params file's stem can name a type: an ASCII identifier (what Starlette reads
     after `:` in a template), not a keyword, not a built-in type."""

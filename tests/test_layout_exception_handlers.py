@@ -622,3 +622,17 @@ def test_without_starlettes_scope_key_it_warns_once_and_the_layout_still_answers
     assert [r.getMessage() for r in caplog.records].count(
         next(r.getMessage() for r in caplog.records if handlers.SCOPE_KEY in r.getMessage())
     ) == 1
+
+
+def test_a_layouts_handlers_computed_as_none_are_refused_as_the_build_refuses_a_none(
+        tmp_path: Path) -> None:
+    """One rule for the name: `exception_handlers = None` is wrong at build (a literal) and
+    when the layout is read (a value the build could not see)."""
+    from fastapi_route.errors import FastAPIRouteError
+
+    root = write_tree(tmp_path / "app", {
+        "routes/a/route.py": "def GET(request):\n    return 1\n",
+        "routes/a/_layout.py": "def none():\n    return None\n\n\nexception_handlers = none()\n",
+    })
+    with pytest.raises(FastAPIRouteError, match="routes/a/_layout.py.*exception_handlers"):
+        TestClient(app_in_mode(root, "eager")).get("/a")

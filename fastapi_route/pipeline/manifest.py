@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
-from ..conventions import PARAMS_DIR, is_own_type_name
+from ..conventions import is_own_type_name, params_type
 from ..table import RouteEntry, Statistics
 from .baked_openapi import BakedDocument
 
@@ -76,8 +76,7 @@ def _is_param_files(value: object) -> bool:
     """`params/<name>.py` each, `name` one a folder's `[x=name]` can use: the loader reads
     the records' types against these names."""
     return isinstance(value, list) and all(
-        isinstance(v, str) and v.startswith(PARAMS_DIR + "/") and v.endswith(".py")
-        and is_own_type_name(v[len(PARAMS_DIR) + 1:-3]) for v in value)
+        isinstance(v, str) and is_own_type_name(params_type(v) or "") for v in value)
 
 
 @dataclass(frozen=True)

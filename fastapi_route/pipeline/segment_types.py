@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..bindings import bound_names
-from ..conventions import BUILTIN_TYPES, PARAMS_DIR, is_own_type_name
+from ..conventions import BUILTIN_TYPES, PARAMS_DIR, is_own_type_name, params_file, params_type
 from ..errors import Problem
 
 CODE = "INVALID_SEGMENT"  # SPEC 14.1: a type that cannot be is a segment that cannot be
@@ -61,7 +61,7 @@ def listed(root: Path) -> list[str]:
         entries = list(os.scandir(folder))
     except OSError:  # gone meanwhile, or unreadable
         return []
-    return sorted(f"{PARAMS_DIR}/{e.name}" for e in entries
+    return sorted(params_file(e.name.removesuffix(".py")) for e in entries
                   if e.name.endswith(".py") and not e.name.startswith(("_", "."))
                   and e.is_file())
 
@@ -88,7 +88,7 @@ def _string(rel: str, node: ast.stmt, name: str, value: ast.expr | None,
 
 def read(tree: ast.Module, rel: str, digest: str) -> ParamsFile:
     """The facts of a parsed params file, and every rule it breaks."""
-    name = rel.rpartition("/")[2].removesuffix(".py")
+    name = params_type(rel) or rel
     problems: list[Problem] = []
     if name in BUILTIN_TYPES:
         problems.append(_problem(

@@ -131,8 +131,8 @@ def read_layout(file: str, module: Any) -> Composed:
     middleware = getattr(module, "middleware", None)
     if middleware is not None and not inspect.iscoroutinefunction(middleware):
         raise wrong("middleware")
-    handlers = getattr(module, "exception_handlers", None)
-    if handlers is not None and not is_handlers(handlers):
+    handlers = getattr(module, "exception_handlers", {})  # None is wrong, as the build says
+    if not is_handlers(handlers):
         raise wrong("exception_handlers")
     return Composed(tuple(dependencies), tuple(tags), responses, deprecated, include,
                     (middleware,) if middleware is not None else (),

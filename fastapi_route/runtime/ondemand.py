@@ -40,7 +40,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from ..conventions import PARAMS_DIR
+from ..conventions import params_file, params_type
 from ..errors import FastAPIRouteError
 from ..table import RouteEntry
 from . import failure
@@ -51,7 +51,7 @@ from .layouts import NONE, Composed, read_layout
 from .modules import HandlerImportError, ProjectModules
 from .register import Registrar
 from .routepath import get_route_path
-from .segment_types import own_types_of, params_file
+from .segment_types import own_types_of
 
 Schedule = Literal["eager", "warm", "lazy"]
 SCHEDULES: tuple[Schedule, ...] = ("eager", "warm", "lazy")
@@ -264,8 +264,9 @@ class OnDemandRoutes:
         self.freeze_what_is_made()
 
     def _import(self, file: str) -> None:
-        if file.startswith(PARAMS_DIR + "/"):  # imported, and checked to define `match`
-            self.modules.types.get(file[len(PARAMS_DIR) + 1:].removesuffix(".py"))
+        own_type = params_type(file)
+        if own_type is not None:  # imported, and checked to define `match`
+            self.modules.types.get(own_type)
             return
         module = self.modules.load(file)
         if file in self._layout_files:

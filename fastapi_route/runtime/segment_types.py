@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 
-from ..conventions import OWN_SEGMENT, PARAMS_DIR, SEGMENT_TYPES, Rank, Template
+from ..conventions import OWN_SEGMENT, SEGMENT_TYPES, Rank, Template, params_file
 from ..errors import FastAPIRouteError
 
 if TYPE_CHECKING:
@@ -56,11 +56,6 @@ def register_names(template: Template) -> None:
 
 if OWN_SEGMENT not in CONVERTOR_TYPES:
     register_url_convertor(OWN_SEGMENT, OneSegment())
-
-
-def params_file(name: str) -> str:
-    """The file defining a project type, relative to the project root."""
-    return f"{PARAMS_DIR}/{name}.py"
 
 
 def own_types_of(template: Template) -> list[tuple[str, str]]:
