@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -19,14 +19,16 @@ from . import __version__
 from .config import Config, load_config
 from .console import ScanProgress, StepPrinter, block, echo, size
 from .errors import BuildFailed, CacheError, FastAPIRouteError, NoBuildError
-from .pipeline import baked_openapi, freshness, store
-from .pipeline import cache as cache_io
-from .pipeline.build import DocumentMaker
-from .pipeline.build import build as run_build
-from .pipeline.manifest import Manifest
 from .project import Project, find_project
-from .scaffold import create_project
 from .serving import RUN_HOST
+
+if TYPE_CHECKING:
+    from .pipeline.build import DocumentMaker
+    from .pipeline.manifest import Manifest
+
+# The pipeline's modules (scan, validation, the store) are imported by the commands that use
+# them: `run` is one of the starts whose time is a target (`run --lazy` against a one-route
+# app), and it imports only what serving needs.
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -245,6 +247,8 @@ def main() -> None:
 @pass_project
 def build(ctx: Context, force: bool, compression: int | None) -> None:
     """Scan, validate, compress and save the route table to the cache."""
+    from .pipeline.build import build as run_build
+
     if ctx.project.installed:
         raise FastAPIRouteError(
             f"{ctx.project.name} is an installed app; its wheel already carries its cache",
@@ -292,6 +296,8 @@ def _document_maker(config: Config) -> DocumentMaker | None:
 
 def _totals(manifest: Manifest, cache: Path) -> list[tuple[str, object]]:
     """The rows BUILD SUMMARY and BUILD STATUS share."""
+    from .pipeline import store
+
     return [("Total routes", manifest.total_routes), ("Static routes", manifest.static_routes),
             ("Dynamic routes", manifest.dynamic_routes), ("Cache size", size(store.size(cache)))]
 
@@ -301,6 +307,9 @@ def _totals(manifest: Manifest, cache: Path) -> list[tuple[str, object]]:
 @pass_project
 def status(ctx: Context, as_json: bool) -> None:
     """Show the build cache; exit 1 when there is no valid build."""
+    from .pipeline import baked_openapi, freshness, store
+    from .pipeline import cache as cache_io
+
     if not as_json:
         _say_project(ctx.project)
     try:
@@ -359,6 +368,8 @@ def _describe_document(document: dict[str, Any], wanted: bool) -> str:
 @pass_project
 def clean(ctx: Context) -> None:
     """Delete the cache folder."""
+    from .pipeline import store
+
     if ctx.project.installed:
         raise FastAPIRouteError(
             f"{ctx.project.name} is an installed app; its cache belongs to the wheel",
@@ -567,6 +578,8 @@ def init(name: str | None) -> None:
             "name the new folder once: fastapi-route init NAME, or --project PATH",
         )
     folder = name if name is not None else selection.path
+    from .scaffold import create_project
+
     created = create_project(Path(folder) if folder is not None else Path.cwd())
     echo(f"Created a project in {created}", fg="green")
     cd = f"cd {folder} && " if folder is not None else ""

@@ -17,11 +17,6 @@ from pathlib import Path
 from .conventions import CONFIG_FILE
 from .errors import ProjectNotFound
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-
 # The file both build plugins (hatchling, setuptools) add to an app wheel's
 # .dist-info/extra_metadata/, naming the package that holds the project. Finding installed
 # apps reads it without importing any app.
@@ -57,6 +52,11 @@ def project_from_pyproject(folder: Path) -> Path | None:
     pyproject = folder / "pyproject.toml"
     if not pyproject.is_file():
         return None
+    # Imported here: most starts have no pyproject.toml beside the project to read.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):

@@ -10,7 +10,6 @@ name, and the shape of a literal value), the runtime what only the import can te
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -175,6 +174,8 @@ def check_app(app: Declarations) -> list[Problem]:
                 problems.append(Problem(app.file, b.line, "INVALID_APP", refusal, setting.hint))
         elif b.kind in ("value", "function"):
             settings = APP_NAMES if b.kind == "value" else _APP_FUNCTIONS
+            import difflib  # only for a misspelt name
+
             meant = difflib.get_close_matches(b.name.lower(), settings, n=1, cutoff=0.85)
             if meant:
                 problems.append(Problem(
