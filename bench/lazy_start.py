@@ -12,6 +12,7 @@ earlier commit), so a change is measured against what it changes in the same run
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -41,6 +42,8 @@ def main() -> None:
         library["lazy (--against)"] = str(args.against.resolve())
     own_env = bench_run.bench_env
     firsts: dict[str, list[float]] = {name: [] for name in library}
+    # CPU time to the first response (Linux): the wall time's share that load cannot inflate
+    cpus: dict[str, list[float]] = {name: [] for name in library}
     for number in range(args.rounds + 1):  # round 0 warms bytecode caches, not recorded
         order = list(library)
         random.shuffle(order)
@@ -54,14 +57,25 @@ def main() -> None:
             command = contenders(tree, port)["one-route" if name == "one-route" else "lazy"]
             with Server(command, tree.root, port) as server:
                 took = server.first_response(tree.static_url)
+                cpu = server.cpu_seconds()
             if number:
                 firsts[name].append(took)
+                if cpu is not None:
+                    cpus[name].append(cpu)
     base = statistics.median(firsts["one-route"])
-    print("| contender | median (ms) | p90 (ms) | / one-route |\n|---|---:|---:|---:|")
+    cpu_base = statistics.median(cpus["one-route"]) if cpus["one-route"] else None
+    print(f"{args.rounds} rounds, load average {os.getloadavg()[0]:.2f} at the end\n")
+    print("| contender | median (ms) | p90 (ms) | / one-route | CPU to the first response, "
+          "median (ms) | / one-route |\n|---|---:|---:|---:|---:|---:|")
     for name, times in firsts.items():
         p90 = sorted(times)[int(0.9 * (len(times) - 1))]
         median = statistics.median(times)
-        print(f"| {name} | {1000 * median:.0f} | {1000 * p90:.0f} | {median / base:.2f}x |")
+        cpu_cells = "| - | -"
+        if cpu_base and cpus[name]:
+            cpu = statistics.median(cpus[name])
+            cpu_cells = f"| {1000 * cpu:.0f} | {cpu / cpu_base:.2f}x"
+        print(f"| {name} | {1000 * median:.0f} | {1000 * p90:.0f} | {median / base:.2f}x "
+              f"{cpu_cells} |")
 
 
 if __name__ == "__main__":

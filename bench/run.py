@@ -208,6 +208,15 @@ class Server:
             time.sleep(0.005)
         raise RuntimeError(f"{self.command} gave no 200 on {path} in {limit} s")
 
+    def cpu_seconds(self) -> float | None:
+        """The CPU time the server process has had so far (Linux's schedstat, in ns), or
+        None where there is none: unlike wall time, other processes' load hardly moves it."""
+        try:
+            with open(f"/proc/{self.proc.pid}/schedstat") as stats:
+                return int(stats.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
+
     def served(self, path: str, ok: Callable[[int, bytes], bool], since: float,
                limit: float = 120.0) -> float | None:
         """Seconds from `since` until a GET of path (polled every 5 ms) satisfies ok; None

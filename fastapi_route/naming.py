@@ -29,8 +29,10 @@ def _words(route: RouteEntry) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)  # dev names the whole table at each save
 def _words_of(method: str, path: str) -> str:
+    # The route's own template (`RouteEntry.template`, memoised per path): the one the
+    # dispatcher and the stand-ins parse too, not a second parse of the same path.
     words = [method.lower()]
-    words.extend(p.param or p.text for p in Template.parse(path).pieces)  # {id:int} -> id
+    words.extend(p.param or p.text for p in Template.parse(path, own=True).pieces)
     text = _NOT_WORD.sub("_", "_".join(words).lower()).strip("_")
     return text if len(words) > 1 else f"{text}_root"  # GET / -> get_root
 

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -302,3 +303,106 @@ def test_a_file_the_manifest_has_no_digest_for_is_checked_by_its_facts(built: Pa
     del manifest["digests"][ITEM]
     manifest_path.write_text(json.dumps(manifest))
     assert check(built).signature_changed == [ITEM]
+
+
+# --- stamps: a file not written since the build is not read again ------------------------------
+
+
+def aged(root: Path, seconds: float = 60.0) -> Path:
+    """Every file of the tree last written `seconds` ago: a tree edited well before its build."""
+    past = time.time() - seconds
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (past, past))
+    return root
+
+
+def manifest_of(root: Path) -> dict[str, Any]:
+    return json.loads((root / ".cache" / "manifest.json").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def stamped(tmp_path: Path) -> Path:
+    root = aged(write_tree(tmp_path / "app", TREE))
+    build(root, load_config(root))
+    return root
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the stale check reads and hashes, as it reads them."""
+    read: list[str] = []
+    digest_of = freshness._digest_of
+
+    def counted(path: str) -> str | None:
+        read.append(path)
+        return digest_of(path)
+
+    monkeypatch.setattr(freshness, "_digest_of", counted)
+    return read
+
+
+def test_a_build_stamps_each_file_with_its_mtime_and_size(stamped: Path) -> None:
+    manifest = manifest_of(stamped)
+    assert set(manifest["stamps"]) == set(manifest["digests"]) == {
+        "routes/index.py", ITEMS, ITEM, LAYOUT}
+    for rel, (mtime, size) in manifest["stamps"].items():
+        found = os.stat(stamped / rel)
+        assert (mtime, size) == (found.st_mtime_ns, found.st_size)
+
+
+def test_a_file_written_just_before_the_build_gets_no_stamp(tmp_path: Path) -> None:
+    """An edit in the same tick of the file system's clock as the build's read would keep the
+    mtime the build saw: such a file is always hashed."""
+    root = aged(write_tree(tmp_path / "app", TREE))
+    (root / ITEM).write_text(TREE[ITEM] + "\n")
+    build(root, load_config(root))
+    stamps = manifest_of(root)["stamps"]
+    assert ITEM not in stamps and ITEMS in stamps
+
+
+def test_an_untouched_stamped_tree_is_fresh_without_reading_a_file(
+        stamped: Path, hashed: list[str]) -> None:
+    assert not check(stamped).stale
+    assert hashed == []
+
+
+def test_an_edit_of_a_stamped_file_is_found_even_at_the_same_size(
+        stamped: Path, hashed: list[str]) -> None:
+    edited = TREE[ITEM].replace("item_id: int", "item_id: str")
+    assert len(edited) == len(TREE[ITEM])
+    (stamped / ITEM).write_text(edited)
+    assert check(stamped).signature_changed == [ITEM]
+    assert hashed == [f"{stamped}/{ITEM}"]
+    assert "signature changed: " + ITEM in (strict_refusal(stamped) or "")
+
+
+def test_a_touched_stamped_file_is_read_again_and_still_fresh(
+        stamped: Path, hashed: list[str]) -> None:
+    os.utime(stamped / ITEMS)
+    assert not check(stamped).stale
+    assert hashed == [f"{stamped}/{ITEMS}"]
+
+
+def test_reproducible_and_wheel_builds_record_no_stamps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stamp is of one disk: a reproducible build's bytes may not depend on it, and a
+    wheel's cache is read where pip put the files."""
+    root = aged(write_tree(tmp_path / "app", TREE))
+    build(root, load_config(root), into=tmp_path / "staging")
+    assert "stamps" not in json.loads((tmp_path / "staging" / "manifest.json").read_text())
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    build(root, load_config(root))
+    assert "stamps" not in manifest_of(root)
+    assert not check(root).stale
+
+
+@pytest.mark.parametrize("stamps", [[], {ITEM: "x"}, {ITEM: [1]}, {ITEM: [1, "2"]},
+                                    {ITEM: [-1, 2]}, {ITEM: [True, 2]}, None])
+def test_a_manifest_with_malformed_stamps_is_refused(stamped: Path, stamps: object) -> None:
+    manifest_path = stamped / ".cache" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["stamps"] = stamps
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CacheError, match="stamps"):
+        cache_io.load(stamped / ".cache")

@@ -14,8 +14,8 @@ from ..errors import BuildFailed, Problem, errors_only
 from ..table import RouteEntry
 from . import codec, store
 from .baked_openapi import BakedDocument, Made
-from .freshness import facts_digest
-from .manifest import Manifest
+from .freshness import facts_digest, file_system_now, stamps
+from .manifest import Manifest, reproducible
 from .scan import Declarations, Facts, FileCallback, RouteFile, scan
 from .segment_types import ParamsFile
 from .validate import Checked, validate
@@ -95,6 +95,9 @@ def build(
     keeps the previous cache.
     """
     started = time.perf_counter()
+    # Stamps (`freshness.stamps`) are of this disk: for the project's own cache, not a
+    # wheel's, and not when the bytes must depend on the sources only.
+    stamped_since = None if into is not None or reproducible() else file_system_now(root)
     table = compile_table(root, config, on_step=on_step, on_file=on_file)
     level = config.build.compression_level
     data, original_size = codec.encode(table.routes, level)
@@ -104,6 +107,8 @@ def build(
         cache_dir=config.build.cache_dir, route_dir=config.route_dir,
         layout_files=table.layout_files, digests=table.digests(),
         param_files=table.param_files,
+        stamps=stamps(root, [*table.route_files, *table.layout_files, *table.param_files],
+                      stamped_since),
     )
     document = None
     if config.build.openapi and make_document is not None:

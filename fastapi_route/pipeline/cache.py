@@ -122,10 +122,11 @@ def _where_routes_are(manifest: Manifest, routes: Sequence[RouteEntry]) -> str |
             folders = parts[len(base) : -1]
             shape = shapes.of(folders)
             # The layouts a build finds above the file: importing one runs it, so a record
-            # may name no other file.
+            # may name no other file. (None listed, none to look for: most trees.)
             above = ("/".join((*base, *f, LAYOUT_FILE)) for f in layouts_above(folders))
             expected[r.file] = None if shape is None else (
-                shape.urls, tuple(layout for layout in above if layout in layouts),
+                shape.urls,
+                tuple(layout for layout in above if layout in layouts) if layouts else (),
             )
         meaning = expected[r.file]
         if meaning is None:

@@ -13,6 +13,13 @@ The build records, per file, a digest of its bytes and a digest of its facts (wh
 read from it, line numbers left out): `Manifest.digests`. The check walks the tree, hashes
 each file, and parses only those whose bytes changed, comparing their facts. A re-read file
 whose facts did not change gives its handlers' current lines (`with_current_lines`).
+
+A build into the project's own cache also records each file's modification time and size
+(`Manifest.stamps`, see `stamps`), and a file whose stamp is still that is not hashed: one
+`stat` instead of reading it, at every start. As Python's bytecode cache and make trust a
+file's mtime, this trusts one in nanoseconds with the size beside it; a file the build found
+changed just before it started, or while it ran, gets no stamp and is always hashed (an
+edit in the same tick of the file system's clock would keep the mtime: git's "racy" files).
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ from .scan import (
 from .segment_types import ParamsFile, listed
 
 _CHUNK = 1 << 16
+# How long before the build's start a file must have last changed for its stamp to be
+# recorded: the coarsest clock of a common file system (FAT's 2 s), so that an edit after the
+# build read the file always moves its mtime.
+RACY_NS = 2_000_000_000
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _KINDS = (("added", "added"), ("removed", "removed"), ("methods_changed", "methods changed"),
           ("signature_changed", "signature changed"),
@@ -113,8 +124,12 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
         if rel not in built:
             continue
         recorded = manifest.digests.get(rel)
-        if recorded is not None and _digest_of(f"{base}/{rel}") == recorded[0]:
-            continue  # the very bytes of the build
+        if recorded is not None:
+            stamped = manifest.stamps.get(rel)
+            if stamped is not None and stamped == _stamp_of(f"{base}/{rel}"):
+                continue  # not written since the build
+            if _digest_of(f"{base}/{rel}") == recorded[0]:
+                continue  # the very bytes of the build
         path = root / rel
         read: RouteFile | Declarations | ParamsFile | Problem = reader(path, rel, folders)
         if isinstance(read, Problem):
@@ -133,6 +148,42 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
     for name in (*(name for name, _ in _KINDS), "rewritten"):
         getattr(result, name).sort()
     return result
+
+
+def file_system_now(root: Path) -> int | None:
+    """The time, in ns, that the file system of `root` gives a file written now (its own
+    clock: a network file system's server may disagree with ours); None if nothing can be
+    written there. Unnamed where the OS allows (O_TMPFILE): no entry appears in `root`."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=root) as probe:
+            return os.fstat(probe.fileno()).st_mtime_ns
+    except OSError:
+        return None
+
+
+def stamps(root: Path, files: list[str], since: int | None) -> dict[str, tuple[int, int]]:
+    """Each of `files` (relative to `root`) -> its (mtime in ns, size), for those last
+    changed more than RACY_NS before `since` (`file_system_now` as the build started);
+    none without `since`."""
+    if since is None:
+        return {}
+    found: dict[str, tuple[int, int]] = {}
+    for rel in files:
+        stamp = _stamp_of(f"{root}/{rel}")
+        if stamp is not None and stamp[0] < since - RACY_NS:
+            found[rel] = stamp
+    return found
+
+
+def _stamp_of(path: str) -> tuple[int, int] | None:
+    """A regular file's (mtime in ns, size); None for anything else or nothing."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_mtime_ns, found.st_size) if stat.S_ISREG(found.st_mode) else None
 
 
 def _digest_of(path: str) -> str | None:

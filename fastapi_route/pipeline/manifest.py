@@ -23,11 +23,19 @@ from .baked_openapi import BakedDocument
 # A route file's or layout's path -> (digest of its bytes, digest of the facts the build read
 # from them): see `freshness`.
 Digests = Mapping[str, tuple[str, str]]
+# A file's path -> (modification time in ns, size) as the build found them: `freshness`
+# hashes only a file whose stamp is no longer this.
+Stamps = Mapping[str, tuple[int, int]]
 
 FORMAT_VERSION = 4  # of routes.dat and this manifest; a reader refuses any other
 # 2: records name the layouts that apply, the manifest lists layout_files (0.4.0)
 # 3: the manifest records each route file's and layout's digests (`digests`)
 # 4: records carry the statuses a handler's returns show (OpenAPI documents them)  (0.5.0)
+
+
+def reproducible() -> bool:
+    """Whether SOURCE_DATE_EPOCH asks for a build whose bytes depend on the sources only."""
+    return bool(os.environ.get("SOURCE_DATE_EPOCH"))
 
 
 def created_at() -> str:
@@ -72,6 +80,13 @@ def _is_digests(value: object) -> bool:
     )
 
 
+def _is_stamps(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(v, list) and len(v) == 2 and all(_is_int(n) and n >= 0 for n in v)
+        for v in value.values()
+    )
+
+
 def _is_param_files(value: object) -> bool:
     """`params/<name>.py` each, `name` one a folder's `[x=name]` can use: the loader reads
     the records' types against these names."""
@@ -108,6 +123,11 @@ class Manifest:
     # `digests`: the loader's check of each record's `[x=name]`, and `freshness`'s. Absent
     # from the JSON when there are none (a cache of a project without params/ is as before).
     param_files: tuple[str, ...] = ()
+    # Files of `digests` -> (mtime in ns, size) when built (`freshness.stamps`): the stale
+    # check hashes only a file whose stamp changed. Recorded by a build into the project's
+    # own cache, for the files it did not find changed just before or during the build;
+    # absent from a wheel's cache and a reproducible build's (a stamp is of one disk).
+    stamps: Stamps = dataclasses.field(default_factory=dict)
 
     @property
     def own_types(self) -> frozenset[str]:
@@ -119,7 +139,7 @@ class Manifest:
         cls, routes: Sequence[RouteEntry], route_files: Sequence[str], data: bytes,
         original_size: int, level: int, *, cache_dir: str, route_dir: str,
         layout_files: Sequence[str] = (), digests: Digests | None = None,
-        param_files: Sequence[str] = (),
+        param_files: Sequence[str] = (), stamps: Stamps | None = None,
     ) -> Manifest:
         digests = dict(sorted((digests or {}).items()))
         stats = Statistics.of(routes)
@@ -142,6 +162,7 @@ class Manifest:
             layout_files=tuple(layout_files),
             digests=digests,
             param_files=tuple(param_files),
+            stamps=dict(sorted((stamps or {}).items())),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,6 +172,9 @@ class Manifest:
         fields["digests"] = {f: list(pair) for f, pair in self.digests.items()}
         del fields["openapi"]
         del fields["param_files"]
+        del fields["stamps"]
+        if self.stamps:
+            fields["stamps"] = {f: list(pair) for f, pair in self.stamps.items()}
         if self.param_files:
             fields["param_files"] = list(self.param_files)
         if self.openapi is not None:
@@ -183,6 +207,10 @@ class Manifest:
             if not _is_param_files(data["param_files"]):
                 raise ValueError("an invalid param_files")
             values["param_files"] = tuple(data["param_files"])
+        if "stamps" in data:  # optional: only a build into the project's own cache
+            if not _is_stamps(data["stamps"]):
+                raise ValueError("an invalid stamps")
+            values["stamps"] = {f: (pair[0], pair[1]) for f, pair in data["stamps"].items()}
         if data.get("openapi") is not None:  # optional: only a build with build.openapi
             values["openapi"] = BakedDocument.from_dict(data["openapi"])
         return cls(**values)
