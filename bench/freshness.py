@@ -45,7 +45,8 @@ def measure(n: int, scratch: Path, repeat: int) -> dict[str, float]:
     from fastapi_route.pipeline import cache as cache_io
     from fastapi_route.pipeline import freshness
     from fastapi_route.pipeline.build import build
-    from fastapi_route.pipeline.scan import read_route_file, walk
+    from fastapi_route.pipeline.scan import read_route_file
+    from fastapi_route.pipeline.walk import walk
 
     tree = generate(n, scratch / f"tree-{n}")
     config = load_config(tree.root)

@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 
 from fastapi_route.config import load_config
 from fastapi_route.errors import FastAPIRouteError
-from fastapi_route.pipeline import scan as scan_module
-from fastapi_route.pipeline.scan import Facts, TreeChanged, scan, walk
+from fastapi_route.pipeline import walk as walk_module
+from fastapi_route.pipeline.scan import Facts, TreeChanged, scan
+from fastapi_route.pipeline.walk import walk
 from fastapi_route.project import Project
 from fastapi_route.runtime import caches, devserver
 from fastapi_route.runtime.app import runtime_of
@@ -47,7 +48,7 @@ def _vanishing_folder(monkeypatch: pytest.MonkeyPatch, folder: Path,
             replace(folder)
         return real(path)
 
-    monkeypatch.setattr(scan_module.os, "scandir", scandir)
+    monkeypatch.setattr(walk_module.os, "scandir", scandir)
 
 
 def _vanishing_file(monkeypatch: pytest.MonkeyPatch, file: Path,

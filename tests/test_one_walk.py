@@ -10,7 +10,7 @@ from conftest import write_tree
 
 from fastapi_route.config import load_config
 from fastapi_route.pipeline.build import compile_table
-from fastapi_route.pipeline.scan import walk
+from fastapi_route.pipeline.walk import walk
 
 GET = "def GET(request):\n    return {}\n"
 TREE = {

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bindings import Binding, Value
 from ..conventions import APP_NAMES, LAYOUT_NAMES
 from ..errors import FastAPIRouteError, Problem
-from .scan import Declarations
+
+if TYPE_CHECKING:
+    from .scan import Declarations
 
 # Whether a value's shape may be right. A value that is not a literal (a name, a call) always
 # may: only the import can tell (`Setting.wrong_value`).

@@ -28,10 +28,9 @@ import dataclasses
 import functools
 import os
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bindings import Binding
 from ..config import Config
@@ -39,17 +38,14 @@ from ..conventions import LAYOUT_NAMES
 from ..errors import Problem
 from ..table import RouteEntry, methods_by
 from .cache import Cache
-from .scan import (
-    Declarations,
-    Definition,
-    RouteFile,
-    digest,
-    read_declarations,
-    read_params_file,
-    read_route_file,
-    walk,
-)
 from .segment_types import ParamsFile, listed
+from .walk import walk
+
+if TYPE_CHECKING:
+    from .scan import Declarations, Definition, RouteFile
+
+# `scan` (the files' reader, with `ast`) is imported by what reads a file: at a start, only
+# when a file was written since the build.
 
 _CHUNK = 1 << 16
 # How long before the build's start a file must have last changed for its stamp to be
@@ -114,13 +110,12 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
     result.removed = sorted(built - now)
     cached_methods: dict[str, set[str]] | None = None
     base = str(root)
-    Reader = Callable[[Path, str, tuple[str, ...]], RouteFile | Declarations | ParamsFile
-                      | Problem]
-    files: list[tuple[str, tuple[str, ...], Reader]] = [
-        (rel, folders, read_route_file) for rel, folders in found.route_files]
-    files += [(rel, folders, read_declarations) for rel, folders in found.layout_files]
-    files += [(rel, (), read_params_file) for rel in params]
-    for rel, folders, reader in files:
+    # each file with its folders and what it is: a route file, a layout, or a params file
+    files: list[tuple[str, tuple[str, ...], str]] = [
+        (rel, folders, "route") for rel, folders in found.route_files]
+    files += [(rel, folders, "layout") for rel, folders in found.layout_files]
+    files += [(rel, (), "params") for rel in params]
+    for rel, folders, kind in files:
         if rel not in built:
             continue
         recorded = manifest.digests.get(rel)
@@ -130,8 +125,19 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
                 continue  # not written since the build
             if _digest_of(f"{base}/{rel}") == recorded[0]:
                 continue  # the very bytes of the build
+        from .scan import (
+            Declarations,
+            RouteFile,
+            read_declarations,
+            read_params_file,
+            read_route_file,
+        )
+
         path = root / rel
-        read: RouteFile | Declarations | ParamsFile | Problem = reader(path, rel, folders)
+        read: RouteFile | Declarations | ParamsFile | Problem = (
+            read_route_file(path, rel, folders) if kind == "route"
+            else read_declarations(path, rel, folders) if kind == "layout"
+            else read_params_file(path, rel))
         if isinstance(read, Problem):
             result.unreadable.append(rel)
         elif recorded is not None and facts_digest(read) == recorded[1]:
@@ -197,6 +203,8 @@ def _digest_of(path: str) -> str | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
+        from .scan import digest
+
         return digest(iter(functools.partial(os.read, fd, _CHUNK), b""))
     except OSError:
         return None
@@ -210,6 +218,8 @@ def facts_digest(read: RouteFile | Declarations | ParamsFile) -> str:
     declared names (a setting, or any public value it binds) with what the scan knows of them;
     a params file's `pattern`, `description` and `match`'s parameters (its body is `run`'s).
     """
+    from .scan import RouteFile, digest
+
     if isinstance(read, ParamsFile):
         return digest((read.facts.encode(),))
     if isinstance(read, RouteFile):
@@ -230,13 +240,20 @@ def _declared(binding: Binding) -> bool:
 # Not facts of the tree's shape: where a thing is (its line), and what a layout's setting is
 # set to (its value's shape, which the build checks; a new value needs no rebuild).
 _NOT_FACTS = ("line", "value")
-_FIELDS = {kind: tuple(f.name for f in dataclasses.fields(kind) if f.name not in _NOT_FACTS)
-           for kind in (Definition, Binding)}
+_FIELDS: dict[type, tuple[str, ...]] = {}  # Definition's and Binding's, once asked
+
+
+def _facts_of(kind: type[Definition | Binding]) -> tuple[str, ...]:
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind)
+                                       if f.name not in _NOT_FACTS)
+    return fields
 
 
 def _without_line(record: Definition | Binding) -> str:
     """Every fact the scan records of a handler or binding but its line, named. (A field added
     to Definition or Binding changes the digest of any file re-read: bump FORMAT_VERSION.)"""
     values: list[tuple[str, Any]] = [(name, getattr(record, name))
-                                     for name in _FIELDS[type(record)]]
+                                     for name in _facts_of(type(record))]
     return repr(values)

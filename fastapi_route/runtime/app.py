@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI
 
@@ -18,7 +18,6 @@ from ..conventions import DOCS_FILE
 from ..errors import FastAPIRouteError
 from ..pipeline import cache as cache_io
 from ..pipeline import freshness
-from ..pipeline.scan import Facts
 from ..project import Project, find_project
 from ..table import RouteEntry
 from . import dispatch as dispatcher
@@ -29,6 +28,9 @@ from .dispatch import Dispatcher
 from .modules import ProjectModules
 from .ondemand import SERVING, ErrorPage, LazyRoute, OnDemandRoutes, Schedule
 from .openapi import OpenAPIRoute
+
+if TYPE_CHECKING:
+    from ..pipeline.scan import Facts  # dev's; `run` does not read a file
 
 Source = Literal["cache", "scan"]
 log = logging.getLogger("fastapi_route")
