@@ -64,3 +64,31 @@ def test_run_eager_leaves_the_collector_on(built: Path) -> None:
     seen = start(built, "eager")
     assert seen["enabled"] is True and seen["app"] is True
     assert isinstance(seen["collections"], int) and seen["collections"] > 0
+
+
+@pytest.mark.parametrize("schedule", ["warm", "eager", "lazy"])
+def test_the_cache_is_loaded_without_a_collection_whatever_the_schedule(
+        built: Path, schedule: str) -> None:
+    """The table lives as long as the app: decoding it sets off no collection (each would
+    walk the heap so far), and the collector is as it was afterwards."""
+    probe = """
+import gc, json, sys
+from pathlib import Path
+from fastapi_route.pipeline import cache as cache_io
+from fastapi_route.runtime.app import create_app
+
+loading = []
+real = cache_io.load
+
+def load(*args, **kwargs):
+    loading.append(gc.isenabled())
+    return real(*args, **kwargs)
+
+cache_io.load = load
+create_app(Path(sys.argv[1]), schedule=sys.argv[2])
+print(json.dumps({"enabled during the load": loading, "enabled after": gc.isenabled()}))
+"""
+    done = subprocess.run([sys.executable, "-c", probe, str(built), schedule],
+                          capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"enabled during the load": [False], "enabled after": True}
