@@ -284,14 +284,20 @@ def test_a_cache_of_the_previous_format_asks_for_a_rebuild(built: Path) -> None:
 
 
 
-@pytest.mark.parametrize("digests", [[], {"routes/index.py": "x"}, {"routes/index.py": [1, 2]},
-                                     {"routes/index.py": ["a"]}, None])
-def test_a_manifest_with_malformed_digests_is_refused(built: Path, digests: object) -> None:
+MALFORMED = [("digests", value) for value in (
+    [], {"routes/index.py": "x"}, {"routes/index.py": [1, 2]}, {"routes/index.py": ["a"]}, None)]
+MALFORMED += [("stamps", value) for value in (
+    [], {ITEM: "x"}, {ITEM: [1]}, {ITEM: [1, "2"]}, {ITEM: [-1, 2]}, {ITEM: [True, 2]}, None)]
+
+
+@pytest.mark.parametrize(("field", "value"), MALFORMED)
+def test_a_manifest_with_malformed_digests_or_stamps_is_refused(
+        built: Path, field: str, value: object) -> None:
     manifest_path = built / ".cache" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["digests"] = digests
+    manifest[field] = value
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(CacheError, match="digests"):
+    with pytest.raises(CacheError, match=field):
         cache_io.load(built / ".cache")
 
 
@@ -395,14 +401,3 @@ def test_reproducible_and_wheel_builds_record_no_stamps(
     build(root, load_config(root))
     assert "stamps" not in manifest_of(root)
     assert not check(root).stale
-
-
-@pytest.mark.parametrize("stamps", [[], {ITEM: "x"}, {ITEM: [1]}, {ITEM: [1, "2"]},
-                                    {ITEM: [-1, 2]}, {ITEM: [True, 2]}, None])
-def test_a_manifest_with_malformed_stamps_is_refused(stamped: Path, stamps: object) -> None:
-    manifest_path = stamped / ".cache" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["stamps"] = stamps
-    manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(CacheError, match="stamps"):
-        cache_io.load(stamped / ".cache")
