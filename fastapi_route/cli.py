@@ -330,7 +330,8 @@ def status(ctx: Context, as_json: bool) -> None:
                                       ctx.config.pages(docs_page=False).openapi_url)
     if as_json:
         click.echo(json.dumps(
-            {**{k: v for k, v in manifest.to_dict().items() if k != "digests"},
+            # per-file records (digests, stamps) are the stale check's, not a status
+            {**{k: v for k, v in manifest.to_dict().items() if k not in ("digests", "stamps")},
              "status": "Built", "valid": True,
              "cache_path": str(ctx.cache_path), "cache_size": store.size(ctx.cache_path),
              "stale": stale.stale, "stale_reason": stale.describe(),

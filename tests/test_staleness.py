@@ -355,6 +355,8 @@ def test_a_build_stamps_each_file_with_its_mtime_and_size(stamped: Path) -> None
     for rel, (mtime, size) in manifest["stamps"].items():
         found = os.stat(stamped / rel)
         assert (mtime, size) == (found.st_mtime_ns, found.st_size)
+    status = status_json(stamped)  # the stale check's per-file records are not a status
+    assert status["stale"] is False and "stamps" not in status and "digests" not in status
 
 
 def test_a_file_written_just_before_the_build_gets_no_stamp(tmp_path: Path) -> None:
