@@ -78,12 +78,14 @@ def group_of(filename: str) -> str:
 
 def document(kind: str, app: Any, how: str = "run") -> None:
     """The first `/openapi.json` as each contender makes it: `run` with the heap frozen and
-    full collections held back, then frozen again (`runtime.openapi`); the floor, FastAPI's.
+    full collections held back, then frozen again and what the C allocator kept from the
+    peak given back (`runtime.openapi`); the floor, FastAPI's.
     `how` makes `run`'s another way: `frozen` (the heap frozen first, the collector as it
     is), `stock` (as the floor)."""
     if kind == "floor" or how == "stock":
         json.dumps(app.openapi())
         return
+    from fastapi_route.runtime import collector
     from fastapi_route.runtime.openapi import FULL_COLLECTIONS_HELD, render
 
     gc.freeze()
@@ -96,6 +98,7 @@ def document(kind: str, app: Any, how: str = "run") -> None:
     gc.collect(1)
     gc.freeze()
     gc.set_threshold(*thresholds)
+    collector.give_back()
 
 
 def child(kind: str, tree: Path, trace: bool, openapi: str | None) -> dict[str, Any]:
