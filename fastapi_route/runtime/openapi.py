@@ -20,7 +20,9 @@ elsewhere while the loop serves other requests:
    clashes, -Input/-Output) and only then writes the paths. In a thread it holds the GIL for a
    switch interval at a time; the interval is lowered to SWITCH_INTERVAL while the thread
    works, so that the loop and the threads of sync handlers get the interpreter back within a
-   millisecond instead of five.
+   millisecond instead of five. Once it is made, that thread gives back to the system what the
+   C allocator kept from its peak (`collector.give_back`: at 1000 model files, 34 of the 86 MiB
+   the first document added to RSS).
 
 The request is then answered with those bytes, which is what FastAPI's endpoint answers unless
 it has a `root_path` to add to the servers: then FastAPI's endpoint runs as before, after step 1
