@@ -11,7 +11,7 @@ same rounds, in a shuffled order:
 
     git -C . archive HEAD~1 | (mkdir -p /tmp/before && tar -x -C /tmp/before)
     python bench/memory_after.py 1000 --rounds 3 --against /tmp/before
-    python bench/memory_after.py 10000 --rounds 1 --against /tmp/before   # about 6 minutes
+    python bench/memory_after.py 10000 --rounds 1 --against /tmp/before   # about 8 minutes
 """
 
 from __future__ import annotations
