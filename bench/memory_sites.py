@@ -6,7 +6,9 @@ first import to the moment every route is live; the live heap is then grouped by
 that allocated it (the innermost frame: ours, FastAPI, pydantic, Starlette, the import system,
 ...) and ours by line. Without it, the figure is the process's RSS with every route live (and
 `sys.modules`' size), before any `/openapi.json` and, with `--openapi`, after the first one
-made as each contender makes it (the bench's memory row, in-process).
+made as each contender makes it (the bench's memory row, in-process), and then once more
+after both were given back what the C allocator kept from the document's peak (`run` does it
+itself; the floor does not): what each app holds, whichever way its document was made.
 
     python bench/generate.py --models 1000 /tmp/tree-1000
     python bench/memory_sites.py /tmp/tree-1000            # RSS, run vs floor
@@ -78,12 +80,14 @@ def group_of(filename: str) -> str:
 
 def document(kind: str, app: Any, how: str = "run") -> None:
     """The first `/openapi.json` as each contender makes it: `run` with the heap frozen and
-    full collections held back, then frozen again (`runtime.openapi`); the floor, FastAPI's.
+    full collections held back, then frozen again and what the C allocator kept from the
+    peak given back (`runtime.openapi`); the floor, FastAPI's.
     `how` makes `run`'s another way: `frozen` (the heap frozen first, the collector as it
     is), `stock` (as the floor)."""
     if kind == "floor" or how == "stock":
         json.dumps(app.openapi())
         return
+    from fastapi_route.runtime import collector
     from fastapi_route.runtime.openapi import FULL_COLLECTIONS_HELD, render
 
     gc.freeze()
@@ -96,6 +100,7 @@ def document(kind: str, app: Any, how: str = "run") -> None:
     gc.collect(1)
     gc.freeze()
     gc.set_threshold(*thresholds)
+    collector.give_back()
 
 
 def child(kind: str, tree: Path, trace: bool, openapi: str | None) -> dict[str, Any]:
@@ -110,6 +115,12 @@ def child(kind: str, tree: Path, trace: bool, openapi: str | None) -> dict[str, 
     if openapi:
         document(kind, app, openapi)
         result["rss_openapi_mib"] = round(rss_mib(), 1)
+        # And both given back what the allocator kept from the peak (run's already is): what
+        # each app holds, whichever way its document was made.
+        from fastapi_route.runtime import collector
+
+        collector.give_back()
+        result["rss_given_back_mib"] = round(rss_mib(), 1)
     if not trace:
         return result
     snapshot = tracemalloc.take_snapshot().filter_traces(
@@ -158,7 +169,8 @@ def main() -> None:
         rss = sorted(s["rss_mib"] for s in samples)
         print(f"{kind}: RSS every route live {rss[len(rss) // 2]:.1f} MiB (of {rss}), "
               f"sys.modules {samples[0]['sys_modules']}")
-    for key in ("rss_mib", "rss_openapi_mib") if args.openapi else ("rss_mib",):
+    for key in ("rss_mib", "rss_openapi_mib", "rss_given_back_mib") if args.openapi else (
+            "rss_mib",):
         run, floor = (sorted(s[key] for s in results[k]) for k in ("run", "floor"))
         print(f"{key}: run {run[len(run) // 2]:.1f} / floor {floor[len(floor) // 2]:.1f} MiB = "
               f"{run[len(run) // 2] / floor[len(floor) // 2]:.3f}x")
