@@ -24,11 +24,13 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def _words(route: RouteEntry) -> str:
-    return _words_of(route.method, route.path)
+    return _words_of(f"{route.method} {route.path}")
 
 
+# Keyed by one str, not a (method, path) tuple: see `conventions.memo_by_text`.
 @functools.lru_cache(maxsize=1 << 16)  # dev names the whole table at each save
-def _words_of(method: str, path: str) -> str:
+def _words_of(route: str) -> str:
+    method, _, path = route.partition(" ")
     words = [method.lower()]
     words.extend(p.param or p.text for p in Template.parse(path).pieces)  # {id:int} -> id
     text = _NOT_WORD.sub("_", "_".join(words).lower()).strip("_")

@@ -6,6 +6,7 @@ of its path in a 405. Adapting the user's function happens once, in `endpoints`.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -87,8 +88,7 @@ _STALE = "the cache may be stale: run 'fastapi-route build'"
 
 
 def _same(last: Sequence[RouteEntry], routes: Sequence[RouteEntry]) -> bool:
-    return len(last) == len(routes) and all(
-        a is b or a == b for a, b in zip(last, routes, strict=True))
+    return len(last) == len(routes) and all(map(operator.is_, last, routes))
 
 
 def _methods_since(last: dict[str, set[str]], last_routes: Sequence[RouteEntry],
@@ -120,14 +120,22 @@ class Registrar:
         self.router = app.router
         self.modules = modules
         self.methods: dict[str, set[str]]
-        self.operation_ids: dict[RouteEntry, str]
+        # By the record's id (the table holds the records): a dict of ints and strs, which
+        # the garbage collector does not track (dev makes one for 19,600 routes at a new URL).
+        self.operation_ids: dict[int, str]
         if last is not None and _same(last[1], routes):  # a save that changed no record
             self.methods, self.operation_ids = last[0].methods, last[0].operation_ids
         else:
             self.methods = (methods_by(routes, "path") if last is None
                             else _methods_since(last[0].methods, last[1], routes))
-            self.operation_ids = operation_ids(routes)
+            self.operation_ids = {id(r): name for r, name in operation_ids(routes).items()}
         self.layouts = Layouts(modules, base)
+
+    def same_route(self, r: RouteEntry, other: Registrar) -> bool:
+        """Whether `r`'s route, made by `other`, is the one this registrar would make: the
+        same methods of its path (its 405s) and the same operation id (`dev` keeps it)."""
+        return (self.methods.get(r.path) == other.methods.get(r.path)
+                and self.operation_ids.get(id(r)) == other.operation_ids.get(id(r)))
 
     def add(self, r: RouteEntry) -> BaseRoute:
         """Import the handler and build its route with the router's own `add_api_route` (or
@@ -191,7 +199,7 @@ class Registrar:
         summary, description = describe(func, r)
         endpoint.__doc__ = description  # FastAPI's description when @route gives none
         own.setdefault("summary", summary)
-        own.setdefault("operation_id", self.operation_ids[r])
+        own.setdefault("operation_id", self.operation_ids[id(r)])
         own.setdefault("name", own["operation_id"])  # for url_for
         self.router.add_api_route(
             r.path, endpoint, methods=[r.method], route_class_override=FileAPIRoute,
