@@ -673,11 +673,6 @@ class Facts:
             self._tracking = True
             self._changed = None
 
-    @property
-    def tracking(self) -> bool:
-        """Whether every change is told (`track`): a walk reads again only what was told."""
-        return self._tracking
-
     def changed(self, paths: Iterable[str]) -> None:
         """Paths (absolute) that changed: the next scan reads their folders again."""
         with self._lock:

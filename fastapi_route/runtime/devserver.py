@@ -22,7 +22,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from types import FrameType
@@ -34,7 +33,6 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from ..config import Config
-from ..conventions import ROUTE_FILES
 from ..errors import FastAPIRouteError
 from ..pipeline.build import CompiledTree, compile_table
 from ..pipeline.scan import Facts, TreeChanged
@@ -74,8 +72,6 @@ class _Prepared:
 
     table: CompiledTree
     staged: Staged | None
-    # The modules to import again (`_modules_to_forget`): None for every module of routes/.
-    stale: set[str] | None
 
 
 class DevApp:
@@ -93,9 +89,6 @@ class DevApp:
         # The table's records by value: a reload keeps the records that did not change (they
         # are frozen: the collection after a reload walks only what is new).
         self._records: dict[RouteEntry, RouteEntry] = {}
-        # The paths told changed since the last table was swapped in (`changed`); None when
-        # not known (before the facts track changes, or until a reload walked everything).
-        self._told: set[str] | None = None
         self.app: FastAPI | None = None
         self.error: BaseException | None = None
         self.freeze = freeze
@@ -112,13 +105,6 @@ class DevApp:
             log.exception("the project failed to load")
             self.error = exc
         self._settle()
-
-    def changed(self, paths: Iterable[str]) -> None:
-        """Paths (absolute) that changed: the facts read them again, and the next reload
-        keeps the modules and real routes those paths leave as they were."""
-        self.facts.changed(paths)
-        if self._told is not None:
-            self._told.update(paths)
 
     def reload_routes(self, changed: set[str] | None = None) -> None:
         """Re-read the route tree and swap it into the running app, all in this thread.
@@ -168,15 +154,7 @@ class DevApp:
         the next change."""
         assert self.app is not None
         if changed:
-            self.changed(changed)
-        told, self._told = self._told, set() if self.facts.tracking else None
-        prepared = self._prepare_told(told)
-        if not isinstance(prepared, _Prepared) and told is not None:  # for the next one
-            self._told = None if self._told is None else told | self._told
-        return prepared
-
-    def _prepare_told(self, told: set[str] | None) -> _Prepared | FastAPIRouteError | None:
-        assert self.app is not None
+            self.facts.changed(changed)
         for _ in range(SCANS):
             try:
                 table = compile_table(self.project.root, self.config, facts=self.facts,
@@ -192,34 +170,10 @@ class DevApp:
             return None
         _keep_records(self._records, table.routes)
         file_routes = runtime_of(self.app).file_routes
-        stale = self._modules_to_forget(told)
-        modules = file_routes.modules
-        staged = file_routes.stage(table.routes, None if stale is None else (
-            lambda lazy: modules.module_name(lazy.record.file) not in stale))
+        staged = file_routes.stage(table.routes)
         if file_routes.dispatcher is not None:  # its index for the new list, made here
             file_routes.dispatcher.prepare(staged.router_routes, staged.keys)
-        return _Prepared(table, staged, stale)
-
-    def _modules_to_forget(self, told: set[str] | None) -> set[str] | None:
-        """The modules a reload imports again, by name: those of the route files told
-        changed and of the modules holding something of theirs (`importers`), when route
-        files (and folders still there) are all that was told changed under routes/, as a
-        route file's module is its own; None (every module under routes/) when anything else
-        changed there: a layout or a helper, which any route may depend on, a folder gone
-        (with its helpers), a file something may read; or when what changed is not known."""
-        if told is None:
-            return None
-        routes = self.project.root / self.config.route_dir
-        files = set()
-        for path in map(Path, told):
-            if not _inside(path, routes) or _ignored(path):
-                continue
-            if path.name in ROUTE_FILES:
-                files.add(path.relative_to(self.project.root).as_posix())
-            elif not path.is_dir():  # a folder's files are told each, as they change
-                return None
-        assert self.app is not None
-        return runtime_of(self.app).file_routes.modules.importers(files)
+        return _Prepared(table, staged)
 
     def _swap(self, prepared: _Prepared | FastAPIRouteError | None) -> int | None:
         """Put a prepared table in place (on the loop: nothing in between is served); how
@@ -233,10 +187,7 @@ class DevApp:
             return None
         routes = prepared.table.routes
         file_routes = runtime_of(self.app).file_routes
-        if prepared.stale is None:
-            file_routes.modules.forget(self.config.route_dir)
-        else:
-            file_routes.modules.forget_modules(prepared.stale)
+        file_routes.modules.forget(self.config.route_dir)
         staged, prepared.staged = prepared.staged, None
         file_routes.install(routes, staged=staged)
         del staged
@@ -310,20 +261,15 @@ class Watcher:
         """'restart', 'routes' or None."""
         kind = None
         for path in map(Path, paths):
-            if _ignored(path) or any(_inside(path, d) for d in self.ignored):
+            name = path.name
+            if ("__pycache__" in path.parts or name.endswith(_IGNORED_SUFFIXES)
+                    or name.startswith(".#") or any(_inside(path, d) for d in self.ignored)):
                 continue
             if _inside(path, self.routes):
                 kind = kind or "routes"
             elif path.suffix == ".py" and _inside(path, self.root):
                 return "restart"
         return kind
-
-
-def _ignored(path: PurePath) -> bool:
-    """Bytecode, an editor's swap and backup files: no change to the project."""
-    name = path.name
-    return "__pycache__" in path.parts or name.endswith(_IGNORED_SUFFIXES) or name.startswith(
-        ".#")
 
 
 def _inside(path: PurePath, folder: PurePath) -> bool:
@@ -358,7 +304,7 @@ async def _watch(dev: DevApp, watcher: Watcher, server: uvicorn.Server,
                                     debounce=DEBOUNCE_MS):
             paths = {path for _, path in changes}
             _forget_bytecode(paths)
-            dev.changed(paths)  # every path: a name in public/ counts for the checks
+            dev.facts.changed(paths)  # every path: a name in public/ counts for the checks
             kind = watcher.sort(paths)
             if kind == "restart" or (kind == "routes" and dev.app is None):
                 log.warning("fastapi-route: a project file changed: restarting")

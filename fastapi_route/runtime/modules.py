@@ -285,58 +285,17 @@ class ProjectModules:
         """Drop the modules of every file below `folder` (relative to the root), helpers
         included, so that the next import of each reads the file again (dev)."""
         prefix = ".".join([self.base, *(module_part(p) for p in PurePosixPath(folder).parts)])
-        self._drop({n for n in list(sys.modules) if n == prefix or n.startswith(prefix + ".")})
-        inside = PurePosixPath(folder).as_posix() + "/"
-        self._loaded = {f: m for f, m in self._loaded.items() if not f.startswith(inside)}
-
-    def forget_modules(self, names: set[str]) -> None:
-        """Drop these modules (by name, as `module_name` gives them; `dev`, where only some
-        files changed: `importers`), so that the next import of each reads its file again."""
-        self._drop(names)
-        self._loaded = {f: m for f, m in self._loaded.items() if m.__name__ not in names}
-
-    def _drop(self, names: set[str]) -> None:
-        dropped = [sys.modules.pop(n) for n in names if n in sys.modules]
+        dropped = [sys.modules.pop(n) for n in list(sys.modules)
+                   if n == prefix or n.startswith(prefix + ".")]
         # The same modules under the names a test imported them by (`aliases`) go too.
         ids = {id(m) for m in dropped}
         for name in [n for n, m in list(sys.modules.items()) if id(m) in ids]:
             del sys.modules[name]
-        # The import system sets a package's submodules as its attributes: a package kept
-        # must not keep the dropped one, and every module below it, alive.
-        for module in dropped:
-            parent, _, child = module.__name__.rpartition(".")
-            if getattr(sys.modules.get(parent), child, None) is module:
-                delattr(sys.modules[parent], child)
+        # The import system sets a package's submodules as its attributes: the package kept
+        # (the project's) must not keep the dropped one, and every module below it, alive.
+        parent, _, child = prefix.rpartition(".")
+        if isinstance(getattr(sys.modules.get(parent), child, None), types.ModuleType):
+            delattr(sys.modules[parent], child)
+        inside = PurePosixPath(folder).as_posix() + "/"
+        self._loaded = {f: m for f, m in self._loaded.items() if not f.startswith(inside)}
         importlib.invalidate_caches()  # new files in folders Python already listed
-
-    def importers(self, files: set[str]) -> set[str]:
-        """The names of these files' modules (relative to the root) and of every module of
-        the project that holds something of one of them, directly or through another: a
-        module itself, or a function, class or object whose `__module__` is one of them (what
-        `import x`, `from x import f` leave in a module). Such a module was made from those
-        files as they were: `dev` imports it again with them."""
-        stale = {self.module_name(f) for f in files}
-        prefix = self.base + "."
-        ours = [(n, m) for n, m in list(sys.modules.items())
-                if n.startswith(prefix) and n not in stale]
-        grew = True
-        while grew:  # until no module holds one newly found stale
-            grew = False
-            for name, module in ours:
-                if name not in stale and _holds_any(module, stale):
-                    stale.add(name)
-                    grew = True
-        return stale
-
-
-def _holds_any(module: types.ModuleType, names: set[str]) -> bool:
-    for value in list(vars(module).values()):
-        try:
-            if isinstance(value, types.ModuleType):
-                if value.__name__ in names:
-                    return True
-            elif type(value).__module__ in names or getattr(value, "__module__", None) in names:
-                return True
-        except Exception:  # an object whose attributes raise: taken as holding one
-            return True
-    return False

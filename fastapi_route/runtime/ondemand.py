@@ -146,11 +146,6 @@ def _plain_500(error: Exception) -> Response:
     return PlainTextResponse("Internal Server Error", 500)
 
 
-# Which real routes of the stand-ins a new table keeps (`OnDemandRoutes.stage`): `dev` keeps
-# those whose file, and every file it imports, did not change.
-KeepReal = Callable[["LazyRoute"], bool]
-
-
 class Staged(NamedTuple):
     """Stand-ins for a table, made ahead (`OnDemandRoutes.stage`), and where they go."""
 
@@ -162,7 +157,6 @@ class Staged(NamedTuple):
     router_routes: list[BaseRoute]  # the router's new list
     keys: list[int]  # what stands for each of its places, for the dispatcher's index
     registrar: Registrar
-    keep_real: KeepReal | None
 
     def fits(self, owner: OnDemandRoutes, routes: Sequence[RouteEntry]) -> bool:
         """Still right for the router as it is: the same table, and the same other routes
@@ -259,11 +253,12 @@ class OnDemandRoutes:
         if self.schedule == "eager":
             self.materialize_all()
 
-    def stage(self, routes: Sequence[RouteEntry], keep_real: KeepReal | None = None) -> Staged:
+    def stage(self, routes: Sequence[RouteEntry]) -> Staged:
         """What `install` puts in place for `routes`, made without changing anything: it
         may run in another thread while the app serves. The stand-in of a record the last
-        table has (the same object: `dev` keeps the records that did not change) is kept,
-        unless it failed; kept made real only where `keep_real` says (else a new one)."""
+        table has (the same object: `dev` keeps the records that did not change) is kept
+        while it is one (not made real, nor failed): what it will be made of (its file,
+        layouts, helpers) may have changed; a new one otherwise."""
         if self._made is None:
             self._made = []  # from now on, until `install`
         replaced = self.lazy
@@ -275,47 +270,24 @@ class OnDemandRoutes:
         # (dev): not worked out again, nor new for the collector.
         last = (self.registrar, [x.record for x in replaced]) if replaced else None
         registrar = Registrar(self.app, routes, self.modules, self.base, last)
-        standing = {id(x.record): x for x in replaced}
-        lazy: list[LazyRoute] = []
-        entries: list[BaseRoute] = []
-        for i, r in enumerate(routes):
-            x = standing.get(id(r))
-            if x is None or not self._keeps(x, registrar, keep_real):
-                x = LazyRoute(self, r, at + i)
-            lazy.append(x)
-            real = x.real
-            entries.append(x if real is None else real)
+        standing = {id(x.record): x for x in replaced if x.real is None and x.error is None}
+        lazy = [standing.get(id(r)) or LazyRoute(self, r, at + i) for i, r in enumerate(routes)]
         # A place of ours is its stand-in's (made real in place, kept across reloads).
         keys = [*map(id, kept[:at]), *map(id, lazy), *map(id, kept[at:])]
-        return Staged(routes, replaced, at, kept, lazy, [*kept[:at], *entries, *kept[at:]],
-                      keys, registrar, keep_real)
-
-    def _keeps(self, lazy: LazyRoute, registrar: Registrar, keep_real: KeepReal | None) -> bool:
-        """Whether a stand-in of the current table stands in the next one (`registrar`'s):
-        not one that failed (what it failed on may be mended); one made real only when
-        `keep_real` keeps it and the table gives its route the same methods and id."""
-        if lazy.error is not None:
-            return False
-        return lazy.real is None or (keep_real is not None and keep_real(lazy)
-                                     and registrar.same_route(lazy.record, self.registrar))
+        return Staged(routes, replaced, at, kept, lazy, [*kept[:at], *lazy, *kept[at:]],
+                      keys, registrar)
 
     def _made_meanwhile(self, staged: Staged) -> None:
-        """The stand-ins made real between `stage` and now (in the current table, by the
-        current registrar) that the staged table keeps: made a stand-in again where it would
-        not have kept them real (in place: the list it leaves holds the real route), their
-        real route in the new list for the others."""
+        """The stand-ins made real (or failed) between `stage` and now, by the current
+        table's registrar and modules, that the staged table keeps: stand-ins again (in
+        place: the list they leave holds their real routes) for it to make anew."""
         made, self._made = self._made or [], None
         if not made:
             return
         where = {id(x): i for i, x in enumerate(staged.lazy)}
         for lazy in made:
             i = where.get(id(lazy))
-            if i is None:
-                continue
-            if self._keeps(lazy, staged.registrar, staged.keep_real):
-                if lazy.real is not None:
-                    staged.router_routes[staged.at + i] = lazy.real
-            else:
+            if i is not None:
                 lazy.real = lazy.error = None
                 staged.router_routes[staged.at + i] = lazy
 

@@ -131,12 +131,6 @@ class Registrar:
             self.operation_ids = {id(r): name for r, name in operation_ids(routes).items()}
         self.layouts = Layouts(modules, base)
 
-    def same_route(self, r: RouteEntry, other: Registrar) -> bool:
-        """Whether `r`'s route, made by `other`, is the one this registrar would make: the
-        same methods of its path (its 405s) and the same operation id (`dev` keeps it)."""
-        return (self.methods.get(r.path) == other.methods.get(r.path)
-                and self.operation_ids.get(id(r)) == other.operation_ids.get(id(r)))
-
     def add(self, r: RouteEntry) -> BaseRoute:
         """Import the handler and build its route with the router's own `add_api_route` (or
         `add_api_websocket_route`), so the router's defaults apply; the route is taken back
