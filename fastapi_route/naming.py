@@ -23,7 +23,8 @@ from .table import RouteEntry
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
-def _words(route: RouteEntry) -> str:
+def base_operation_id(route: RouteEntry) -> str:
+    """A route's operation id before a number makes it unique (`operation_ids`)."""
     return _words_of(f"{route.method} {route.path}")
 
 
@@ -45,7 +46,7 @@ def operation_ids(routes: Iterable[RouteEntry]) -> dict[RouteEntry, str]:
     for r in routes:
         if r.is_websocket:
             continue  # OpenAPI does not describe websockets
-        base = candidate = _words(r)
+        base = candidate = base_operation_id(r)
         n = 1
         while candidate in taken:
             n += 1

@@ -227,11 +227,13 @@ class DevApp:
 def _keep_records(known: dict[RouteEntry, RouteEntry], routes: list[RouteEntry]) -> None:
     """Each record of `routes` equal to a known one made that one (the same object: what is
     made from it, and frozen, is kept), and `known` made the records of `routes`, in place:
-    a new dict of 19,600 records would be one more for the collection after the swap."""
-    before = {id(r) for r in known.values()}
-    routes[:] = [known.get(r, r) for r in routes]
-    now = {id(r) for r in routes}
-    for gone in [r for r in known.values() if id(r) not in now]:
+    a new dict of 19,600 records would be one more for the collection after the swap. The
+    validation hands back the very records of the files that did not change: only the
+    others are looked up (a record's hash reads all its fields)."""
+    before = set(map(id, known))
+    routes[:] = [r if id(r) in before else known.get(r, r) for r in routes]
+    now = set(map(id, routes))
+    for gone in [r for r in known if id(r) not in now]:
         del known[gone]
     known.update((r, r) for r in routes if id(r) not in before)
 
