@@ -23,14 +23,17 @@ from .table import RouteEntry
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
-def _words(route: RouteEntry) -> str:
-    return _words_of(route.method, route.path)
+def base_operation_id(route: RouteEntry) -> str:
+    """A route's operation id before a number makes it unique (`operation_ids`)."""
+    return _words_of(f"{route.method} {route.path}")
 
 
+# Keyed by one str, not a (method, path) tuple: see `conventions.memo_by_text`.
 @functools.lru_cache(maxsize=1 << 16)  # dev names the whole table at each save
-def _words_of(method: str, path: str) -> str:
+def _words_of(route: str) -> str:
     # The route's own template (`RouteEntry.template`, memoised per path): the one the
     # dispatcher and the stand-ins parse too, not a second parse of the same path.
+    method, _, path = route.partition(" ")
     words = [method.lower()]
     words.extend(p.param or p.text for p in Template.parse(path, own=True).pieces)
     text = _NOT_WORD.sub("_", "_".join(words).lower()).strip("_")
@@ -45,7 +48,7 @@ def operation_ids(routes: Iterable[RouteEntry]) -> dict[RouteEntry, str]:
     for r in routes:
         if r.is_websocket:
             continue  # OpenAPI does not describe websockets
-        base = candidate = _words(r)
+        base = candidate = base_operation_id(r)
         n = 1
         while candidate in taken:
             n += 1

@@ -474,7 +474,7 @@ def test_a_reload_keeps_the_registrars_tables_those_of_its_table(tmp_path: Path)
         registrar = file_routes.lazy[0].registrar
         table = list(file_routes.table)
         assert registrar.methods == methods_by(table, "path"), rel
-        assert registrar.operation_ids == operation_ids(table), rel
+        assert registrar.operation_ids == {id(r): n for r, n in operation_ids(table).items()}, rel
     with TestClient(dev) as client:
         assert set(client.put("/p4").headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
         assert "get_new_id" in client.get("/openapi.json").text

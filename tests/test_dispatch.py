@@ -236,7 +236,7 @@ def test_index_treats_unknown_convertors_and_mounts_as_everywhere():
         Route("/d/{x}", _digits),
     ]
     index = RouteIndex(routes)
-    assert index.everywhere == [2, 3]
+    assert index.anywhere() == {2, 3}
     for path, expected in [("/a/deep/er", {0}), ("/b/12", {1}), ("/d/x", {4}), ("/c/1/2", set())]:
         found: set[int] = set()
         index.candidates(path, found)

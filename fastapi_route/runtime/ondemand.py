@@ -79,13 +79,13 @@ class LazyRoute(BaseRoute):
 
     indexable = True  # a plain path route to the dispatcher's trie
 
-    def __init__(self, owner: OnDemandRoutes, registrar: Registrar, r: RouteEntry,
-                 position: int) -> None:
+    def __init__(self, owner: OnDemandRoutes, r: RouteEntry, position: int) -> None:
         self.owner = owner
-        self.registrar = registrar
         self.record = r
         self.scope_type = "websocket" if r.is_websocket else "http"
-        self.position = position  # where it stands in the router's list, to swap it out
+        # Where it stands in the router's list, to swap it out: a hint, as `dev` keeps a
+        # stand-in across reloads while routes come and go before it (`_place`).
+        self.position = position
         self.path = r.path
         self.name = f"{r.label} {r.path}"
         # A static route is matched by string equality; a dynamic one compiles its regex only
@@ -95,6 +95,11 @@ class LazyRoute(BaseRoute):
         self.pattern: re.Pattern[str] | None = None
         self.real: BaseRoute | None = None
         self.error: Exception | None = None
+
+    @property
+    def registrar(self) -> Registrar:
+        """The registrar of the table it is in now (`dev` keeps it in the next table)."""
+        return self.owner.registrar
 
     def materialize(self) -> BaseRoute | None:
         if self.real is None and self.error is None:
@@ -148,8 +153,10 @@ class Staged(NamedTuple):
     replaced: list[LazyRoute]  # the stand-ins (or their real routes) they replace
     at: int  # where those stand in the router's list
     kept: list[BaseRoute]  # the router's other routes (app pages, mounts, routes by hand)
-    lazy: list[LazyRoute]
+    lazy: list[LazyRoute]  # the last table's stand-ins where their records did not change
     router_routes: list[BaseRoute]  # the router's new list
+    keys: list[int]  # what stands for each of its places, for the dispatcher's index
+    registrar: Registrar
 
     def fits(self, owner: OnDemandRoutes, routes: Sequence[RouteEntry]) -> bool:
         """Still right for the router as it is: the same table, and the same other routes
@@ -186,6 +193,10 @@ class OnDemandRoutes:
         self.error_response = error_page or _plain_500
         self.table: list[RouteEntry] = []  # the current table, changed in place by install
         self.lazy: list[LazyRoute] = []
+        self.registrar = Registrar(app, (), modules, base)  # the current table's
+        # The stand-ins made real (or failed) since a table was staged and until it is
+        # installed: `install` checks those its new table keeps (None: none staged).
+        self._made: list[LazyRoute] | None = None
         # Its views hold routes by position: a swap makes them stale (create_app sets it).
         self.dispatcher: Dispatcher | None = None
         # Sync handlers run in threads, and `url_for` there can make a route real: one at a
@@ -229,10 +240,13 @@ class OnDemandRoutes:
                 self.import_all(files)
         if staged is None or not staged.fits(self, routes):
             staged = self.stage(routes)
-        self.lazy = staged.lazy
-        # A new list: the dispatcher rebuilds its index for it (or takes the one made ahead
-        # for it), and a request already iterating the old list finishes on it.
-        self.app.router.routes = staged.router_routes
+        with self.lock:  # a thread running a sync handler may be making a route real
+            self._made_meanwhile(staged)
+            self.registrar = staged.registrar
+            self.lazy = staged.lazy
+            # A new list: the dispatcher rebuilds its index for it (or takes the one made
+            # ahead for it), and a request already iterating the old list finishes on it.
+            self.app.router.routes = staged.router_routes
         self.table[:] = routes
         self._next = 0
         self.app.openapi_schema = None
@@ -241,7 +255,12 @@ class OnDemandRoutes:
 
     def stage(self, routes: Sequence[RouteEntry]) -> Staged:
         """What `install` puts in place for `routes`, made without changing anything: it
-        may run in another thread while the app serves."""
+        may run in another thread while the app serves. The stand-in of a record the last
+        table has (the same object: `dev` keeps the records that did not change) is kept
+        while it is one (not made real, nor failed): what it will be made of (its file,
+        layouts, helpers) may have changed; a new one otherwise."""
+        if self._made is None:
+            self._made = []  # from now on, until `install`
         replaced = self.lazy
         router_routes = list(self.app.router.routes)  # a copy: one C call
         ours = {id(x) for lazy in replaced for x in (lazy, lazy.real) if x is not None}
@@ -249,10 +268,28 @@ class OnDemandRoutes:
         kept = [x for x in router_routes if id(x) not in ours]
         # What the last table's registrar worked out holds where the records did not change
         # (dev): not worked out again, nor new for the collector.
-        last = (replaced[0].registrar, [x.record for x in replaced]) if replaced else None
+        last = (self.registrar, [x.record for x in replaced]) if replaced else None
         registrar = Registrar(self.app, routes, self.modules, self.base, last)
-        lazy = [LazyRoute(self, registrar, r, at + i) for i, r in enumerate(routes)]
-        return Staged(routes, replaced, at, kept, lazy, [*kept[:at], *lazy, *kept[at:]])
+        standing = {id(x.record): x for x in replaced if x.real is None and x.error is None}
+        lazy = [standing.get(id(r)) or LazyRoute(self, r, at + i) for i, r in enumerate(routes)]
+        # A place of ours is its stand-in's (made real in place, kept across reloads).
+        keys = [*map(id, kept[:at]), *map(id, lazy), *map(id, kept[at:])]
+        return Staged(routes, replaced, at, kept, lazy, [*kept[:at], *lazy, *kept[at:]],
+                      keys, registrar)
+
+    def _made_meanwhile(self, staged: Staged) -> None:
+        """The stand-ins made real (or failed) between `stage` and now, by the current
+        table's registrar and modules, that the staged table keeps: stand-ins again (in
+        place: the list they leave holds their real routes) for it to make anew."""
+        made, self._made = self._made or [], None
+        if not made:
+            return
+        where = {id(x): i for i, x in enumerate(staged.lazy)}
+        for lazy in made:
+            i = where.get(id(lazy))
+            if i is not None:
+                lazy.real = lazy.error = None
+                staged.router_routes[staged.at + i] = lazy
 
     def import_all(self, files: Sequence[str]) -> None:
         """Import every route file and layout the table names, and check each layout's values
@@ -307,6 +344,8 @@ class OnDemandRoutes:
             lazy.real = lazy.registrar.add(lazy.record)
         except Exception as exc:
             lazy.error = exc
+            if self._made is not None:
+                self._made.append(lazy)
             self.broken = self.broken or isinstance(exc, HandlerImportError)
             if self.schedule == "eager":
                 raise
@@ -318,13 +357,15 @@ class OnDemandRoutes:
             if self.schedule == "warm":
                 failure.stop_serving(exc)
             return
+        if self._made is not None:
+            self._made.append(lazy)
         routes = self.app.router.routes
-        if not (lazy.position < len(routes) and routes[lazy.position] is lazy):
-            # routes were inserted before it since it was placed: look it up
-            lazy.position = next(i for i, x in enumerate(routes) if x is lazy)
-        routes[lazy.position] = lazy.real  # same length: safe while the router iterates
+        position = _place(routes, lazy)
+        if position is None:  # a request still on a list `dev` has replaced: served by `lazy`
+            return
+        routes[position] = lazy.real  # same length: safe while the router iterates
         if self.dispatcher is not None:
-            self.dispatcher.routes_replaced(lazy.position)
+            self.dispatcher.routes_replaced(position)
 
     def record_of(self, route: object) -> LazyRoute | None:
         """The LazyRoute a router entry is (or was made from): by identity, the LazyRoute
@@ -405,6 +446,20 @@ class OnDemandRoutes:
         # exporting its supervisor.
         if self.server or SERVING.is_set() or failure.supervisor_from_env() is not None:
             SERVING.freeze()
+
+
+def _place(routes: list[BaseRoute], lazy: LazyRoute) -> int | None:
+    """Where `lazy` stands in `routes`: at its position, or near it (routes came or went
+    before it since it was placed: `dev` keeps stand-ins), or anywhere; None: not there."""
+    hint = lazy.position
+    for i in (hint, *(j for d in range(1, 33) for j in (hint + d, hint - d))):
+        if 0 <= i < len(routes) and routes[i] is lazy:
+            lazy.position = i
+            return i
+    found = next((i for i, x in enumerate(routes) if x is lazy), None)
+    if found is not None:
+        lazy.position = found
+    return found
 
 
 def _files_of(routes: Sequence[RouteEntry]) -> tuple[list[str], set[str]]:

@@ -6,8 +6,10 @@ of its path in a 405. Adapting the user's function happens once, in `endpoints`.
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
@@ -17,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..conventions import WEBSOCKET
 from ..errors import FastAPIRouteError
-from ..naming import describe, operation_ids
+from ..naming import base_operation_id, describe, operation_ids
 from ..table import RouteEntry, methods_by
 from .activity import REQUESTS
 from .endpoints import PathParams, compile_served, endpoint_for, websocket_endpoint_for
@@ -87,25 +89,72 @@ _STALE = "the cache may be stale: run 'fastapi-route build'"
 
 
 def _same(last: Sequence[RouteEntry], routes: Sequence[RouteEntry]) -> bool:
-    return len(last) == len(routes) and all(
-        a is b or a == b for a, b in zip(last, routes, strict=True))
+    return len(last) == len(routes) and all(map(operator.is_, last, routes))
 
 
-def _methods_since(last: dict[str, set[str]], last_routes: Sequence[RouteEntry],
+class _Change(NamedTuple):
+    """The records of a table that are not (by identity) in the last one, and the reverse."""
+
+    came: list[RouteEntry]
+    gone: list[RouteEntry]
+
+    @classmethod
+    def of(cls, last: Sequence[RouteEntry], routes: Sequence[RouteEntry]) -> _Change:
+        before, now = set(map(id, last)), set(map(id, routes))
+        return cls([r for r in routes if id(r) not in before],
+                   [r for r in last if id(r) not in now])
+
+    def few(self, routes: Sequence[RouteEntry]) -> bool:
+        return len(self.came) + len(self.gone) <= len(routes) // 8
+
+
+def _methods_since(last: dict[str, set[str]], change: _Change,
                    routes: Sequence[RouteEntry]) -> dict[str, set[str]]:
-    """`methods_by(routes, "path")`, with the last table's sets for the paths whose records
-    are the same objects (`dev` keeps them): made and frozen already, nothing new for the
-    collector to walk after the swap."""
-    before, now = {id(r) for r in last_routes}, {id(r) for r in routes}
-    touched = {r.path for r in routes if id(r) not in before}
-    touched.update(r.path for r in last_routes if id(r) not in now)
-    if len(touched) > len(routes) // 8:
+    """`methods_by(routes, "path")`, from the last table's: the paths a record came to or
+    left get new sets (a path has one route per method), the others keep theirs (made and
+    frozen already, nothing new for the collector to walk after the swap)."""
+    if not change.few(routes):
         return methods_by(routes, "path")
-    methods = {path: found for path, found in last.items() if path not in touched}
-    for r in routes:
-        if r.path in touched:
-            methods.setdefault(r.path, set()).add(r.method)
+    methods = dict(last)
+    for path in {r.path for r in (*change.came, *change.gone)}:
+        found = set(last.get(path, ()))
+        found.difference_update(r.method for r in change.gone if r.path == path)
+        found.update(r.method for r in change.came if r.path == path)
+        if found:
+            methods[path] = found
+        else:
+            del methods[path]
     return methods
+
+
+_SUFFIXED = re.compile(r"_[0-9]+$")
+
+
+def _ids_since(last: dict[int, str], change: _Change,
+               routes: Sequence[RouteEntry]) -> dict[int, str] | None:
+    """`operation_ids(routes)` (by record id), from the last table's, when the change cannot
+    move a suffix: a route that left had its words as its id, shared them with no other and
+    took no number (`_2`) another one's might have skipped; a route that came has words no
+    route has as its id. Else None: worked out whole (ids follow the table's order)."""
+    if not change.few(routes):
+        return None
+    ids = dict(last)  # ints and strs: not tracked
+    taken = set(last.values())
+    for r in change.gone:
+        name = ids.pop(id(r), None)
+        if name is not None and (name != base_operation_id(r) or _SUFFIXED.search(name)
+                                 or f"{name}_2" in taken):
+            return None
+        taken.discard(name)
+    for r in change.came:
+        if r.is_websocket:
+            continue  # OpenAPI does not describe websockets
+        name = base_operation_id(r)
+        if name in taken:
+            return None
+        ids[id(r)] = name
+        taken.add(name)
+    return ids
 
 
 class Registrar:
@@ -119,15 +168,22 @@ class Registrar:
         methods (and, for a table equal to it, its operation ids) are taken where they hold."""
         self.router = app.router
         self.modules = modules
-        self.methods: dict[str, set[str]]
-        self.operation_ids: dict[RouteEntry, str]
-        if last is not None and _same(last[1], routes):  # a save that changed no record
-            self.methods, self.operation_ids = last[0].methods, last[0].operation_ids
-        else:
-            self.methods = (methods_by(routes, "path") if last is None
-                            else _methods_since(last[0].methods, last[1], routes))
-            self.operation_ids = operation_ids(routes)
         self.layouts = Layouts(modules, base)
+        self.methods: dict[str, set[str]]
+        # By the record's id (the table holds the records): a dict of ints and strs, which
+        # the garbage collector does not track (dev makes one for 19,600 routes at a new URL).
+        self.operation_ids: dict[int, str]
+        ids = None
+        if last is None:
+            self.methods = methods_by(routes, "path")
+        elif _same(last[1], routes):  # a save that changed no record
+            self.methods, ids = last[0].methods, last[0].operation_ids
+        else:
+            change = _Change.of(last[1], routes)
+            self.methods = _methods_since(last[0].methods, change, routes)
+            ids = _ids_since(last[0].operation_ids, change, routes)
+        self.operation_ids = ids if ids is not None else {
+            id(r): name for r, name in operation_ids(routes).items()}
 
     def add(self, r: RouteEntry) -> BaseRoute:
         """Import the handler and build its route with the router's own `add_api_route` (or
@@ -191,7 +247,7 @@ class Registrar:
         summary, description = describe(func, r)
         endpoint.__doc__ = description  # FastAPI's description when @route gives none
         own.setdefault("summary", summary)
-        own.setdefault("operation_id", self.operation_ids[r])
+        own.setdefault("operation_id", self.operation_ids[id(r)])
         own.setdefault("name", own["operation_id"])  # for url_for
         self.router.add_api_route(
             r.path, endpoint, methods=[r.method], route_class_override=FileAPIRoute,
