@@ -59,6 +59,7 @@ def sample(tree: Any, name: str, library: str) -> dict[str, Any]:
             side.stop()
             if status != 200:
                 raise RuntimeError(f"{name}: {OPENAPI} answered {status}")
+            time.sleep(bench_run.MEMORY_SETTLE)  # the peak is given back after the answer
             rss = bench_run._tree_status(server.proc.pid, "VmRSS") / 1024
     finally:
         bench_run.bench_env = own_env

@@ -321,3 +321,22 @@ def test_operation_ids_after_each_save_are_those_worked_out_whole(tmp_path: Path
             table = list(_routes(dev).table)
             assert _routes(dev).registrar.operation_ids == {
                 id(r): n for r, n in operation_ids(table).items()}, (name, text is None)
+
+
+def test_a_stand_in_left_out_of_the_new_table_is_made_real_with_its_own_tables(
+        tmp_path: Path) -> None:
+    """A request still on the replaced list (a sync handler's `url_for` in a thread, say)
+    may make a stand-in real after the swap: one the new table did not keep (its record
+    changed) is built with the registrar of the table it was in, which knows its record."""
+    root = write_tree(tmp_path / "app", {"routes/p/route.py": PLAIN % "old",
+                                         "routes/q/route.py": PLAIN % "q"})
+    dev = _dev(root)
+    old = _stand_ins(dev)["/p"]
+    assert old.real is None
+    _save(dev, root, {"routes/p/route.py": "# moved\n" + PLAIN % "new"})
+    assert _stand_ins(dev)["/p"] is not old  # a new record: a new stand-in
+    assert old.left is not None and old.left is not _routes(dev).registrar
+    assert old.materialize() is not None and old.error is None
+    assert isinstance(old.real, Route)
+    kept = _stand_ins(dev)["/q"]
+    assert kept.left is None and kept.registrar is _routes(dev).registrar

@@ -219,33 +219,53 @@ def test_the_switch_interval_is_restored_and_a_failure_is_not_kept(tree: Path) -
     assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, thresholds)
 
 
-def test_what_the_documents_peak_left_is_given_back_in_its_thread_before_it_is_served(
+def test_what_the_documents_peak_left_is_given_back_in_its_thread_once_it_is_served(
     tree: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Once the document is made, its thread asks the C allocator to give back what it kept
-    from the peak (`collector.give_back`), before the waiting requests are answered (so a
-    process measured after its first /openapi.json is measured after it), and not on the
-    loop; once per document made, not per request."""
+    """Once the document is made and its waiters have it, its thread asks the C allocator to
+    give back what it kept from the peak (`collector.give_back`): not on the loop, not in
+    the waiters' time, once per document made, not per request."""
     from fastapi_route.runtime import collector
 
     app = app_for(tree, "warm")
     asked: list[tuple[str, bool]] = []
+    done = threading.Event()
 
     def give_back() -> bool:
         asked.append((threading.current_thread().name, app.openapi_schema is not None))
+        done.set()
         return True
 
     monkeypatch.setattr(collector, "give_back", give_back)
 
     async def scenario(client: httpx.AsyncClient) -> list[int]:
         first = (await client.get("/openapi.json")).status_code
-        answered_after = list(asked)
+        assert done.wait(30)
         second = (await client.get("/openapi.json")).status_code
-        return [first, second, len(answered_after)]
+        return [first, second]
 
     # The second request renders FastAPI's cached document: no peak, nothing to give back.
-    assert serve(app, scenario) == [200, 200, 1]
+    assert serve(app, scenario) == [200, 200]
     assert asked == [("fastapi-route openapi", True)]
+
+
+def test_a_failure_to_give_memory_back_fails_no_document(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi_route.runtime import collector
+
+    app = app_for(tree, "warm")
+
+    def give_back() -> bool:
+        raise OSError("no malloc_trim today")
+
+    monkeypatch.setattr(collector, "give_back", give_back)
+
+    async def scenario(client: httpx.AsyncClient) -> list[int]:
+        return [(await client.get("/openapi.json")).status_code for _ in range(2)]
+
+    assert serve(app, scenario) == [200, 200]
+    assert json.loads(json.dumps(app.openapi())) == eager_document(tree)
 
 
 def test_app_openapi_called_directly_is_complete_and_synchronous(tree: Path) -> None:

@@ -287,7 +287,8 @@ def test_a_cache_of_the_previous_format_asks_for_a_rebuild(built: Path) -> None:
 MALFORMED = [("digests", value) for value in (
     [], {"routes/index.py": "x"}, {"routes/index.py": [1, 2]}, {"routes/index.py": ["a"]}, None)]
 MALFORMED += [("stamps", value) for value in (
-    [], {ITEM: "x"}, {ITEM: [1]}, {ITEM: [1, "2"]}, {ITEM: [-1, 2]}, {ITEM: [True, 2]}, None)]
+    [], {ITEM: "x"}, {ITEM: [1, 2]}, {ITEM: [1, 2, "3"]}, {ITEM: [1, 2, -3]},
+    {ITEM: [True, 2, 3]}, {ITEM: [1, 2, 3, 4]}, None)]
 
 
 @pytest.mark.parametrize(("field", "value"), MALFORMED)
@@ -314,22 +315,20 @@ def test_a_file_the_manifest_has_no_digest_for_is_checked_by_its_facts(built: Pa
 # --- stamps: a file not written since the build is not read again ------------------------------
 
 
-def aged(root: Path, seconds: float = 60.0) -> Path:
-    """Every file of the tree last written `seconds` ago: a tree edited well before its build."""
-    past = time.time() - seconds
-    for path in root.rglob("*"):
-        if path.is_file():
-            os.utime(path, (past, past))
-    return root
-
-
 def manifest_of(root: Path) -> dict[str, Any]:
     return json.loads((root / ".cache" / "manifest.json").read_text())  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def stamped(tmp_path: Path) -> Path:
-    root = aged(write_tree(tmp_path / "app", TREE))
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file counts as written well before the build (a file's ctime cannot be set
+    back, so a tree written by a test would otherwise be 2 s too young to be stamped)."""
+    monkeypatch.setattr(freshness, "RACY_NS", -60_000_000_000)
+
+
+@pytest.fixture
+def stamped(tmp_path: Path, settled: None) -> Path:
+    root = write_tree(tmp_path / "app", TREE)
     build(root, load_config(root))
     return root
 
@@ -348,25 +347,26 @@ def hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return read
 
 
-def test_a_build_stamps_each_file_with_its_mtime_and_size(stamped: Path) -> None:
+def test_a_build_stamps_each_file_with_its_times_and_size(stamped: Path) -> None:
     manifest = manifest_of(stamped)
     assert set(manifest["stamps"]) == set(manifest["digests"]) == {
         "routes/index.py", ITEMS, ITEM, LAYOUT}
-    for rel, (mtime, size) in manifest["stamps"].items():
+    for rel, stamp in manifest["stamps"].items():
         found = os.stat(stamped / rel)
-        assert (mtime, size) == (found.st_mtime_ns, found.st_size)
+        assert stamp == [found.st_mtime_ns, found.st_ctime_ns, found.st_size]
     status = status_json(stamped)  # the stale check's per-file records are not a status
     assert status["stale"] is False and "stamps" not in status and "digests" not in status
 
 
-def test_a_file_written_just_before_the_build_gets_no_stamp(tmp_path: Path) -> None:
+def test_files_written_just_before_the_build_get_no_stamp(tmp_path: Path) -> None:
     """An edit in the same tick of the file system's clock as the build's read would keep the
-    mtime the build saw: such a file is always hashed."""
-    root = aged(write_tree(tmp_path / "app", TREE))
+    times the build saw: a file changed less than 2 s before the build is always hashed."""
+    root = write_tree(tmp_path / "app", TREE)
+    time.sleep(2.2)
     (root / ITEM).write_text(TREE[ITEM] + "\n")
     build(root, load_config(root))
     stamps = manifest_of(root)["stamps"]
-    assert ITEM not in stamps and ITEMS in stamps
+    assert ITEM not in stamps and set(stamps) == {"routes/index.py", ITEMS, LAYOUT}
 
 
 def test_an_untouched_stamped_tree_is_fresh_without_reading_a_file(
@@ -385,6 +385,17 @@ def test_an_edit_of_a_stamped_file_is_found_even_at_the_same_size(
     assert "signature changed: " + ITEM in (strict_refusal(stamped) or "")
 
 
+def test_a_file_put_back_with_its_old_mtime_is_still_read(
+        stamped: Path, hashed: list[str]) -> None:
+    """`tar x`, `rsync -t`, `cp -p` and `touch -r` set a file's mtime: the change time they
+    cannot set says the file was written."""
+    before = os.stat(stamped / ITEM)
+    (stamped / ITEM).write_text(TREE[ITEM].replace("item_id: int", "item_id: str"))
+    os.utime(stamped / ITEM, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert check(stamped).signature_changed == [ITEM]
+    assert hashed == [f"{stamped}/{ITEM}"]
+
+
 def test_a_touched_stamped_file_is_read_again_and_still_fresh(
         stamped: Path, hashed: list[str]) -> None:
     os.utime(stamped / ITEMS)
@@ -392,14 +403,27 @@ def test_a_touched_stamped_file_is_read_again_and_still_fresh(
     assert hashed == [f"{stamped}/{ITEMS}"]
 
 
+def test_a_file_older_than_1970_is_stamped_and_its_cache_loads(
+        tmp_path: Path, settled: None) -> None:
+    root = write_tree(tmp_path / "app", TREE)
+    os.utime(root / ITEMS, (-157766400, -157766400))  # 1965
+    build(root, load_config(root))
+    assert manifest_of(root)["stamps"][ITEMS][0] < 0
+    assert not check(root).stale
+    assert status_json(root)["valid"] is True
+
+
 def test_reproducible_and_wheel_builds_record_no_stamps(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settled: None) -> None:
     """A stamp is of one disk: a reproducible build's bytes may not depend on it, and a
     wheel's cache is read where pip put the files."""
-    root = aged(write_tree(tmp_path / "app", TREE))
+    root = write_tree(tmp_path / "app", TREE)
     build(root, load_config(root), into=tmp_path / "staging")
     assert "stamps" not in json.loads((tmp_path / "staging" / "manifest.json").read_text())
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     build(root, load_config(root))
     assert "stamps" not in manifest_of(root)
     assert not check(root).stale
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "not a number")  # not a reproducible build
+    build(root, load_config(root))
+    assert "stamps" in manifest_of(root)

@@ -15,7 +15,7 @@ from ..table import RouteEntry
 from . import codec, store
 from .baked_openapi import BakedDocument, Made
 from .freshness import facts_digest, file_system_now, stamps
-from .manifest import Manifest, reproducible
+from .manifest import Manifest, source_date_epoch
 from .scan import Declarations, Facts, FileCallback, RouteFile, scan
 from .segment_types import ParamsFile
 from .validate import Checked, validate
@@ -97,7 +97,8 @@ def build(
     started = time.perf_counter()
     # Stamps (`freshness.stamps`) are of this disk: for the project's own cache, not a
     # wheel's, and not when the bytes must depend on the sources only.
-    stamped_since = None if into is not None or reproducible() else file_system_now(root)
+    stamped_since = (None if into is not None or source_date_epoch() is not None
+                     else file_system_now(root))
     table = compile_table(root, config, on_step=on_step, on_file=on_file)
     level = config.build.compression_level
     data, original_size = codec.encode(table.routes, level)

@@ -14,12 +14,14 @@ read from it, line numbers left out): `Manifest.digests`. The check walks the tr
 each file, and parses only those whose bytes changed, comparing their facts. A re-read file
 whose facts did not change gives its handlers' current lines (`with_current_lines`).
 
-A build into the project's own cache also records each file's modification time and size
-(`Manifest.stamps`, see `stamps`), and a file whose stamp is still that is not hashed: one
-`stat` instead of reading it, at every start. As Python's bytecode cache and make trust a
-file's mtime, this trusts one in nanoseconds with the size beside it; a file the build found
-changed just before it started, or while it ran, gets no stamp and is always hashed (an
-edit in the same tick of the file system's clock would keep the mtime: git's "racy" files).
+A build into the project's own cache also records each file's modification time, change
+time and size (`Manifest.stamps`, see `stamps`), and a file whose stamp is still that is not
+hashed: one `stat` instead of reading it, at every start. The change time (ctime) is the
+kernel's: no tool can set it back, as `tar`, `rsync -t`, `cp -p` or `touch -r` set an mtime,
+so a file put back with an old mtime is still hashed; git's index trusts the same pair. A
+file the build found changed just before it started, or while it ran, gets no stamp and is
+always hashed (an edit in the same tick of the file system's clock would keep both times:
+git's "racy" files).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from ..conventions import LAYOUT_NAMES
 from ..errors import Problem
 from ..table import RouteEntry, methods_by
 from .cache import Cache
+from .digest import digest
+from .manifest import Stamp
 from .segment_types import ParamsFile, listed
 from .walk import walk
 
@@ -48,9 +52,9 @@ if TYPE_CHECKING:
 # when a file was written since the build.
 
 _CHUNK = 1 << 16
-# How long before the build's start a file must have last changed for its stamp to be
-# recorded: the coarsest clock of a common file system (FAT's 2 s), so that an edit after the
-# build read the file always moves its mtime.
+# How long before the build's start a file must have last changed (mtime and ctime) for its
+# stamp to be recorded: the coarsest clock of a common file system (FAT's 2 s), so that an
+# edit after the build read the file always moves its times.
 RACY_NS = 2_000_000_000
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _KINDS = (("added", "added"), ("removed", "removed"), ("methods_changed", "methods changed"),
@@ -169,31 +173,35 @@ def file_system_now(root: Path) -> int | None:
         return None
 
 
-def stamps(root: Path, files: list[str], since: int | None) -> dict[str, tuple[int, int]]:
-    """Each of `files` (relative to `root`) -> its (mtime in ns, size), for those last
-    changed more than RACY_NS before `since` (`file_system_now` as the build started);
-    none without `since`."""
+def stamps(root: Path, files: list[str], since: int | None) -> dict[str, Stamp]:
+    """Each of `files` (relative to `root`) -> its (mtime, ctime in ns, size), for those
+    last changed more than RACY_NS before `since` (`file_system_now` as the build started);
+    none without `since`. Taken after the build read the files: one changed since changed
+    after `since`, so it is left out."""
     if since is None:
         return {}
-    found: dict[str, tuple[int, int]] = {}
+    found: dict[str, Stamp] = {}
     for rel in files:
         stamp = _stamp_of(f"{root}/{rel}")
-        if stamp is not None and stamp[0] < since - RACY_NS:
+        if stamp is not None and max(stamp[0], stamp[1]) < since - RACY_NS:
             found[rel] = stamp
     return found
 
 
-def _stamp_of(path: str) -> tuple[int, int] | None:
-    """A regular file's (mtime in ns, size); None for anything else or nothing."""
+def _stamp_of(path: str) -> Stamp | None:
+    """A regular file's (mtime, ctime in ns, size); None for anything else or nothing. (On
+    Windows st_ctime is the creation time: the mtime still moves with every edit.)"""
     try:
         found = os.stat(path)
     except OSError:
         return None
-    return (found.st_mtime_ns, found.st_size) if stat.S_ISREG(found.st_mode) else None
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    return (found.st_mtime_ns, found.st_ctime_ns, found.st_size)
 
 
 def _digest_of(path: str) -> str | None:
-    """The digest of a regular file's bytes (as `scan.digest` computes it at build); None if
+    """The digest of a regular file's bytes (as the build computes it); None if
     it cannot be read. Non-blocking, so a FIFO put in a file's place cannot hang the check.
     Plain `os` calls on a string path: this runs for every file at every start."""
     try:
@@ -203,8 +211,6 @@ def _digest_of(path: str) -> str | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        from .scan import digest
-
         return digest(iter(functools.partial(os.read, fd, _CHUNK), b""))
     except OSError:
         return None
@@ -218,7 +224,7 @@ def facts_digest(read: RouteFile | Declarations | ParamsFile) -> str:
     declared names (a setting, or any public value it binds) with what the scan knows of them;
     a params file's `pattern`, `description` and `match`'s parameters (its body is `run`'s).
     """
-    from .scan import RouteFile, digest
+    from .scan import RouteFile
 
     if isinstance(read, ParamsFile):
         return digest((read.facts.encode(),))

@@ -23,9 +23,10 @@ from .baked_openapi import BakedDocument
 # A route file's or layout's path -> (digest of its bytes, digest of the facts the build read
 # from them): see `freshness`.
 Digests = Mapping[str, tuple[str, str]]
-# A file's path -> (modification time in ns, size) as the build found them: `freshness`
-# hashes only a file whose stamp is no longer this.
-Stamps = Mapping[str, tuple[int, int]]
+# A file's (modification time, change time in ns, size) as the build found them, by path:
+# `freshness` hashes only a file whose stamp is no longer this.
+Stamp = tuple[int, int, int]
+Stamps = Mapping[str, Stamp]
 
 FORMAT_VERSION = 4  # of routes.dat and this manifest; a reader refuses any other
 # 2: records name the layouts that apply, the manifest lists layout_files (0.4.0)
@@ -33,16 +34,17 @@ FORMAT_VERSION = 4  # of routes.dat and this manifest; a reader refuses any othe
 # 4: records carry the statuses a handler's returns show (OpenAPI documents them)  (0.5.0)
 
 
-def reproducible() -> bool:
-    """Whether SOURCE_DATE_EPOCH asks for a build whose bytes depend on the sources only."""
-    return bool(os.environ.get("SOURCE_DATE_EPOCH"))
+def source_date_epoch() -> int | None:
+    """SOURCE_DATE_EPOCH, when it asks for a reproducible build (whole seconds); else None."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return int(epoch) if epoch.isdigit() else None
 
 
 def created_at() -> str:
     """ISO 8601 build time; SOURCE_DATE_EPOCH (reproducible builds) wins over the clock."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.strip().isdigit():
-        return datetime.fromtimestamp(int(epoch), tz=timezone.utc).isoformat()
+    epoch = source_date_epoch()
+    if epoch is not None:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
     return datetime.now(tz=timezone.utc).isoformat()
 
 
@@ -81,8 +83,9 @@ def _is_digests(value: object) -> bool:
 
 
 def _is_stamps(value: object) -> bool:
+    """[mtime, ctime, size]: times in ns (before 1970 is negative), a size of 0 or more."""
     return isinstance(value, dict) and all(
-        isinstance(v, list) and len(v) == 2 and all(_is_int(n) and n >= 0 for n in v)
+        isinstance(v, list) and len(v) == 3 and all(_is_int(n) for n in v) and v[2] >= 0
         for v in value.values()
     )
 
@@ -123,7 +126,7 @@ class Manifest:
     # `digests`: the loader's check of each record's `[x=name]`, and `freshness`'s. Absent
     # from the JSON when there are none (a cache of a project without params/ is as before).
     param_files: tuple[str, ...] = ()
-    # Files of `digests` -> (mtime in ns, size) when built (`freshness.stamps`): the stale
+    # Files of `digests` -> (mtime, ctime in ns, size) when built (`freshness.stamps`): the stale
     # check hashes only a file whose stamp changed. Recorded by a build into the project's
     # own cache, for the files it did not find changed just before or during the build;
     # absent from a wheel's cache and a reproducible build's (a stamp is of one disk).
@@ -174,7 +177,7 @@ class Manifest:
         del fields["param_files"]
         del fields["stamps"]
         if self.stamps:
-            fields["stamps"] = {f: list(pair) for f, pair in self.stamps.items()}
+            fields["stamps"] = {f: list(stamp) for f, stamp in self.stamps.items()}
         if self.param_files:
             fields["param_files"] = list(self.param_files)
         if self.openapi is not None:
@@ -210,7 +213,7 @@ class Manifest:
         if "stamps" in data:  # optional: only a build into the project's own cache
             if not _is_stamps(data["stamps"]):
                 raise ValueError("an invalid stamps")
-            values["stamps"] = {f: (pair[0], pair[1]) for f, pair in data["stamps"].items()}
+            values["stamps"] = {f: (s[0], s[1], s[2]) for f, s in data["stamps"].items()}
         if data.get("openapi") is not None:  # optional: only a build with build.openapi
             values["openapi"] = BakedDocument.from_dict(data["openapi"])
         return cls(**values)

@@ -9,7 +9,6 @@ TreeChanged, for the caller to scan again (`dev` does, a few times) or to say so
 from __future__ import annotations
 
 import ast
-import hashlib
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from ..conventions import (
 )
 from ..errors import FastAPIRouteError, Problem
 from . import segment_types
+from .digest import digest
 from .segment_types import ParamsFile
 from .walk import TreeWalk, Walk, is_gone, walk
 
@@ -261,13 +261,6 @@ def _crashes_the_parser(source: bytes) -> bool:
     return result.returncode < 0  # killed by a signal; a SyntaxError is reported below
 
 
-def digest(chunks: Iterable[bytes]) -> str:
-    """A file's digest, from its bytes in one or more pieces: the build records it beside the
-    facts read from them, and `freshness` re-reads only a file whose digest differs."""
-    hashed = hashlib.blake2b(digest_size=16)
-    for chunk in chunks:
-        hashed.update(chunk)
-    return hashed.hexdigest()
 
 
 def _parse(path: Path, rel: str) -> tuple[ast.Module, str] | Problem:

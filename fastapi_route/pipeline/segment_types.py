@@ -31,7 +31,7 @@ class ParamsFile:
 
     file: str  # posix, relative to the project root
     name: str  # the type's name: the file's stem
-    digest: str = ""  # of the bytes read (`scan.digest`)
+    digest: str = ""  # of the bytes read (`digest.digest`)
     # What the build derives from it (line numbers left out): `freshness` compares these.
     pattern: str | None = None
     description: str | None = None

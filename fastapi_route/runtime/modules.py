@@ -66,16 +66,6 @@ def module_part(folder: str) -> str:
     return "_x" + folder.encode("utf-8", "surrogateescape").hex()
 
 
-class _FromSource(importlib.machinery.SourceFileLoader):
-    """Compiles the file itself, without the bytecode cache: for a file imported again after
-    it changed (`dev`). The cache tells a pyc is stale by the source's mtime in whole
-    seconds and its size, so two versions of one size saved in the same second would share
-    the first one's pyc."""
-
-    def get_code(self, fullname: str) -> types.CodeType:
-        return self.source_to_code(self.get_data(self.path), self.path)
-
-
 def _execute(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
     """Create, register and run a module; a module that raises is not left registered."""
     module = importlib.util.module_from_spec(spec)
@@ -156,9 +146,6 @@ class ProjectModules:
         remember_factory_checks()
         self.root = project.root
         self._loaded: dict[str, types.ModuleType] = {}
-        # Each file's (mtime in ns, size) when it was last imported: one imported again after
-        # it changed is compiled from its source (`_FromSource`).
-        self._imported: dict[str, tuple[int, int]] = {}
         self._lock = threading.RLock()
         try:
             self.base = self._base_package(project)
@@ -283,7 +270,9 @@ class ProjectModules:
                 # A package's __init__ on the way may have imported the file (or be it).
                 module = sys.modules.get(name)
                 if module is None:
-                    module = _execute(self._spec(name, rel_file))
+                    spec = importlib.util.spec_from_file_location(name, self.root / rel_file)
+                    assert spec is not None
+                    module = _execute(spec)
             self._loaded[rel_file] = module
             return module
         except (Exception, SystemExit) as exc:  # sys.exit() at import fails the import too
@@ -291,23 +280,6 @@ class ProjectModules:
                 located(f"{rel_file} failed to import", exc, self.root),
                 "fix the error in that file",
             ) from exc
-
-    def _spec(self, name: str, rel_file: str) -> importlib.machinery.ModuleSpec:
-        path = self.root / rel_file
-        try:
-            found = os.stat(path)
-            stamp = (found.st_mtime_ns, found.st_size)
-        except OSError:
-            stamp = None  # the import says what is wrong
-        before = self._imported.get(rel_file)
-        loader = None
-        if stamp is not None:
-            self._imported[rel_file] = stamp
-            if before is not None and before != stamp:
-                loader = _FromSource(name, str(path))
-        spec = importlib.util.spec_from_file_location(name, path, loader=loader)
-        assert spec is not None
-        return spec
 
     def forget(self, folder: str) -> None:
         """Drop the modules of every file below `folder` (relative to the root), helpers

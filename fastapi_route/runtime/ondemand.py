@@ -95,11 +95,15 @@ class LazyRoute(BaseRoute):
         self.pattern: re.Pattern[str] | None = None
         self.real: BaseRoute | None = None
         self.error: Exception | None = None
+        # The registrar of the table it was last in, once `dev` installed a table without it:
+        # a request still on that table's list may make it real, with its record's id and
+        # methods, which the new registrar does not know.
+        self.left: Registrar | None = None
 
     @property
     def registrar(self) -> Registrar:
         """The registrar of the table it is in now (`dev` keeps it in the next table)."""
-        return self.owner.registrar
+        return self.left if self.left is not None else self.owner.registrar
 
     def materialize(self) -> BaseRoute | None:
         if self.real is None and self.error is None:
@@ -157,6 +161,7 @@ class Staged(NamedTuple):
     router_routes: list[BaseRoute]  # the router's new list
     keys: list[int]  # what stands for each of its places, for the dispatcher's index
     registrar: Registrar
+    left: list[LazyRoute]  # the stand-ins of `replaced` that the new table does not keep
 
     def fits(self, owner: OnDemandRoutes, routes: Sequence[RouteEntry]) -> bool:
         """Still right for the router as it is: the same table, and the same other routes
@@ -242,6 +247,8 @@ class OnDemandRoutes:
             staged = self.stage(routes)
         with self.lock:  # a thread running a sync handler may be making a route real
             self._made_meanwhile(staged)
+            for lazy in staged.left:
+                lazy.left = self.registrar
             self.registrar = staged.registrar
             self.lazy = staged.lazy
             # A new list: the dispatcher rebuilds its index for it (or takes the one made
@@ -274,8 +281,10 @@ class OnDemandRoutes:
         lazy = [standing.get(id(r)) or LazyRoute(self, r, at + i) for i, r in enumerate(routes)]
         # A place of ours is its stand-in's (made real in place, kept across reloads).
         keys = [*map(id, kept[:at]), *map(id, lazy), *map(id, kept[at:])]
+        staying = set(map(id, lazy))
+        left = [x for x in replaced if id(x) not in staying]
         return Staged(routes, replaced, at, kept, lazy, [*kept[:at], *lazy, *kept[at:]],
-                      keys, registrar)
+                      keys, registrar, left)
 
     def _made_meanwhile(self, staged: Staged) -> None:
         """The stand-ins made real (or failed) between `stage` and now, by the current
