@@ -481,3 +481,21 @@ def test_a_reload_keeps_the_registrars_tables_those_of_its_table(tmp_path: Path)
         assert set(client.put("/p4").headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
         assert "get_new_id" in client.get("/openapi.json").text
         assert client.get("/p5").status_code == 404
+
+
+def test_dev_facts_see_a_file_put_back_with_its_old_mtime(tmp_path: Path) -> None:
+    """`dev` reuses what a file said while its stamp holds: the same rule as the stale
+    check's, ctime included, so a file `tar` or `rsync -t` put back with the old mtime and
+    size is read again."""
+    root = write_tree(tmp_path / "app", {"routes/a/route.py": "def GET(request, x: int):\n"
+                                                              "    return {}\n"})
+    config = load_config(root)
+    facts = Facts()
+    first = scan(root, config, facts=facts)
+    path = root / "routes/a/route.py"
+    before = os.stat(path)
+    path.write_text(path.read_text().replace("x: int", "x: str"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    again = scan(root, config, facts=facts)
+    assert first.files[0].definitions[0].annotations == (("x", "int"),)
+    assert again.files[0].definitions[0].annotations == (("x", "str"),)

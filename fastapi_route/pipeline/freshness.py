@@ -40,8 +40,7 @@ from ..conventions import LAYOUT_NAMES
 from ..errors import Problem
 from ..table import RouteEntry, methods_by
 from .cache import Cache
-from .digest import digest
-from .manifest import Stamp
+from .digest import Stamp, digest, stamp_of
 from .segment_types import ParamsFile, listed
 from .walk import walk
 
@@ -125,7 +124,7 @@ def check(root: Path, config: Config, cache: Cache) -> Staleness:
         recorded = manifest.digests.get(rel)
         if recorded is not None:
             stamped = manifest.stamps.get(rel)
-            if stamped is not None and stamped == _stamp_of(f"{base}/{rel}"):
+            if stamped is not None and stamped == stamp_of(f"{base}/{rel}"):
                 continue  # not written since the build
             if _digest_of(f"{base}/{rel}") == recorded[0]:
                 continue  # the very bytes of the build
@@ -182,22 +181,10 @@ def stamps(root: Path, files: list[str], since: int | None) -> dict[str, Stamp]:
         return {}
     found: dict[str, Stamp] = {}
     for rel in files:
-        stamp = _stamp_of(f"{root}/{rel}")
+        stamp = stamp_of(f"{root}/{rel}")
         if stamp is not None and max(stamp[0], stamp[1]) < since - RACY_NS:
             found[rel] = stamp
     return found
-
-
-def _stamp_of(path: str) -> Stamp | None:
-    """A regular file's (mtime, ctime in ns, size); None for anything else or nothing. (On
-    Windows st_ctime is the creation time: the mtime still moves with every edit.)"""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(found.st_mode):
-        return None
-    return (found.st_mtime_ns, found.st_ctime_ns, found.st_size)
 
 
 def _digest_of(path: str) -> str | None:

@@ -19,13 +19,13 @@ from .. import __version__
 from ..conventions import is_own_type_name, params_type
 from ..table import RouteEntry, Statistics
 from .baked_openapi import BakedDocument
+from .digest import Stamp
 
 # A route file's or layout's path -> (digest of its bytes, digest of the facts the build read
 # from them): see `freshness`.
 Digests = Mapping[str, tuple[str, str]]
-# A file's (modification time, change time in ns, size) as the build found them, by path:
-# `freshness` hashes only a file whose stamp is no longer this.
-Stamp = tuple[int, int, int]
+# Each file's stamp (`digest.Stamp`) as the build found it, by path: `freshness` hashes only
+# a file whose stamp is no longer this.
 Stamps = Mapping[str, Stamp]
 
 FORMAT_VERSION = 4  # of routes.dat and this manifest; a reader refuses any other

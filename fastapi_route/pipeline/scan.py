@@ -26,7 +26,7 @@ from ..conventions import (
 )
 from ..errors import FastAPIRouteError, Problem
 from . import segment_types
-from .digest import digest
+from .digest import Stamp, digest, stamp_of
 from .segment_types import ParamsFile
 from .walk import TreeWalk, Walk, is_gone, walk
 
@@ -342,8 +342,8 @@ Reader = Callable[[Path, str, tuple[str, ...]], T | Problem]
 
 
 class Facts:
-    """What each file said when last read, reused while its size and mtime stay the same;
-    and the walk of the tree (`TreeWalk`), read again only where paths changed since
+    """What each file said when last read, reused while its stamp (`digest.stamp_of`) stays
+    the same; and the walk of the tree (`TreeWalk`), read again only where paths changed since
     (`changed`): dev re-reads only the folders and files a save changed.
 
     Walks are partial only once `track` is on: from then on every change must be told
@@ -351,7 +351,7 @@ class Facts:
     told of is not read again, nor is a file in it checked."""
 
     def __init__(self) -> None:
-        self._known: dict[str, tuple[tuple[int, int], Read]] = {}
+        self._known: dict[str, tuple[Stamp, Read]] = {}
         self._tree: TreeWalk | None = None
         self._tracking = False
         self._changed: set[str] | None = None  # told since the last walk; None: walk it all
@@ -397,11 +397,9 @@ class Facts:
         if not check and known is not None:
             return known[1]  # type: ignore[return-value]  # what `reader` gave for this file
         path = root / rel
-        try:
-            info = path.stat()
-        except OSError:
+        key = stamp_of(str(path))  # the stale check's rule for "not written since"
+        if key is None:  # gone, or not a file: the reader says what is wrong
             return reader(path, rel, folders)
-        key = (info.st_mtime_ns, info.st_size)
         if known is not None and known[0] == key:
             return known[1]  # type: ignore[return-value]
         result = reader(path, rel, folders)
