@@ -26,7 +26,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,18 @@ class Page:
                 raise BrowserError(f"{expression!r} stayed {value!r} for {timeout} s; the page "
                                    f"asked for {self.requested}, and failed {self.failed}")
             time.sleep(0.1)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = PAGE_TIMEOUT) -> None:
+        """Until `condition()` holds, reading the browser's events as they come (they are read
+        with each command's answer); raises with what the page asked for, and what failed,
+        when `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise BrowserError(f"still not so after {timeout} s; the page asked for "
+                                   f"{self.requested}, and failed {self.failed}")
+            time.sleep(0.1)
+            self.evaluate("0")
 
     def _events(self, method: str) -> Iterator[dict[str, Any]]:
         for event in self.browser.events:

@@ -93,6 +93,9 @@ def test_fastapis_own_pages_stay_blank_here(tmp_path: Path, browser: Chromium) -
         assert page.evaluate("document.querySelectorAll('.opblock').length") == 0
         cdn = left_the_machine(page, server.port)
         assert any(url.startswith("https://cdn.jsdelivr.net/") for url in cdn), cdn
+        # a request's failure is an event of its own, which may come after the page settled
+        # (the favicon's, once): each one's, before what it says is read
+        page.wait_until(lambda: all(url in page.failed for url in cdn))
         assert all(page.failed[url].startswith("net::ERR_") for url in cdn), page.failed
 
 
