@@ -243,6 +243,23 @@ def test_index_treats_unknown_convertors_and_mounts_as_everywhere():
         assert found == expected, path
 
 
+def test_an_index_prepared_beside_a_stale_one_is_made_whole():
+    """`prepare` updates only the index of the router's list as it is: an older index's keys
+    are ids of routes that may be gone, and a new route with one of those ids (here given
+    by hand) would be taken for the old one, at the old one's path."""
+    from starlette.routing import Router
+
+    old = [Route("/old", _digits)]
+    router = Router(routes=old)
+    dispatcher = Dispatcher(router, router.app)
+    assert [r.path for r in dispatcher.view("/old").routes] == ["/old"]  # indexed for `old`
+    router.routes = [Route("/other", _digits)]  # replaced, and not yet asked for
+    new = [Route("/new", _digits)]
+    dispatcher.prepare(new, [id(old[0])])  # the old route's id, taken again
+    router.routes = new
+    assert [r.path for r in dispatcher.view("/new").routes] == ["/new"]
+
+
 def test_a_route_with_a_user_convertor_is_answered_like_the_linear_scan(tmp_path):
     _write(tmp_path, {
         "routes/c/[x]/route.py": HANDLER.format(method="GET", params=", x", values=', "x": x'),

@@ -243,9 +243,14 @@ class Dispatcher:
         what stands for each place of the list (see `RouteIndex`; the routes' ids when not
         given): the index is the current one updated where the keys differ."""
         keys = [id(r) for r in routes] if keys is None else keys
-        index = self._index
-        self._ahead = (routes, RouteIndex(routes, keys) if index is None
-                       else index.updated(routes, keys))
+        index, built_for = self._index, self._built_for
+        # Updated only from the index of the router's list as it is: its keys are ids of
+        # objects that list keeps alive. An older index's may have been freed and their ids
+        # taken by new routes, which `updated` would take for the old ones.
+        current = (index is not None and built_for is self.router.routes
+                   and index.size == len(built_for))
+        self._ahead = (routes, index.updated(routes, keys) if current and index is not None
+                       else RouteIndex(routes, keys))
 
     def routes_replaced(self, position: int) -> None:
         """The route at `position` was swapped in place (a lazy route became real): the same
