@@ -17,6 +17,9 @@ For `run`, step 4 falls inside the warm-up: the document needs every route regis
 Every contender prints the same document size (checked: same number of paths as the floor's).
 
     python bench/openapi_wait.py --sizes 1000 5000 --rounds 3 --json openapi-wait.json
+    python bench/openapi_wait.py --models --sizes 1000 10000 --rounds 2
+
+`--models` writes the models tree (issue 19: a pydantic body model in every route file).
 
 Run it with the library you mean to measure importable: the servers are started with this
 process's environment (PYTHONPATH included) and interpreter.
@@ -78,7 +81,12 @@ def sample(tree: Tree, name: str, after: float) -> dict[str, Any]:
         prober.stop()
         if response.status != 200:
             raise RuntimeError(f"{name}: {OPENAPI} answered {response.status}")
+        # where the worst waits fell: seconds after the request (the fork, the document's
+        # calls) or before the answer (its bytes served)
+        worst = sorted(((took, at - asked, answered - at) for at, took in prober.samples
+                        if at < answered and at + took > asked), reverse=True)[:5]
         return {"openapi_s": answered - asked, "during": prober.during(asked, answered),
+                "worst": [[round(x, 4) for x in w] for w in worst],
                 "paths": len(json.loads(body)["paths"]),
                 "since_first_response_s": asked - server.ready_at}
 
@@ -94,13 +102,15 @@ def measure(tree: Tree, names: list[str], rounds: int, after: float) -> dict[str
                 samples[name].append(s)
                 say(f"N={tree.files} {name}: document {s['openapi_s']:.2f} s, "
                     f"{len(s['during'])} requests meanwhile, max "
-                    f"{max(s['during'], default=0) * 1000:.0f} ms")
+                    f"{max(s['during'], default=0) * 1000:.0f} ms; worst (s waited, s after "
+                    f"the request, s before the answer): {s['worst']}")
     out: dict[str, Any] = {}
     for name, ss in samples.items():
         counts = {s["paths"] for s in ss}
         stats = _latency_stats([t for s in ss for t in s["during"]], len(ss))
         out[name] = {**stats, "openapi_s": statistics.median(s["openapi_s"] for s in ss),
-                     "openapi_s_all": [s["openapi_s"] for s in ss], "paths": sorted(counts)}
+                     "openapi_s_all": [s["openapi_s"] for s in ss], "paths": sorted(counts),
+                     "worst": [s["worst"] for s in ss]}
     floor_paths = out.get("floor", {}).get("paths")
     for name, r in out.items():
         if floor_paths and r["paths"] != floor_paths:
@@ -129,6 +139,8 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=0.2,
                         help="seconds of probing before /openapi.json is asked (default 0.2)")
     parser.add_argument("--contenders", nargs="+", default=NAMES, choices=NAMES)
+    parser.add_argument("--models", action="store_true",
+                        help="route files with pydantic models (bench/generate.py --models)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     results: dict[str, Any] = {"commit": _git_head(), "python": PYTHON,
@@ -139,7 +151,7 @@ def main() -> None:
     say(f"commit {results['commit']}")
     with tempfile.TemporaryDirectory(prefix="fastapi-route-openapi-") as scratch:
         for n in args.sizes:
-            tree = generate(n, Path(scratch) / f"tree-{n}")
+            tree = generate(n, Path(scratch) / f"tree-{n}", models=args.models)
             subprocess.run([PYTHON, "-m", "fastapi_route", "build", "--project",
                             str(tree.root)], check=True, stdout=subprocess.DEVNULL)
             say(f"N={n}: {tree.files} route files written and built")

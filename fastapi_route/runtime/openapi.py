@@ -8,7 +8,20 @@ over them all (about 0.7 s at 1000 route files, 4 s at 5000, in one call), and o
 of the whole document (1 MB at 1000 route files; C code that never lets go of the GIL).
 
 So the route's ASGI app is wrapped here, and the request waits for the document to be made
-elsewhere while the loop serves other requests:
+elsewhere while the loop serves other requests.
+
+In a server process (`run`, the asgi entry point) on Linux, elsewhere is a forked child
+(`forked`, issue 19): the loop stops only for the fork (4 ms at 1000 model files, 20 ms at
+10,000), and the child, a copy of the app, makes every route real at full speed, makes the
+document and sends back its JSON. The server neither registers the routes for it (its
+warm-up goes on at its own pace) nor holds the document (only its bytes, kept for the router's
+list it was made from: `run` never changes it, as FastAPI keeps its document). A thread was
+not enough: the document's two longest calls (validating the whole of it as pydantic's
+`OpenAPI` model, and dumping it) hold the interpreter from start to end, 140 ms at 1000 model
+files, 1.6 s at 10,000. A child that fails (the document raises, the child is killed) leaves
+the work to the thread below, from then on; so does a document FastAPI already holds (a
+direct `app.openapi()` made it), and any app that is not a server's (a test's, an included
+tree's, `dev`'s: not ours to fork). In the thread:
 
 1. every route is made real in slices with pauses, as the warm-up does (with it: the warm-up's
    slices get longer while a request waits; see `OnDemandRoutes.make_all_real`);
@@ -39,6 +52,7 @@ import concurrent.futures
 import contextlib
 import gc
 import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +61,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import collector
+from . import collector, forked
 from .switching import switch_interval_at_most
 
 if TYPE_CHECKING:
     from .ondemand import OnDemandRoutes
+
+log = logging.getLogger("fastapi_route")
 
 # The interpreter's switch interval while the document is made in its thread (default 5 ms).
 SWITCH_INTERVAL = 0.001
@@ -60,6 +76,9 @@ SWITCH_INTERVAL = 0.001
 FULL_COLLECTIONS_HELD = 1_000_000
 # How deep `render` splits objects: the document, its paths, each path, each operation.
 RENDER_DEPTH = 3
+# How long the first request waits before it tries again for the trees' locks (a thread
+# running a sync handler is making a route real) to fork.
+LOCK_RETRY = 0.001
 
 
 def fastapi_openapi_route(app: FastAPI) -> Route | None:
@@ -98,6 +117,11 @@ class OpenAPIRoute:
         self.trees = [file_routes]  # every tree in the app (`include` adds one per tree)
         self.making: concurrent.futures.Future[bytes] | None = None
         self.lock = threading.Lock()
+        # The document made by a forked child (`forked`), for the router's list it was made
+        # from; the child under way; whether a child failed (then the thread's way for good).
+        self.by_child: tuple[list[Any], bytes] | None = None
+        self.forking: concurrent.futures.Future[bytes | None] | None = None
+        self.child_failed = False
 
     def install(self) -> bool:
         """Wrap the app's OpenAPI route, if FastAPI added one; whether it did."""
@@ -123,7 +147,12 @@ class OpenAPIRoute:
             await tree.make_all_real(hurried=True)
 
     async def rendered(self) -> bytes:
-        """Every route made real in slices, then `app.openapi()` and its JSON in a thread."""
+        """In a server process, made by a forked child; elsewhere (or if the child failed),
+        every route made real in slices, then `app.openapi()` and its JSON in a thread."""
+        if self._forkable():
+            body = await self._from_child()
+            if body is not None:
+                return body
         await self.make_all_real()
         with self.lock:
             making = self.making
@@ -136,6 +165,71 @@ class OpenAPIRoute:
                                  name="fastapi-route openapi").start()
         # shield: a request that goes away does not cancel the others' document
         return await asyncio.shield(asyncio.wrap_future(making))
+
+    def _forkable(self) -> bool:
+        """A server process (`run`, the asgi entry point: ours to fork) on Linux, with no
+        document of FastAPI's own to render (made by a direct `app.openapi()`)."""
+        return (self.trees[0].server and not self.child_failed and forked.usable()
+                and self.app.openapi_schema is None)
+
+    async def _from_child(self) -> bytes | None:
+        """The document a forked child made for the router's current list (`dev` gives it a
+        new list when its table changes; `run` never does): made once, as FastAPI makes its
+        document once. None: the child failed."""
+        routes = self.app.router.routes
+        made = self.by_child
+        if made is not None and made[0] is routes:
+            return made[1]
+        with self.lock:
+            waiting, first = self.forking, self.forking is None
+            if waiting is None:
+                waiting = self.forking = concurrent.futures.Future()
+        if first:
+            await self._fork(waiting, routes)
+        # shield: a request that goes away does not cancel the others' document
+        return await asyncio.shield(asyncio.wrap_future(waiting))
+
+    async def _fork(self, done: concurrent.futures.Future[bytes | None],
+                    routes: list[Any]) -> None:
+        """Fork a child that makes the document, holding every tree's lock (no thread is
+        half-way through making a route real in the copy); `done` gets its bytes, or None."""
+        try:
+            locks = [tree.lock for tree in self.trees]
+            while True:  # all or none: never one held while waiting for another
+                held = [lock for lock in locks if lock.acquire(blocking=False)]
+                if len(held) == len(locks):
+                    break
+                for lock in held:
+                    lock.release()
+                await asyncio.sleep(LOCK_RETRY)
+            try:
+                child = forked.start(self._document)
+            finally:
+                for lock in held:
+                    lock.release()
+        except asyncio.CancelledError:  # the request went away: the next one forks
+            self._child_done(None, done, routes, failed=False)
+            raise
+        except OSError as exc:  # no fork to be had (no memory, too many processes)
+            log.warning("fastapi-route: the OpenAPI document is made in the server: %s", exc)
+            self._child_done(None, done, routes)
+            return
+        child.add_done_callback(lambda f: self._child_done(f.result(), done, routes))
+
+    def _document(self) -> bytes:
+        """In the child: every route made real, the document, its JSON (what FastAPI's
+        endpoint answers, `render`'s bytes; in one piece: nothing else runs there)."""
+        return _dumps(self.app.openapi()).encode("utf-8")
+
+    def _child_done(self, body: bytes | None, done: concurrent.futures.Future[bytes | None],
+                    routes: list[Any], failed: bool = True) -> None:
+        with self.lock:
+            if body is None:
+                self.child_failed = failed
+            else:
+                self.by_child = (routes, body)
+            self.forking = None
+        done.set_result(body)
 
     def _make(self, making: concurrent.futures.Future[bytes]) -> None:
         making.set_running_or_notify_cancel()

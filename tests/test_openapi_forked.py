@@ -1,0 +1,387 @@
+"""A server process makes its first OpenAPI document in a forked child (issue 19,
+`runtime/forked.py`): the server answers other requests meanwhile without the interpreter
+being held by FastAPI's longest calls, and the child is a well-behaved copy (it holds none of
+the server's sockets, stops with it, says nothing). Behaviour only: every wait is bounded,
+none is asserted on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import write_tree
+
+from fastapi_route.config import load_config
+from fastapi_route.pipeline.build import build
+from fastapi_route.project import Project
+from fastapi_route.runtime import forked
+from fastapi_route.runtime.app import create_app, installed_in, runtime_of
+from fastapi_route.runtime.ondemand import LazyRoute
+
+pytestmark = pytest.mark.skipif(not forked.usable(), reason="forks only on Linux")
+
+BOUND = 30.0  # seconds: a bound on any wait, never an assertion on speed
+FILES = 30
+
+TREE = {
+    "routes/ping/route.py": """
+        def GET(request):
+            return {"pong": True}
+    """,
+    **{f"routes/things/t{i}/[item_id]/route.py": f"""
+        from pydantic import BaseModel
+
+
+        class Thing{i}(BaseModel):
+            name: str
+            size: int = {i}
+
+
+        def GET(request, item_id: int) -> Thing{i}:
+            return Thing{i}(name=str(item_id))
+
+
+        async def PUT(request, item_id: int, thing: Thing{i}) -> Thing{i}:
+            return thing
+    """ for i in range(FILES)},
+}
+
+
+@pytest.fixture(autouse=True)
+def _not_under_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("FASTAPI_ROUTE_SUPERVISOR", raising=False)
+    monkeypatch.delenv("FASTAPI_ROUTE_SCHEDULE", raising=False)
+    yield
+    gc.unfreeze()  # a server app freezes what it makes: given back for the rest of the suite
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = write_tree(tmp_path_factory.mktemp("forked") / "app", TREE)
+    build(root, load_config(root))
+    return root
+
+
+def server_app(root: Path, schedule: str = "warm") -> Any:
+    """The app as `run` makes it (`server=True`: a process that is ours to fork)."""
+    return create_app(Project(root), source="cache", schedule=schedule,  # type: ignore[arg-type]
+                      server=True)
+
+
+def lazy_left(app: Any) -> int:
+    return sum(isinstance(r, LazyRoute) for r in app.router.routes)
+
+
+def serve(app: Any, scenario: Callable[[httpx.AsyncClient], Any],
+          raise_app_exceptions: bool = True) -> Any:
+    async def main() -> Any:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     timeout=BOUND) as client:
+            return await asyncio.wait_for(scenario(client), BOUND)
+
+    return asyncio.run(main())
+
+
+def eager_document(root: Path) -> Any:
+    app = create_app(Project(root), source="cache", schedule="eager")
+    return json.loads(json.dumps(app.openapi()))
+
+
+def counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    forks: list[int] = []
+    start = forked.start
+
+    def counted(work: Callable[[], bytes]) -> Any:
+        forks.append(1)
+        return start(work)
+
+    monkeypatch.setattr(forked, "start", counted)
+    return forks
+
+
+def replace_openapi(app: Any, openapi: Callable[[], Any]) -> None:
+    app.openapi = openapi
+    runtime_of(app).file_routes.keep_openapi_complete()  # what create_app does after configure
+
+
+def gone(pid: int) -> bool:
+    """Whether `pid` has exited: no such process, or a zombie (an orphan whose new parent,
+    in a container's PID 1, may never reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except FileNotFoundError:
+        return True
+
+
+def reaped(pid: int) -> None:
+    """Our child `pid` is gone, not left a zombie: the server waited for it."""
+    wait_until(lambda: not Path(f"/proc/{pid}").exists())
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + BOUND
+    while not condition():
+        assert time.monotonic() < deadline, "not within the bound"
+        time.sleep(0.02)
+
+
+# --- the server: the document comes from a child ---------------------------------------------
+
+
+def test_a_server_app_serves_the_childs_document_and_never_makes_it_itself(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The document is the eager app's, byte for byte what FastAPI's endpoint answers; the
+    server neither made it (no document of FastAPI's) nor made its routes real for it (the
+    child did, in its copy); later requests get the same bytes without another child."""
+    forks = counting_forks(monkeypatch)
+    app = server_app(tree)
+    assert lazy_left(app) > 0
+
+    async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await client.get("/openapi.json") for _ in range(3)]
+
+    responses = serve(app, scenario)
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert responses[0].content == responses[1].content == responses[2].content
+    assert responses[0].headers["content-type"] == "application/json"
+    assert responses[0].json() == eager_document(tree)
+    assert forks == [1]
+    assert app.openapi_schema is None
+    assert lazy_left(app) > 0
+    state = installed_in(app).openapi
+    assert state is not None and not state.child_failed
+
+
+def test_requests_are_answered_while_the_child_makes_the_document(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child's document waits for a file the test writes only once the server has
+    answered another request meanwhile; concurrent requests share that one child."""
+    forks = counting_forks(monkeypatch)
+    app = server_app(tree)
+    described = app.openapi
+    entered, release = tmp_path / "entered", tmp_path / "release"
+
+    def openapi() -> Any:  # runs in the child
+        entered.touch()
+        while not release.exists():
+            time.sleep(0.01)
+        return described()
+
+    replace_openapi(app, openapi)
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[int, bool, list[Any]]:
+        documents = [asyncio.create_task(client.get("/openapi.json")) for _ in range(3)]
+        while not entered.exists():
+            await asyncio.sleep(0.01)
+        answered = (await client.get("/ping")).status_code
+        pending = not any(d.done() for d in documents)
+        release.touch()
+        return answered, pending, [(await d).json() for d in documents]
+
+    answered, pending, documents = serve(app, scenario)
+    assert (answered, pending) == (200, True)
+    assert documents[0] == documents[1] == documents[2] == eager_document(tree)
+    assert forks == [1]
+    assert app.openapi_schema is None, "the server made the document too"
+
+
+def test_a_document_that_fails_answers_500_as_fastapis_would(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child's failure is not the answer: the server makes the document its own way,
+    which raises the app's error (500, logged with its traceback), and forks no more."""
+    forks = counting_forks(monkeypatch)
+    app = server_app(tree)
+
+    def openapi() -> Any:
+        raise RuntimeError("the document fails")
+
+    replace_openapi(app, openapi)
+
+    async def scenario(client: httpx.AsyncClient) -> list[int]:
+        return [(await client.get("/openapi.json")).status_code for _ in range(2)]
+
+    assert serve(app, scenario, raise_app_exceptions=False) == [500, 500]
+    assert forks == [1]
+
+
+def test_a_document_the_app_already_holds_is_rendered_in_the_server(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forks = counting_forks(monkeypatch)
+    app = server_app(tree)
+    held = app.openapi()  # a direct call: FastAPI keeps it
+
+    async def scenario(client: httpx.AsyncClient) -> Any:
+        return (await client.get("/openapi.json")).json()
+
+    assert serve(app, scenario) == json.loads(json.dumps(held))
+    assert forks == []
+
+
+def test_an_app_that_is_not_a_servers_never_forks(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test suite's app, an included tree, `dev`: not ours to fork."""
+    forks = counting_forks(monkeypatch)
+    app = create_app(Project(tree), source="cache", schedule="warm")
+
+    async def scenario(client: httpx.AsyncClient) -> int:
+        return (await client.get("/openapi.json")).status_code
+
+    assert serve(app, scenario) == 200
+    assert forks == []
+    assert app.openapi_schema is not None
+
+
+# --- the child: a well-behaved copy ----------------------------------------------------------
+
+
+def answer(work: Callable[[], bytes]) -> bytes | None:
+    return forked.start(work).result(BOUND)
+
+
+def test_the_child_keeps_only_the_pipe_and_stdio_and_says_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FASTAPI_ROUTE_SUPERVISOR", f"{os.getpid()}:/nowhere")
+    a, b = socket.socketpair()
+    try:
+        def facts() -> bytes:
+            return json.dumps({
+                "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+                "sigterm": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+                "sigint": signal.getsignal(signal.SIGINT) == signal.SIG_DFL,
+                "logging": logging.getLogger("fastapi_route").isEnabledFor(logging.CRITICAL),
+                "supervisor": os.environ.get("FASTAPI_ROUTE_SUPERVISOR"),
+                "gc": gc.isenabled(),
+                "oom": Path("/proc/self/oom_score_adj").read_text().strip(),
+            }).encode()
+
+        got = answer(facts)
+    finally:
+        a.close()
+        b.close()
+    assert got is not None
+    seen = json.loads(got)
+    # stdio, the pipe, and the descriptor listdir itself had open while it read
+    assert len([fd for fd in seen["fds"] if fd > 2]) <= 2
+    assert a.fileno() == -1 or a.fileno() not in seen["fds"]
+    assert {k: seen[k] for k in ("sigterm", "sigint", "logging", "supervisor", "gc")} == {
+        "sigterm": True, "sigint": True, "logging": False, "supervisor": None, "gc": False}
+    assert seen["oom"] == "1000"
+
+
+def test_a_large_answer_comes_back_whole() -> None:
+    big = os.urandom(3 << 20).hex().encode()  # far more than a pipe holds
+    assert answer(lambda: big) == big
+    assert answer(lambda: b"") == b""
+
+
+def test_a_connection_the_server_closes_is_closed_while_the_child_works(
+        tmp_path: Path) -> None:
+    """The child holds none of the server's sockets: closing one is seen at once by its peer,
+    not when the child exits."""
+    server_end, client_end = socket.socketpair()
+    release = tmp_path / "release"
+
+    def work() -> bytes:
+        while not release.exists():
+            time.sleep(0.01)
+        return b"done"
+
+    child = forked.start(work)
+    try:
+        server_end.close()
+        client_end.settimeout(BOUND)
+        assert client_end.recv(1) == b""  # end of file, with the child still waiting
+        assert not child.done()
+    finally:
+        release.touch()
+        client_end.close()
+    assert child.result(BOUND) == b"done"
+
+
+def test_a_child_that_raises_or_dies_gives_none_and_is_reaped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+
+    def raises() -> bytes:
+        pid_file.write_text(str(os.getpid()))
+        raise RuntimeError("no document")
+
+    def dies() -> bytes:
+        pid_file.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+        return b"never"
+
+    def half() -> bytes:  # a length that promises more than comes
+        pid_file.write_text(str(os.getpid()))
+        for fd in (int(name) for name in os.listdir("/proc/self/fd")):
+            if fd > 2:
+                with contextlib.suppress(OSError):
+                    os.write(fd, forked.HEADER.pack(10) + b"abc")
+        os._exit(0)
+
+    for work in (raises, dies, half):
+        assert answer(work) is None
+        reaped(int(pid_file.read_text()))
+
+
+def test_a_child_that_uses_no_cpu_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lock another thread held at the fork is never released in the copy: a child that
+    neither works nor writes for STALLED seconds is killed, and the caller does the work."""
+    monkeypatch.setattr(forked, "STALLED", 0.5)
+    monkeypatch.setattr(forked, "POLL", 0.05)
+    pid_file = tmp_path / "pid"
+
+    def stuck() -> bytes:
+        pid_file.write_text(str(os.getpid()))
+        time.sleep(BOUND * 10)
+        return b"never"
+
+    assert answer(stuck) is None
+    reaped(int(pid_file.read_text()))
+
+
+def test_the_child_stops_with_the_server(tmp_path: Path) -> None:
+    """A server that exits (killed, or at the end of its shutdown) takes its child with it:
+    nothing keeps working, or keeps its port, after it."""
+    pid_file = tmp_path / "pid"
+    script = f"""
+import os, sys, time
+sys.path.insert(0, {str(Path(__file__).parents[1])!r})
+from fastapi_route.runtime import forked
+
+def work():
+    open({str(pid_file)!r}, "w").write(str(os.getpid()))
+    time.sleep(600)
+    return b"never"
+
+forked.start(work)
+while not os.path.exists({str(pid_file)!r}):
+    time.sleep(0.01)
+os._exit(0)
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=BOUND)
+    pid = int(pid_file.read_text())
+    wait_until(lambda: gone(pid))
