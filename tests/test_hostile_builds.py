@@ -178,7 +178,7 @@ import json, sys, time
 from pathlib import Path
 from fastapi_route.errors import CacheError, NoBuildError
 from fastapi_route.pipeline import cache
-path, stop = Path(sys.argv[1]), Path(sys.argv[2])
+path, stop, started = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 counts = {"ok": 0, "none": 0, "broken": 0}
 tables = set()
 first_broken = None
@@ -187,6 +187,7 @@ while not stop.exists():
         loaded = cache.load(path)
         counts["ok"] += 1
         tables.add(loaded.manifest.routes_sha256)
+        started.touch()
         if len(loaded.routes) != loaded.manifest.total_routes:
             raise AssertionError("counts differ")
     except NoBuildError:
@@ -204,14 +205,24 @@ def readers(cache: Path, n: int = 2) -> Iterator[list[dict[str, Any]]]:
     """`n` processes loading the cache in a loop until the block ends; their reports."""
     stop = cache.parent.parent / f"stop-{cache.parent.name}"
     stop.unlink(missing_ok=True)
+    started = [cache.parent.parent / f"started-{cache.parent.name}-{i}" for i in range(n)]
+    for marker in started:
+        marker.unlink(missing_ok=True)
     procs = [
-        subprocess.Popen([sys.executable, "-c", READER, str(cache), str(stop)], env=child_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(n)
+        subprocess.Popen([sys.executable, "-c", READER, str(cache), str(stop), str(marker)],
+                         env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for marker in started
     ]
     reports: list[dict[str, Any]] = []
     try:
-        time.sleep(0.3)  # let them start loading
+        # Each has loaded the cache once before anything changes it (a fixed sleep was not
+        # enough on a busy machine: a reader that started after the last build saw one table).
+        deadline = time.monotonic() + 60
+        while not all(marker.exists() for marker in started):
+            assert time.monotonic() < deadline, "a reader never loaded the cache"
+            assert all(proc.poll() is None for proc in procs), "a reader stopped"
+            time.sleep(0.01)
         yield reports
     finally:
         stop.touch()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.abc
+import importlib.util
 import json
 import logging
 import os
@@ -16,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import write_tree
+from starlette.responses import JSONResponse
 
 from fastapi_route.config import load_config
 from fastapi_route.pipeline.build import build
@@ -161,7 +165,8 @@ def test_a_server_app_serves_the_childs_document_and_never_makes_it_itself(
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert responses[0].content == responses[1].content == responses[2].content
     assert responses[0].headers["content-type"] == "application/json"
-    assert responses[0].json() == eager_document(tree)
+    eager = create_app(Project(tree), source="cache", schedule="eager")
+    assert responses[0].content == JSONResponse(eager.openapi()).body  # FastAPI's answer
     assert forks == [1]
     assert app.openapi_schema is None
     assert lazy_left(app) > 0
@@ -361,6 +366,49 @@ def test_a_child_that_uses_no_cpu_is_stopped(
 
     assert answer(stuck) is None
     reaped(int(pid_file.read_text()))
+
+
+class _HeldImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """One module whose import stays in progress (its module lock held) until released."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.entered, self.release = name, threading.Event(), threading.Event()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        # Found here, held in `exec_module`: a finder runs under the global import lock,
+        # which a fork waits for; a module's code runs under that module's lock only.
+        return importlib.util.spec_from_loader(name, self) if name == self.name else None
+
+    def exec_module(self, module: Any) -> None:
+        self.entered.set()
+        self.release.wait(BOUND)
+        raise ImportError(f"{self.name} held for the test")
+
+
+def test_a_child_needs_no_import_another_thread_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server thread importing (the warm-up) at the fork holds a module lock that no one
+    releases in the copy: the child imports nothing before its work, so it answers."""
+    forked.start(lambda: b"").result(BOUND)  # what the parent looks up once is looked up
+    monkeypatch.setattr(forked, "STALLED", 2.0)
+    monkeypatch.setattr(forked, "POLL", 0.05)
+    monkeypatch.delitem(sys.modules, "ctypes", raising=False)
+    held = _HeldImport("ctypes")
+    monkeypatch.setattr(sys, "meta_path", [held, *sys.meta_path])
+
+    def importer() -> None:
+        with contextlib.suppress(ImportError):
+            import ctypes  # noqa: F401
+
+    thread = threading.Thread(target=importer)
+    thread.start()
+    try:
+        assert held.entered.wait(BOUND)
+        assert answer(lambda: b"answered") == b"answered"
+    finally:
+        held.release.set()
+        thread.join(BOUND)
 
 
 def test_the_child_stops_with_the_server(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -51,7 +52,7 @@ from collections.abc import Callable
 from . import failure
 
 # How long a child may go without using the CPU or writing before it is taken to be stuck.
-STALLED = 10.0
+STALLED = 3.0
 # How often the server's reader looks at a child that says nothing.
 POLL = 0.5
 HEADER = struct.Struct(">Q")  # the answer's length, before it
@@ -76,6 +77,7 @@ def start(work: Callable[[], bytes]) -> concurrent.futures.Future[bytes | None]:
     the middle of whatever other threads were doing (the caller holds the locks of what
     `work` reads). The future is resolved by a thread of its own, which reads the answer and
     then waits for the child."""
+    prctl = _prctl()  # looked up here: the child imports nothing (see `_die_with_parent`)
     readable, writable = os.pipe()
     try:
         with warnings.catch_warnings():
@@ -89,7 +91,7 @@ def start(work: Callable[[], bytes]) -> concurrent.futures.Future[bytes | None]:
         os.close(writable)
         raise
     if pid == 0:  # the child: never returns
-        _child(work, readable, writable)
+        _child(work, readable, writable, prctl)
     os.close(writable)
     done: concurrent.futures.Future[bytes | None] = concurrent.futures.Future()
     threading.Thread(target=_collect, args=(pid, readable, done), daemon=True,
@@ -97,11 +99,12 @@ def start(work: Callable[[], bytes]) -> concurrent.futures.Future[bytes | None]:
     return done
 
 
-def _child(work: Callable[[], bytes], readable: int, writable: int) -> None:
+def _child(work: Callable[[], bytes], readable: int, writable: int,
+           prctl: Callable[..., int] | None) -> None:
     code = FAILED
     try:
         os.close(readable)
-        _detach(keep=writable)
+        _detach(keep=writable, prctl=prctl)
         try:
             answer = work()
         except BaseException:  # the caller's own way raises it, with its traceback
@@ -115,7 +118,7 @@ def _child(work: Callable[[], bytes], readable: int, writable: int) -> None:
         os._exit(code)
 
 
-def _detach(keep: int) -> None:
+def _detach(keep: int, prctl: Callable[..., int] | None) -> None:
     """What the child does first (see the module)."""
     gc.disable()
     logging.disable(logging.CRITICAL)
@@ -125,7 +128,7 @@ def _detach(keep: int) -> None:
     for number in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError, OSError):
             signal.signal(number, signal.SIG_DFL)
-    _die_with_parent()
+    _die_with_parent(prctl)
     with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
         f.write("1000")
     for name in os.listdir("/proc/self/fd"):
@@ -135,13 +138,25 @@ def _detach(keep: int) -> None:
                 os.close(fd)
 
 
-def _die_with_parent() -> None:
-    parent = os.getppid()
-    with contextlib.suppress(Exception):
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, or None where it cannot be had."""
+    try:
         import ctypes
 
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(prctl: Callable[..., int] | None) -> None:
+    # No import here: another thread of the server may have been importing at the fork, and
+    # a module lock it held is held for ever in the copy.
+    parent = os.getppid()
+    if prctl is not None:
         pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        with contextlib.suppress(Exception):
+            prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent went before the call took effect
         os._exit(FAILED)
 
