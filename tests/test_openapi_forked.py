@@ -27,12 +27,13 @@ from typing import Any
 import httpx
 import pytest
 from conftest import write_tree
+from fastapi.testclient import TestClient
 from starlette.responses import JSONResponse
 
 from fastapi_route.config import load_config
 from fastapi_route.pipeline.build import build
 from fastapi_route.project import Project
-from fastapi_route.runtime import forked
+from fastapi_route.runtime import forked, openapi
 from fastapi_route.runtime.app import create_app, installed_in, runtime_of
 from fastapi_route.runtime.ondemand import LazyRoute
 
@@ -91,9 +92,10 @@ def lazy_left(app: Any) -> int:
 
 
 def serve(app: Any, scenario: Callable[[httpx.AsyncClient], Any],
-          raise_app_exceptions: bool = True) -> Any:
+          raise_app_exceptions: bool = True, root_path: str = "") -> Any:
     async def main() -> Any:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions,
+                                        root_path=root_path)
         async with httpx.AsyncClient(transport=transport, base_url="http://test",
                                      timeout=BOUND) as client:
             return await asyncio.wait_for(scenario(client), BOUND)
@@ -172,6 +174,51 @@ def test_a_server_app_serves_the_childs_document_and_never_makes_it_itself(
     assert lazy_left(app) > 0
     state = installed_in(app).openapi
     assert state is not None and not state.child_failed
+
+
+def fastapis_answer(root: Path, root_path: str) -> Any:
+    """What FastAPI's own endpoint answers behind this root path (an app not a server's), as
+    JSON: where `servers` goes among the keys when the app has none differs by version
+    (FastAPI 0.110 puts it after `info`, 0.16x last)."""
+    eager = create_app(Project(root), source="cache", schedule="eager")
+    return TestClient(eager, root_path=root_path).get("/openapi.json").json()
+
+
+def test_behind_a_proxy_the_child_puts_the_root_path_first_in_servers(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A root path (a proxy's, or FastAPI's own `root_path`) is in the child's document as
+    FastAPI's endpoint puts it; one child per root path, its bytes kept."""
+    forks = counting_forks(monkeypatch)
+    app = server_app(tree)
+
+    async def twice(client: httpx.AsyncClient) -> list[Any]:
+        return [(await client.get("/openapi.json")).json() for _ in range(2)]
+
+    for root_path in ("/proxy", "/proxy/"):
+        assert serve(app, twice, root_path=root_path) == [fastapis_answer(tree, "/proxy")] * 2
+    assert fastapis_answer(tree, "/proxy")["servers"] == [{"url": "/proxy"}]
+    assert serve(app, twice) == [fastapis_answer(tree, "")] * 2
+    assert forks == [1, 1]
+    assert app.openapi_schema is None and lazy_left(app) > 0
+
+
+def test_past_so_many_root_paths_fastapi_makes_the_document(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A root path per forged header is not a child each: past MAX_ROOT_PATHS the server
+    answers as FastAPI does, the same bytes."""
+    forks = counting_forks(monkeypatch)
+    monkeypatch.setattr(openapi, "MAX_ROOT_PATHS", 2)
+    app = server_app(tree)
+
+    async def once(client: httpx.AsyncClient) -> Any:
+        return (await client.get("/openapi.json")).json()
+
+    for root_path in ("/a", "/b", "/c"):
+        assert serve(app, once, root_path=root_path) == fastapis_answer(tree, root_path)
+    assert forks == [1, 1]
+    assert app.openapi_schema is not None  # the third was FastAPI's own, in the server
 
 
 def test_requests_are_answered_while_the_child_makes_the_document(

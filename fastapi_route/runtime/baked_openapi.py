@@ -24,7 +24,6 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
@@ -35,21 +34,9 @@ from ..pipeline.baked_openapi import BakedDocument, arguments_digest, changed_si
 from ..pipeline.cache import Cache
 from ..pipeline.freshness import Staleness
 from .activity import REQUESTS
-from .openapi import fastapi_openapi_route, render
+from .openapi import MAX_ROOT_PATHS, fastapi_openapi_route, render, with_root_path
 
 log = logging.getLogger("fastapi_route")
-MAX_ROOT_PATHS = 16  # documents kept per root path (a proxy sends one; a forged header many)
-
-
-def with_root_path(document: dict[str, Any], root_path: str) -> dict[str, Any]:
-    """The document as FastAPI's endpoint answers it for a request with this root path."""
-    root_path = root_path.rstrip("/")
-    if not root_path:
-        return document
-    servers = document.get("servers", [])
-    if root_path in {s.get("url") for s in servers if isinstance(s, dict)}:
-        return document
-    return {**document, "servers": [{"url": root_path}, *servers]}
 
 
 def served_body(body: bytes, app: FastAPI, root_path: str) -> bytes:

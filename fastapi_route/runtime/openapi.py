@@ -37,12 +37,15 @@ tree's, `dev`'s: not ours to fork). In the thread:
    C allocator kept from its peak (`collector.give_back`: at 1000 model files, 34 of the 86 MiB
    the first document added to RSS).
 
-The request is then answered with those bytes, which is what FastAPI's endpoint answers unless
-it has a `root_path` to add to the servers: then FastAPI's endpoint runs as before, after step 1
-(FastAPI 0.110 adds the root path to `app.servers` before it makes the document, so the document
-cannot be made ahead of it). Concurrent requests share one document; each request's JSON is
-rendered anew from what `app.openapi()` returns (FastAPI caches the document, not its JSON).
-`app.openapi()` called directly still makes the whole document synchronously, as FastAPI's does.
+The request is then answered with those bytes, which is what FastAPI's endpoint answers. A
+request with a `root_path` (behind a proxy, or FastAPI's own `root_path`) gets it first in
+`servers`, as FastAPI's endpoint puts it (`with_root_path`): the child makes that document,
+one child per root path, kept for up to MAX_ROOT_PATHS of them. In the thread's way, or past
+that many, FastAPI's endpoint runs as before, after step 1 (FastAPI 0.110 adds the root path
+to `app.servers` before it makes the document, so the document cannot be made ahead of it).
+Concurrent requests share one document; each request's JSON is rendered anew from what
+`app.openapi()` returns (FastAPI caches the document, not its JSON). `app.openapi()` called
+directly still makes the whole document synchronously, as FastAPI's does.
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ RENDER_DEPTH = 3
 # How long the first request waits before it tries again for the trees' locks (a thread
 # running a sync handler is making a route real) to fork.
 LOCK_RETRY = 0.001
+# Documents kept per root path (a proxy sends one; a forged header many: past this many,
+# made as FastAPI makes them, not kept).
+MAX_ROOT_PATHS = 16
 
 
 def fastapi_openapi_route(app: FastAPI) -> Route | None:
@@ -103,6 +109,18 @@ def _pieces(value: Any, depth: int) -> str:
     return _dumps(value)
 
 
+def with_root_path(document: dict[str, Any], root_path: str) -> dict[str, Any]:
+    """The document as FastAPI's endpoint answers it for a request with this root path (when
+    `root_path_in_servers` is on): the root path first of `servers`, unless it is there."""
+    root_path = root_path.rstrip("/")
+    if not root_path:
+        return document
+    servers = document.get("servers", [])
+    if root_path in {s.get("url") for s in servers if isinstance(s, dict)}:
+        return document
+    return {**document, "servers": [{"url": root_path}, *servers]}
+
+
 def render(document: Any) -> bytes:
     """`JSONResponse(document).body`, byte for byte, made of one `json.dumps` per operation
     and per schema instead of one for the whole document."""
@@ -119,8 +137,9 @@ class OpenAPIRoute:
         self.lock = threading.Lock()
         # The document made by a forked child (`forked`), for the router's list it was made
         # from; the child under way; whether a child failed (then the thread's way for good).
-        self.by_child: tuple[list[Any], bytes] | None = None
-        self.forking: concurrent.futures.Future[bytes | None] | None = None
+        # Both by root path (FastAPI's endpoint puts it first in `servers`).
+        self.by_child: dict[str, tuple[list[Any], bytes]] = {}
+        self.forking: dict[str, concurrent.futures.Future[bytes | None]] = {}
         self.child_failed = False
 
     def install(self) -> bool:
@@ -131,12 +150,18 @@ class OpenAPIRoute:
         served: ASGIApp = route.app
 
         async def openapi(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope.get("root_path", "").rstrip("/") and self.app.root_path_in_servers:
+            root_path = scope.get("root_path", "").rstrip("/")
+            if not self.app.root_path_in_servers:
+                root_path = ""
+            body = await self._from_child(root_path) if self._forkable() else None
+            if body is None and root_path:
                 await self.make_all_real()
                 await served(scope, receive, send)  # FastAPI's, to add the root path
                 return
+            if body is None:
+                body = await self.rendered()
             # What FastAPI's endpoint answers then (0.110 and 0.16x): JSONResponse(document)
-            response = Response(await self.rendered(), media_type=JSONResponse.media_type)
+            response = Response(body, media_type=JSONResponse.media_type)
             await response(scope, receive, send)
 
         route.app = openapi
@@ -147,12 +172,8 @@ class OpenAPIRoute:
             await tree.make_all_real(hurried=True)
 
     async def rendered(self) -> bytes:
-        """In a server process, made by a forked child; elsewhere (or if the child failed),
-        every route made real in slices, then `app.openapi()` and its JSON in a thread."""
-        if self._forkable():
-            body = await self._from_child()
-            if body is not None:
-                return body
+        """Every route made real in slices, then `app.openapi()` and its JSON in a thread (not
+        a server process's, or its child failed)."""
         await self.make_all_real()
         with self.lock:
             making = self.making
@@ -172,25 +193,29 @@ class OpenAPIRoute:
         return (self.trees[0].server and not self.child_failed and forked.usable()
                 and self.app.openapi_schema is None)
 
-    async def _from_child(self) -> bytes | None:
+    async def _from_child(self, root_path: str) -> bytes | None:
         """The document a forked child made for the router's current list (`dev` gives it a
-        new list when its table changes; `run` never does): made once, as FastAPI makes its
-        document once. None: the child failed."""
+        new list when its table changes; `run` never does) and this root path (a proxy's,
+        or FastAPI's own `root_path`: first of `servers`, as FastAPI's endpoint adds it):
+        made once, as FastAPI makes its document once. None: the child failed."""
         routes = self.app.router.routes
-        made = self.by_child
+        made = self.by_child.get(root_path)
         if made is not None and made[0] is routes:
             return made[1]
         with self.lock:
-            waiting, first = self.forking, self.forking is None
+            waiting = self.forking.get(root_path)
+            first = waiting is None
+            if first and len(self.by_child.keys() | self.forking.keys()) >= MAX_ROOT_PATHS:
+                return None  # a child per forged root path is not to be had: FastAPI's way
             if waiting is None:
-                waiting = self.forking = concurrent.futures.Future()
+                waiting = self.forking[root_path] = concurrent.futures.Future()
         if first:
-            await self._fork(waiting, routes)
+            await self._fork(waiting, routes, root_path)
         # shield: a request that goes away does not cancel the others' document
         return await asyncio.shield(asyncio.wrap_future(waiting))
 
     async def _fork(self, done: concurrent.futures.Future[bytes | None],
-                    routes: list[Any]) -> None:
+                    routes: list[Any], root_path: str) -> None:
         """Fork a child that makes the document, holding every tree's lock (no thread is
         half-way through making a route real in the copy); `done` gets its bytes, or None."""
         try:
@@ -203,32 +228,33 @@ class OpenAPIRoute:
                     lock.release()
                 await asyncio.sleep(LOCK_RETRY)
             try:
-                child = forked.start(self._document)
+                child = forked.start(lambda: self._document(root_path))
             finally:
                 for lock in held:
                     lock.release()
         except asyncio.CancelledError:  # the request went away: the next one forks
-            self._child_done(None, done, routes, failed=False)
+            self._child_done(None, done, routes, root_path, failed=False)
             raise
         except OSError as exc:  # no fork to be had (no memory, too many processes)
             log.warning("fastapi-route: the OpenAPI document is made in the server: %s", exc)
-            self._child_done(None, done, routes)
+            self._child_done(None, done, routes, root_path)
             return
-        child.add_done_callback(lambda f: self._child_done(f.result(), done, routes))
+        child.add_done_callback(
+            lambda f: self._child_done(f.result(), done, routes, root_path))
 
-    def _document(self) -> bytes:
+    def _document(self, root_path: str) -> bytes:
         """In the child: every route made real, the document, its JSON (what FastAPI's
         endpoint answers, `render`'s bytes; in one piece: nothing else runs there)."""
-        return _dumps(self.app.openapi()).encode("utf-8")
+        return _dumps(with_root_path(self.app.openapi(), root_path)).encode("utf-8")
 
     def _child_done(self, body: bytes | None, done: concurrent.futures.Future[bytes | None],
-                    routes: list[Any], failed: bool = True) -> None:
+                    routes: list[Any], root_path: str, failed: bool = True) -> None:
         with self.lock:
             if body is None:
                 self.child_failed = failed
             else:
-                self.by_child = (routes, body)
-            self.forking = None
+                self.by_child[root_path] = (routes, body)
+            self.forking.pop(root_path, None)
         done.set_result(body)
 
     def _make(self, making: concurrent.futures.Future[bytes]) -> None:
