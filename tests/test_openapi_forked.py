@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import write_tree
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from starlette.responses import JSONResponse
 
@@ -287,6 +288,165 @@ def test_a_document_the_app_already_holds_is_rendered_in_the_server(
 
     assert serve(app, scenario) == json.loads(json.dumps(held))
     assert forks == []
+
+
+def test_no_thread_to_read_the_child_leaves_the_document_to_the_server(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fork that cannot be followed (no thread to be had: a container at its pids limit)
+    leaves no child behind and no request waiting: the server makes the document."""
+    pids: list[int] = []
+    fork = os.fork
+
+    def recorded() -> int:
+        pid = fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(os, "fork", recorded)
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    with pytest.raises(RuntimeError, match="new thread"):
+        forked.start(lambda: b"never")
+    reaped(pids[0])
+    monkeypatch.undo()  # the server's own thread, for its way
+
+    app = server_app(tree)
+    monkeypatch.setattr(forked, "start", lambda work: no_thread(threading.Thread()))
+
+    async def scenario(client: httpx.AsyncClient) -> list[Any]:
+        return [(await client.get("/openapi.json")).json() for _ in range(2)]
+
+    assert serve(app, scenario) == [eager_document(tree)] * 2
+    state = installed_in(app).openapi
+    assert state is not None and state.child_failed
+
+
+def test_a_route_that_fails_in_the_child_is_reported_by_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under `lazy` a file is first imported by whatever makes its route: here the child. Its
+    failure is not left in a copy that logs nothing: the server makes the document and says
+    which route cannot be served, as it did before there was a child."""
+    root = write_tree(tmp_path / "app", {
+        **{k: v for k, v in TREE.items() if k.startswith("routes/ping")},
+        "routes/broken/route.py": """
+            raise ImportError("no such driver")
+
+            def GET(request):
+                return {}
+        """,
+    })
+    build(root, load_config(root))
+    forks = counting_forks(monkeypatch)
+    app = server_app(root, schedule="lazy")
+
+    async def scenario(client: httpx.AsyncClient) -> Any:
+        return (await client.get("/openapi.json")).json()
+
+    with caplog.at_level(logging.ERROR, logger="fastapi_route"):
+        document = serve(app, scenario)
+    assert forks == [1]
+    assert list(document["paths"]) == ["/ping"]
+    assert any("/broken" in r.getMessage() and "cannot be served" in r.getMessage()
+               for r in caplog.records)
+    assert runtime_of(app).file_routes.broken
+
+
+def test_routes_added_after_the_start_are_in_the_next_document(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FastAPI makes its document anew for routes added later (`include_router`); so does
+    the child's."""
+    forks = counting_forks(monkeypatch)
+    app = server_app(tree)
+
+    async def paths(client: httpx.AsyncClient) -> list[str]:
+        return list((await client.get("/openapi.json")).json()["paths"])
+
+    assert "/later" not in serve(app, paths)
+    later = APIRouter()
+    later.add_api_route("/later", lambda: {}, methods=["GET"])
+    app.include_router(later)
+    assert "/later" in serve(app, paths)
+    assert forks == [1, 1]
+
+
+def test_no_copy_is_made_while_a_thread_runs_a_project_file(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sync handler importing a project file holds the modules' lock: no fork until it is
+    done (the copy would wait for it for ever), and requests are answered meanwhile."""
+    forks = counting_forks(monkeypatch)
+    app = server_app(tree)
+    lock = runtime_of(app).file_routes.modules.lock
+    taken, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with lock:
+            taken.set()
+            release.wait(BOUND)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert taken.wait(BOUND)
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[list[int], int, Any]:
+        document = asyncio.create_task(client.get("/openapi.json"))
+        answered = [(await client.get("/ping")).status_code for _ in range(5)]
+        forked_meanwhile = len(forks)
+        release.set()
+        return answered, forked_meanwhile, (await document).json()
+
+    try:
+        answered, forked_meanwhile, document = serve(app, scenario)
+    finally:
+        release.set()
+        thread.join(BOUND)
+    assert (answered, forked_meanwhile) == ([200] * 5, 0)
+    assert document == eager_document(tree) and forks == [1]
+
+
+def test_the_first_asker_going_away_leaves_the_child_to_the_others(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The request that asked first is cancelled before the fork (a lock was held): the
+    others still get the child's document, and the server never makes it."""
+    forks = counting_forks(monkeypatch)
+    app = server_app(tree)
+    lock = runtime_of(app).file_routes.lock
+    taken, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with lock:
+            taken.set()
+            release.wait(BOUND)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert taken.wait(BOUND)
+
+    async def scenario(client: httpx.AsyncClient) -> Any:
+        first = asyncio.create_task(client.get("/openapi.json"))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(client.get("/openapi.json"))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        release.set()
+        return (await second).json()
+
+    try:
+        document = serve(app, scenario)
+    finally:
+        release.set()
+        thread.join(BOUND)
+    assert document == eager_document(tree) and forks == [1]
+    assert app.openapi_schema is None, "the server made the document"
 
 
 def test_an_app_that_is_not_a_servers_never_forks(

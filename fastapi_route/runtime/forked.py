@@ -94,8 +94,15 @@ def start(work: Callable[[], bytes]) -> concurrent.futures.Future[bytes | None]:
         _child(work, readable, writable, prctl)
     os.close(writable)
     done: concurrent.futures.Future[bytes | None] = concurrent.futures.Future()
-    threading.Thread(target=_collect, args=(pid, readable, done), daemon=True,
-                     name="fastapi-route forked").start()
+    try:
+        threading.Thread(target=_collect, args=(pid, readable, done), daemon=True,
+                         name="fastapi-route forked").start()
+    except BaseException:  # no thread to read it: the child goes, as if it had never been
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        os.close(readable)
+        _reap(pid)
+        raise
     return done
 
 
@@ -177,8 +184,12 @@ def _collect(pid: int, readable: int, done: concurrent.futures.Future[bytes | No
         os.close(readable)
         done.set_result(answer)
         status = _reap(pid)
-        if answer is None and status is not None and os.WEXITSTATUS(status) == FAILED:
-            log.warning("fastapi-route: a forked child failed (exit %d)", FAILED)
+        if answer is None and status is not None:
+            if os.WIFSIGNALED(status):  # the OOM killer, or someone's kill
+                log.warning("fastapi-route: a forked child was killed (signal %d)",
+                            os.WTERMSIG(status))
+            elif os.WEXITSTATUS(status) == FAILED:
+                log.warning("fastapi-route: a forked child failed (exit %d)", FAILED)
 
 
 def _read(pid: int, readable: int) -> bytes | None:

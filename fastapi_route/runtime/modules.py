@@ -146,7 +146,9 @@ class ProjectModules:
         remember_factory_checks()
         self.root = project.root
         self._loaded: dict[str, types.ModuleType] = {}
-        self._lock = threading.RLock()
+        # Held while a file runs: two threads must not both run it, nor see it half run (and
+        # `openapi` forks only while it holds it: no copy has a file half run).
+        self.lock = threading.RLock()
         try:
             self.base = self._base_package(project)
         except Exception as exc:  # the package's own __init__.py raised
@@ -235,7 +237,7 @@ class ProjectModules:
         module it imports by name (what `importlib.reload` of it looks for)."""
         module = self._loaded.get(rel_file)  # a file with several handlers: asked often
         if module is None:
-            with self._lock:  # two threads must not both run a file, nor see it half run
+            with self.lock:
                 module = self._load(rel_file)
         if packages:
             parent = self.module_name(rel_file).rpartition(".")[0]

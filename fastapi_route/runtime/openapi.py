@@ -138,8 +138,9 @@ class OpenAPIRoute:
         # The document made by a forked child (`forked`), for the router's list it was made
         # from; the child under way; whether a child failed (then the thread's way for good).
         # Both by root path (FastAPI's endpoint puts it first in `servers`).
-        self.by_child: dict[str, tuple[list[Any], bytes]] = {}
+        self.by_child: dict[str, tuple[list[Any], int, bytes]] = {}
         self.forking: dict[str, concurrent.futures.Future[bytes | None]] = {}
+        self.fork_tasks: set[asyncio.Task[None]] = set()  # referenced while they run
         self.child_failed = False
 
     def install(self) -> bool:
@@ -194,32 +195,38 @@ class OpenAPIRoute:
                 and self.app.openapi_schema is None)
 
     async def _from_child(self, root_path: str) -> bytes | None:
-        """The document a forked child made for the router's current list (`dev` gives it a
-        new list when its table changes; `run` never does) and this root path (a proxy's,
-        or FastAPI's own `root_path`: first of `servers`, as FastAPI's endpoint adds it):
-        made once, as FastAPI makes its document once. None: the child failed."""
+        """The document a forked child made for the router's list as it is (`dev` gives it a
+        new list when its table changes, `include_router` after the start makes it longer;
+        `run` changes neither) and this root path (a proxy's, or FastAPI's own `root_path`:
+        first of `servers`, as FastAPI's endpoint adds it): made once, as FastAPI makes its
+        document once. None: the child failed."""
         routes = self.app.router.routes
-        made = self.by_child.get(root_path)
-        if made is not None and made[0] is routes:
-            return made[1]
         with self.lock:
+            made = self.by_child.get(root_path)
+            if made is not None and made[0] is routes and made[1] == len(routes):
+                return made[2]
             waiting = self.forking.get(root_path)
-            first = waiting is None
-            if first and len(self.by_child.keys() | self.forking.keys()) >= MAX_ROOT_PATHS:
-                return None  # a child per forged root path is not to be had: FastAPI's way
             if waiting is None:
+                if (root_path not in self.by_child
+                        and len(self.by_child.keys() | self.forking.keys()) >= MAX_ROOT_PATHS):
+                    return None  # a child per forged root path is not to be had: FastAPI's way
                 waiting = self.forking[root_path] = concurrent.futures.Future()
-        if first:
-            await self._fork(waiting, routes, root_path)
+                # A task of its own: the request that asked first may go away; the others
+                # still wait for this child.
+                task = asyncio.get_running_loop().create_task(
+                    self._fork(waiting, routes, root_path))
+                self.fork_tasks.add(task)
+                task.add_done_callback(self.fork_tasks.discard)
         # shield: a request that goes away does not cancel the others' document
         return await asyncio.shield(asyncio.wrap_future(waiting))
 
     async def _fork(self, done: concurrent.futures.Future[bytes | None],
                     routes: list[Any], root_path: str) -> None:
-        """Fork a child that makes the document, holding every tree's lock (no thread is
-        half-way through making a route real in the copy); `done` gets its bytes, or None."""
+        """Fork a child that makes the document, holding every tree's locks (no thread is
+        half-way through making a route real, or running a file, in the copy); `done` gets
+        its bytes, or None."""
         try:
-            locks = [tree.lock for tree in self.trees]
+            locks = [lock for tree in self.trees for lock in (tree.lock, tree.modules.lock)]
             while True:  # all or none: never one held while waiting for another
                 held = [lock for lock in locks if lock.acquire(blocking=False)]
                 if len(held) == len(locks):
@@ -232,10 +239,10 @@ class OpenAPIRoute:
             finally:
                 for lock in held:
                     lock.release()
-        except asyncio.CancelledError:  # the request went away: the next one forks
+        except asyncio.CancelledError:  # the loop is closing: the next one forks
             self._child_done(None, done, routes, root_path, failed=False)
             raise
-        except OSError as exc:  # no fork to be had (no memory, too many processes)
+        except Exception as exc:  # no fork, or no thread to read it (no memory, no pids)
             log.warning("fastapi-route: the OpenAPI document is made in the server: %s", exc)
             self._child_done(None, done, routes, root_path)
             return
@@ -244,8 +251,17 @@ class OpenAPIRoute:
 
     def _document(self, root_path: str) -> bytes:
         """In the child: every route made real, the document, its JSON (what FastAPI's
-        endpoint answers, `render`'s bytes; in one piece: nothing else runs there)."""
-        return _dumps(with_root_path(self.app.openapi(), root_path)).encode("utf-8")
+        endpoint answers, `render`'s bytes; in one piece: nothing else runs there). A route
+        that fails to be made here, in a copy that logs nothing and may lack what the server
+        has open, fails the child: the server makes the document itself and reports it."""
+        failed = self._failed()
+        document = self.app.openapi()
+        if self._failed() != failed:
+            raise RuntimeError("a route could not be made in the child")
+        return _dumps(with_root_path(document, root_path)).encode("utf-8")
+
+    def _failed(self) -> int:
+        return sum(lazy.error is not None for tree in self.trees for lazy in tree.lazy)
 
     def _child_done(self, body: bytes | None, done: concurrent.futures.Future[bytes | None],
                     routes: list[Any], root_path: str, failed: bool = True) -> None:
@@ -253,7 +269,7 @@ class OpenAPIRoute:
             if body is None:
                 self.child_failed = failed
             else:
-                self.by_child[root_path] = (routes, body)
+                self.by_child[root_path] = (routes, len(routes), body)
             self.forking.pop(root_path, None)
         done.set_result(body)
 
