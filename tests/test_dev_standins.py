@@ -70,6 +70,45 @@ def _stand_ins(dev: DevApp) -> dict[str, LazyRoute]:
     return {lazy.path: lazy for lazy in _routes(dev).lazy}
 
 
+def test_the_watchers_first_reload_keeps_what_the_build_made(tmp_path: Path) -> None:
+    """The whole walk the watcher starts with (what changed while the first build read the
+    tree) makes nothing anew for files that did not change: the same records, stand-ins and
+    folder listings, so the collection after it has only that reload's own objects."""
+    root = write_tree(tmp_path / "app", {f"routes/p{i}/route.py": PLAIN % i for i in range(6)})
+    dev = DevApp(Project(root), load_config(root), freeze=True)
+    dev.build()
+    before, records = _stand_ins(dev), list(_routes(dev).table)
+    listings = dict(dev.facts._tree.folders) if dev.facts._tree else {}
+    dev.facts.track()
+    dev.reload_routes()  # the watcher's first: a whole walk
+    assert dev.error is None, dev.error
+    assert _stand_ins(dev) == before and all(
+        a is b for a, b in zip(_routes(dev).table, records, strict=True))
+    assert dev.facts._tree is not None and listings
+    assert all(dev.facts._tree.folders[rel] is listing for rel, listing in listings.items())
+    gc.unfreeze()
+
+
+def test_the_watchers_first_reload_sees_what_changed_during_the_build(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "app", {f"routes/p{i}/route.py": PLAIN % i for i in range(3)})
+    dev = DevApp(Project(root), load_config(root))
+    dev.build()
+    before = _stand_ins(dev)
+    # written after the build read the tree, before the watcher started: never told
+    write_tree(root, {"routes/p1/route.py": "# moved\n" + PLAIN % "moved",
+                      "routes/late/route.py": PLAIN % "late"})
+    _forget_bytecode({str(root / "routes/p1/route.py")})
+    dev.facts.track()
+    dev.reload_routes()
+    now = _stand_ins(dev)
+    assert set(now) == {"/p0", "/p1", "/p2", "/late"}
+    assert now["/p0"] is before["/p0"] and now["/p2"] is before["/p2"]
+    assert now["/p1"] is not before["/p1"]
+    client = TestClient(dev)
+    assert client.get("/p1").json() == {"at": "moved"}
+    assert client.get("/late").json() == {"at": "late"}
+
+
 def test_a_save_keeps_the_stand_ins_of_the_routes_it_did_not_change(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "app", {f"routes/p{i}/route.py": PLAIN % i for i in range(6)})
     dev = _dev(root)

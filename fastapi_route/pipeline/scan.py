@@ -386,8 +386,9 @@ class Facts:
             found = tree.rewalk(changed)
             if found is not None:
                 return found, tree.read
+        last = tree if tree is not None and tree.root == root and tree.config is config else None
         self._tree = tree = TreeWalk(root, config)
-        return tree.walk_all(), None
+        return tree.walk_all(last), None
 
     def read(self, root: Path, rel: str, folders: tuple[str, ...], reader: Reader[T],
              check: bool = True) -> T | Problem:

@@ -207,7 +207,11 @@ class TreeWalk:
     def _configured_tops(self) -> tuple[str, str]:
         return Path(self.config.route_dir).as_posix(), Path(self.config.static_dir).as_posix()
 
-    def walk_all(self) -> Walk:
+    def walk_all(self, last: TreeWalk | None = None) -> Walk:
+        """The whole tree read again. Each folder `last` listed the same keeps that listing
+        (and so what the walk is made of): `dev` freezes what a reload leaves, so a whole
+        walk (the watcher's first) adds to the collection after it only the folders that
+        changed, not 16,000 listings at 10,000 route files."""
         self.folders.clear()
         self.read = set()
         route_dir, static_dir = self._configured_tops()
@@ -219,6 +223,11 @@ class TreeWalk:
         for top, routes in self.tops.items():
             linked = self._walk_below(top, _top_entry(self.root, top, routes)) or linked
         self.incremental = not (linked or overlap) and route_dir in self.tops
+        if last is not None:
+            for rel, listing in self.folders.items():
+                was = last.folders.get(rel)
+                if was is not None and was == listing:
+                    self.folders[rel] = was
         return self._assemble()
 
     def rewalk(self, changed: Iterable[str]) -> Walk | None:

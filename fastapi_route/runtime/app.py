@@ -29,8 +29,9 @@ from .modules import ProjectModules
 from .ondemand import SERVING, ErrorPage, LazyRoute, OnDemandRoutes, Schedule
 from .openapi import OpenAPIRoute
 
-if TYPE_CHECKING:
-    from ..pipeline.scan import Facts  # dev's; `run` does not read a file
+if TYPE_CHECKING:  # dev's; `run` neither reads a file nor validates
+    from ..pipeline.scan import Facts
+    from ..pipeline.validate import Checked
 
 Source = Literal["cache", "scan"]
 log = logging.getLogger("fastapi_route")
@@ -52,6 +53,7 @@ def load_routes(
     facts: Facts | None = None,
     seen: Callable[[cache_io.Cache, freshness.Staleness], None] | None = None,
     unchanged: bool = False,
+    checked: Checked | None = None,
 ) -> list[RouteEntry]:
     """The route table: verified from the cache (run) or scanned and validated (dev);
     `seen` is given the cache and what changed since its build. `unchanged` (unless `strict`):
@@ -61,7 +63,7 @@ def load_routes(
         # Imported here: validation's modules serve the scan only (not a cold start's cache).
         from ..pipeline.build import compile_table
 
-        return compile_table(project.root, config, facts=facts).routes
+        return compile_table(project.root, config, facts=facts, checked=checked).routes
     # No collection while the table is decoded: its 20,000 records at 10,000 route files set
     # off young collections, and older ones that walk FastAPI's whole heap, and none of it is
     # garbage (the table lives as long as the app). 745 -> 392 ms at 10,000 model files,
@@ -103,6 +105,7 @@ def create_app(
     dispatch: bool = True,
     error_page: ErrorPage | None = None,
     facts: Facts | None = None,
+    checked: Checked | None = None,
     server: bool = False,
     unchanged: bool = False,
 ) -> FastAPI:
@@ -113,8 +116,8 @@ def create_app(
     in a background warm-up started with the lifespan; `eager` registers everything now;
     `lazy` (or config.py's `lazy = True`) imports each route on its first request.
     `dispatch=False` leaves Starlette's linear route scan in place (for comparisons; the
-    behaviour is the same). `error_page` renders a route that cannot be served, and `facts`
-    keeps what each file said for the next scan (dev).
+    behaviour is the same). `error_page` renders a route that cannot be served; `facts` and
+    `checked` keep what each file said and what its checks found, for the next scan (dev).
 
     `unchanged=True` skips the stale check unless `strict` (see `load_routes`).
 
@@ -132,7 +135,7 @@ def create_app(
     loaded: list[tuple[cache_io.Cache, freshness.Staleness]] = []
     routes = load_routes(found, config, source, strict, facts,
                          seen=lambda cache, stale: loaded.append((cache, stale)),
-                         unchanged=unchanged)
+                         unchanged=unchanged, checked=checked)
     modules = ProjectModules(found)
     app_file = AppFile.load(found, modules)
     ready_path = config.health.ready is not None

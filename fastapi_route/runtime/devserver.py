@@ -97,7 +97,13 @@ class DevApp:
     def build(self) -> None:
         try:
             self.app = create_app(self.project, source="scan", config=self.config,
-                                  schedule="lazy", error_page=error_response, facts=self.facts)
+                                  schedule="lazy", error_page=error_response, facts=self.facts,
+                                  checked=self.checked)
+            # Known from the start: the first reload (the watcher's, for what changed while
+            # this build read the tree) keeps the records, stand-ins and index of every file
+            # that did not change, instead of making all of them anew (1.1 s in the worker
+            # and a collection of 570,000 objects on the loop at 10,000 model files).
+            _keep_records(self._records, runtime_of(self.app).file_routes.table)
         except FastAPIRouteError as exc:
             log.error("%s", exc)
             self.error = exc
