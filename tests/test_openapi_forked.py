@@ -256,6 +256,42 @@ def test_requests_are_answered_while_the_child_makes_the_document(
     assert app.openapi_schema is None, "the server made the document too"
 
 
+def test_the_warm_up_waits_while_the_child_makes_every_route(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child makes every route real in its copy: the server's warm-up leaves it the cores
+    (and its pages unwritten) until the document is back, then goes on to the end."""
+    app = server_app(tree)
+    file_routes = runtime_of(app).file_routes
+    described = app.openapi
+    entered, release = tmp_path / "entered", tmp_path / "release"
+
+    def openapi() -> Any:  # runs in the child
+        entered.touch()
+        while not release.exists():
+            time.sleep(0.01)
+        return described()
+
+    replace_openapi(app, openapi)
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[int, int, int]:
+        document = asyncio.create_task(client.get("/openapi.json"))
+        while not entered.exists():
+            await asyncio.sleep(0.01)
+        left = lazy_left(app)
+        warm_up = asyncio.create_task(file_routes.warm_up())
+        await asyncio.sleep(0.3)  # many slices' worth
+        left_meanwhile = lazy_left(app)
+        release.touch()
+        status = (await document).status_code
+        await asyncio.wait_for(warm_up, BOUND)
+        return left - left_meanwhile, status, lazy_left(app)
+
+    made_meanwhile, status, left_after = serve(app, scenario)
+    assert (made_meanwhile, status, left_after) == (0, 200, 0)
+    assert not file_routes.held_back
+
+
 def test_a_document_that_fails_answers_500_as_fastapis_would(
     tree: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -61,6 +61,8 @@ ErrorPage = Callable[[Exception], Response]
 WARM_UP_SLICE = 0.002
 WARM_UP_PAUSE = 0.002
 HURRIED_SLICE = 0.006
+# How often a warm-up held back (`OnDemandRoutes.held_back`) looks again.
+HELD_BACK_POLL = 0.05
 # Route files imported after the bind (`import_rest`) go in slices this long, each followed
 # by a pause this long: a request waits for one slice at most (reading a request and running
 # its app takes several turns of the loop, which a bare `sleep(0)` would each follow with a
@@ -213,6 +215,11 @@ class OnDemandRoutes:
         self._next = 0
         self._driver: asyncio.Task[None] | None = None
         self._hurried = 0
+        # While a forked child makes the OpenAPI document it makes every route real in its
+        # copy: the warm-up waits (set by `openapi.OpenAPIRoute`, from its reader thread too),
+        # leaving the cores to the child and the requests, and the pages the child shares with
+        # the server unwritten (each written one is copied while the child lives).
+        self.held_back = False
         self.keep_openapi_complete()
 
     def keep_openapi_complete(self) -> None:
@@ -439,6 +446,8 @@ class OnDemandRoutes:
         20 ms once frozen)."""
         while not self.all_real():
             if not self._hurried:
+                while self.held_back:  # a forked child is making them all (`openapi`)
+                    await asyncio.sleep(HELD_BACK_POLL)
                 await REQUESTS.wait_idle()  # a request under way goes first (`activity`)
                 if self.all_real():
                     break

@@ -235,6 +235,7 @@ class OpenAPIRoute:
                     lock.release()
                 await asyncio.sleep(LOCK_RETRY)
             try:
+                self._hold_back(True)  # `_child_done` lets it go, whatever happens
                 child = forked.start(lambda: self._document(root_path))
             finally:
                 for lock in held:
@@ -271,7 +272,14 @@ class OpenAPIRoute:
             else:
                 self.by_child[root_path] = (routes, len(routes), body)
             self.forking.pop(root_path, None)
+            if not self.forking:
+                self._hold_back(False)
         done.set_result(body)
+
+    def _hold_back(self, held: bool) -> None:
+        """The warm-up of every tree waits while a child works (`OnDemandRoutes.held_back`)."""
+        for tree in self.trees:
+            tree.held_back = held
 
     def _make(self, making: concurrent.futures.Future[bytes]) -> None:
         making.set_running_or_notify_cancel()
