@@ -14,8 +14,9 @@ In a server process (`run`, the asgi entry point) on Linux, elsewhere is a forke
 (`forked`, issue 19): the loop stops only for the fork (4 ms at 1000 model files, 20 ms at
 10,000), and the child, a copy of the app, makes every route real at full speed, makes the
 document and sends back its JSON. The server neither registers the routes for it (its
-warm-up waits meanwhile: `OnDemandRoutes.held_back`) nor holds the document (only its bytes, kept for the router's
-list it was made from: `run` never changes it, as FastAPI keeps its document). A thread was
+warm-up waits meanwhile: `OnDemandRoutes.held_back`) nor holds the document (only its
+bytes, kept for the router's list it was made from: `run` never changes it, as FastAPI keeps
+its document). A thread was
 not enough: the document's two longest calls (validating the whole of it as pydantic's
 `OpenAPI` model, and dumping it) hold the interpreter from start to end, 140 ms at 1000 model
 files, 1.6 s at 10,000. A child that fails (the document raises, the child is killed) leaves
