@@ -674,6 +674,16 @@ def test_cli_routes_prints_what_the_table_holds(tmp_path: Path) -> None:
         assert line.endswith(f"{r.file}:{r.line}"), line
 
 
+def test_a_package_below_a_folder_a_module_shadows(tmp_path: Path) -> None:
+    """`helpers.py` beside a plain `helpers/` takes the name in Python; a real package below
+    the folder (`helpers/helpers/__init__.py`) cannot be imported by name, but its route
+    file is still served (found once by the property, without a database)."""
+    spec = TreeSpec([RouteFileSpec((), "route.py", (H,), "ok"),
+                     RouteFileSpec(("helpers", "helpers"), "route.py", (H,), "ok")],
+                    helpers=True)
+    assert run_tree(spec).routes == 2
+
+
 @pytest.mark.parametrize("folders", [("a", "route"), ("b", "helpers")])
 def test_folder_named_like_a_sibling_module(tmp_path: Path, folders: tuple[str, ...]) -> None:
     spec = TreeSpec([

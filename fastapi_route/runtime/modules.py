@@ -79,6 +79,18 @@ def _execute(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
     return module
 
 
+def _module_beside(folder: Path) -> bool:
+    """Whether a module file of the folder's name is beside it (which Python imports under
+    that name in place of a folder without an `__init__.py`)."""
+    for suffix in importlib.machinery.all_suffixes():
+        try:
+            if folder.with_name(folder.name + suffix).is_file():
+                return True
+        except OSError:  # a name the file system refuses (too long with the suffix): none
+            continue
+    return False
+
+
 def _plain_package(name: str, folder: str) -> importlib.machinery.ModuleSpec:
     """A package whose `__path__` is `folder`, with nothing to run (a folder without an
     `__init__.py` Python may run, or whose name Python cannot import)."""
@@ -227,8 +239,13 @@ class ProjectModules:
         for part in PurePosixPath(rel_file).parent.parts:
             folder = folder / part
             name = f"{name}.{module_part(part)}"
-            if module_part(part) == part and name not in sys.modules and (
-                    folder / "__init__.py").is_file():
+            package = (folder / "__init__.py").is_file()
+            if module_part(part) == part and not package and _module_beside(folder):
+                # `helpers.py` beside a plain `helpers/`: Python gives the name to the file,
+                # so no package below the folder can be imported by name; the file itself
+                # still is, by its path (a relative import in it fails, as in Python).
+                return
+            if module_part(part) == part and name not in sys.modules and package:
                 importlib.import_module(name)
 
     def load(self, rel_file: str, *, packages: bool = False) -> types.ModuleType:
