@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -74,3 +76,13 @@ def copy_example(example: Path, into: Path) -> Path:
     target = into / example.name
     shutil.copytree(example, target, ignore=shutil.ignore_patterns("__pycache__", ".cache"))
     return target
+
+
+def huge_pages_collapse() -> bool:
+    """Whether this kernel moves memory onto huge pages on request (`runtime/hugepages.py`):
+    Linux 6.1 or later (MADV_COLLAPSE), with transparent huge pages not turned off."""
+    switch = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if sys.platform != "linux" or not switch.exists() or "[never]" in switch.read_text():
+        return False
+    major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    return (major, minor) >= (6, 1)

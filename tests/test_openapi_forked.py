@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import write_tree
+from conftest import huge_pages_collapse, write_tree
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from starlette.responses import JSONResponse
@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse
 from fastapi_route.config import load_config
 from fastapi_route.pipeline.build import build
 from fastapi_route.project import Project
-from fastapi_route.runtime import forked, openapi
+from fastapi_route.runtime import forked, hugepages, openapi
 from fastapi_route.runtime.app import create_app, installed_in, runtime_of
 from fastapi_route.runtime.ondemand import LazyRoute
 
@@ -175,6 +175,35 @@ def test_a_server_app_serves_the_childs_document_and_never_makes_it_itself(
     assert lazy_left(app) > 0
     state = installed_in(app).openapi
     assert state is not None and not state.child_failed
+
+
+def test_the_heap_goes_onto_huge_pages_off_the_loop_before_the_fork(
+    tree: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before it forks, the server asks the kernel for huge pages (`hugepages`: a fork that
+    copies fewer page tables), in a thread, not the event loop's; the document is unchanged.
+    Here with no minimum: this test app is far below the size where it pays."""
+    monkeypatch.setattr(hugepages, "WORTH", 0)
+    calls: list[tuple[bool, int, int]] = []
+    collapse = hugepages.collapse
+
+    def recorded(worth: int | None = None) -> int:
+        moved = collapse(worth)
+        calls.append((threading.current_thread() is threading.main_thread(), moved,
+                      len(forks)))
+        return moved
+
+    forks = counting_forks(monkeypatch)
+    monkeypatch.setattr(hugepages, "collapse", recorded)
+    app = server_app(tree)
+    response = serve(app, lambda client: client.get("/openapi.json"))
+    assert response.json() == eager_document(tree)
+    assert len(calls) == 1 and forks == [1]
+    on_loop, moved, forks_before = calls[0]
+    assert not on_loop, "the kernel's copying held the event loop"
+    assert forks_before == 0, "asked after the fork: its page tables were copied already"
+    if huge_pages_collapse():
+        assert moved > 0
 
 
 def fastapis_answer(root: Path, root_path: str) -> Any:

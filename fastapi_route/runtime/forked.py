@@ -5,7 +5,8 @@ In a thread beside the event loop, FastAPI's `get_openapi` still holds the inter
 its longest calls: the whole document validated as one pydantic `OpenAPI` model and dumped
 again, two calls into pydantic-core of 140 ms at 1000 model files and 1.6 s at 10,000, during
 which no request is answered. A forked child has an interpreter of its own: the server stops
-only for the fork itself (copying its page tables: 4 ms at 1000 model files, 20 ms at 10,000),
+only for the fork itself (copying its page tables: 4 ms at 1000 model files, 20 ms at 10,000;
+2-8 ms once `hugepages` has put a big server's heap on huge pages),
 and the child, a copy of the app as it stands, works at full speed on another core and writes
 its answer back down a pipe. What it allocates is gone with it (at 1000 model files, 149 MiB
 for the length of the document: the pages it touched, copied, and the document).
