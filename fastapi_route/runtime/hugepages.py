@@ -10,12 +10,13 @@ on the eager 10,000-model-file app (849 MiB): the fork 14-20 -> 2-8 ms, writing 
 objects just after it 21-35 -> 7-10 ms; its memory 849 -> 858 MiB.
 
 `collapse` asks the kernel to copy each dense 2 MiB stretch of the heap into a huge page
-(`madvise` MADV_HUGEPAGE, then MADV_COLLAPSE: Linux 6.1). The copying is the kernel's, about
-2.4 ms per MiB, in the calling thread but without the interpreter's lock (a ctypes call):
-called from a thread beside the event loop, the server keeps serving. Only 2 MiB stretches at
-least half resident are collapsed (`mincore`): a huge page fills what was never touched, and a
-sparse one (a buffer mostly unused) would grow the memory. Below `WORTH` of it the fork is a few
-milliseconds: not worth seconds of a core.
+(`madvise` MADV_COLLAPSE, Linux 6.1), about 2.4 ms per MiB, in the calling thread but without
+the interpreter's lock (a ctypes call): called from a thread beside the event loop, the server
+keeps serving. Only stretches at least half resident (`mincore`): a huge page fills what was
+never touched, and a sparse one (a buffer mostly unused) would grow the memory. Only what is
+there now: the mappings are not marked for huge pages (MADV_HUGEPAGE), so the kernel gives
+later faults and its own background collapsing nothing more. Below `WORTH` of memory the
+fork is a few milliseconds: not worth seconds of a core.
 
 Elsewhere (not Linux, an older kernel, huge pages turned off, no memory for one), nothing
 changes: the fork copies what it always did.
@@ -33,9 +34,8 @@ from .switching import switch_interval_at_most
 
 HUGE = 1 << 21  # a huge page on x86-64 and arm64 (4 KiB base pages)
 WORTH = 256 << 20  # below this much to collapse, the fork pauses < 10 ms
-MADV_HUGEPAGE = 14
 MADV_COLLAPSE = 25
-EINVAL = 22  # the kernel has no MADV_COLLAPSE, or huge pages are off: stop
+EINVAL = 22  # the kernel has no MADV_COLLAPSE: stop
 SWITCH_INTERVAL = 0.001  # seconds: see `collapse`
 DENSE = 0.5  # the share of a 2 MiB stretch that must be resident for it to be collapsed
 
@@ -146,13 +146,9 @@ def collapse(worth: int | None = None) -> int:
             stretches = mapping.stretches()
             if not stretches:
                 continue
-            if libc.madvise(stretches.start, len(stretches) * HUGE, MADV_HUGEPAGE) != 0:
-                if libc.errno() == EINVAL:
-                    return moved  # huge pages are off here
-                continue  # unmapped since maps was read (another thread freed an arena)
             pages = libc.resident(stretches)
             if pages is None:
-                continue
+                continue  # unmapped since maps was read (another thread freed an arena)
             # not the stretches mostly never touched: a huge page there would fill them
             for start in dense(stretches, pages):
                 if libc.madvise(start, HUGE, MADV_COLLAPSE) == 0:
