@@ -86,3 +86,10 @@ def huge_pages_collapse() -> bool:
         return False
     major, minor = (int(x) for x in os.uname().release.split(".")[:2])
     return (major, minor) >= (6, 1)
+
+
+def huge_pages_on_request_only() -> bool:
+    """Whether huge pages come only where asked for (`madvise`, the kernel's default): under
+    `always` every fault may get one, whatever `hugepages` does."""
+    switch = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return huge_pages_collapse() and "[madvise]" in switch.read_text()

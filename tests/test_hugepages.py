@@ -7,15 +7,21 @@ from __future__ import annotations
 import ctypes
 import mmap
 import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from conftest import huge_pages_collapse
+from conftest import huge_pages_on_request_only
 
 from fastapi_route.runtime import hugepages
 
 MIB = 1 << 20
-needs_thp = pytest.mark.skipif(not huge_pages_collapse(),
-                               reason="no MADV_COLLAPSE or huge pages off here")
+HUGE = hugepages.HUGE
+# Real huge pages, and only where asked for: under `always` a fault may get one anyway.
+needs_thp = pytest.mark.skipif(not huge_pages_on_request_only(),
+                               reason="no MADV_COLLAPSE, or huge pages off or always on here")
 
 MAPS = """\
 55d5c2e4a000-55d5c2e6b000 r--p 00000000 08:01 1234                       /usr/bin/python3
@@ -115,3 +121,120 @@ def test_a_mostly_untouched_mapping_is_not_filled_in() -> None:
     finally:
         sparse.close()
         dense.close()
+
+
+class Kernel:
+    """mincore and madvise as the kernel answers them, for `collapse_mappings`: `holes` are
+    unmapped pages (mincore fails over them), `sparse` stretches have one page in 16
+    resident, `refused` mappings answer EINVAL (marked MADV_NOHUGEPAGE)."""
+
+    def __init__(self, holes: tuple[int, ...] = (), sparse: tuple[int, ...] = (),
+                 refused: tuple[hugepages.Mapping, ...] = (),
+                 on_call: Callable[[int], None] = lambda start: None) -> None:
+        self.holes, self.sparse, self.refused, self.on_call = holes, sparse, refused, on_call
+        self.collapsed: list[int] = []
+        self.asked: list[tuple[int, int]] = []
+        self.error = 0
+
+    def mincore(self, start: int, length: int) -> bytes | None:
+        self.asked.append((start, length))
+        if any(start <= hole < start + length for hole in self.holes):
+            return None
+        pages = bytearray(b"\x01" * (length // mmap.PAGESIZE))
+        for stretch in self.sparse:
+            if start <= stretch < start + length:
+                at = (stretch - start) // mmap.PAGESIZE
+                for i in range(HUGE // mmap.PAGESIZE):
+                    pages[at + i] = i % 16 == 0
+        return bytes(pages)
+
+    def madvise(self, start: int, length: int, advice: int) -> int:
+        assert (length, advice) == (HUGE, hugepages.MADV_COLLAPSE) and start % HUGE == 0
+        self.on_call(start)
+        if any(m.start <= start < m.end for m in self.refused):
+            self.error = hugepages.EINVAL
+            return -1
+        self.collapsed.append(start)
+        return 0
+
+    def libc(self) -> hugepages._Libc:
+        return hugepages._Libc(self.madvise, self.mincore, lambda: self.error)
+
+
+def stretch(n: int) -> int:
+    return 0x7F0000000000 + n * HUGE
+
+
+def mapping(first: int, count: int) -> hugepages.Mapping:
+    return hugepages.Mapping(stretch(first), stretch(first + count))
+
+
+def collapsed(kernel: Kernel, mappings: list[hugepages.Mapping], deadline: float = 1e18,
+              stop: threading.Event | None = None) -> int:
+    return hugepages.collapse_mappings(kernel.libc(), mappings, HUGE, deadline,
+                                       stop or threading.Event())
+
+
+def test_every_dense_stretch_is_collapsed_and_a_sparse_one_is_not() -> None:
+    kernel = Kernel(sparse=(stretch(2),))
+    assert collapsed(kernel, [mapping(0, 4)]) == 3 * HUGE
+    assert kernel.collapsed == [stretch(0), stretch(1), stretch(3)]
+
+
+def test_a_mapping_refused_is_skipped_and_the_next_one_collapsed() -> None:
+    """EINVAL for one mapping (marked MADV_NOHUGEPAGE by its owner) leaves the rest of it,
+    not the heap: the next mapping is collapsed."""
+    refused, taken = mapping(0, 3), mapping(10, 2)
+    kernel = Kernel(refused=(refused,))
+    assert collapsed(kernel, [refused, taken]) == 2 * HUGE
+    assert kernel.collapsed == [stretch(10), stretch(11)]
+
+
+def test_a_kernel_without_madv_collapse_is_asked_only_a_few_times() -> None:
+    """EINVAL from mapping after mapping, none ever taken: no MADV_COLLAPSE in this kernel."""
+    mappings = [mapping(10 * i, 2) for i in range(20)]
+    calls: list[int] = []
+    kernel = Kernel(refused=tuple(mappings), on_call=calls.append)
+    assert collapsed(kernel, mappings) == 0
+    assert len(calls) == hugepages.REFUSALS
+
+
+def test_a_hole_costs_only_its_stretch() -> None:
+    """An arena freed since maps was read: mincore fails over the piece that holds it, which
+    is asked again a stretch at a time; the other stretches are still collapsed."""
+    kernel = Kernel(holes=(stretch(5) + 4096,))
+    assert collapsed(kernel, [mapping(0, 8)]) == 7 * HUGE
+    assert stretch(5) not in kernel.collapsed
+    assert (stretch(0), 8 * HUGE) in kernel.asked  # the whole piece first
+
+
+def test_mincore_is_asked_a_piece_at_a_time() -> None:
+    count = hugepages.MINCORE_STRETCHES + 3
+    kernel = Kernel()
+    assert collapsed(kernel, [mapping(0, count)]) == count * HUGE
+    assert [length // HUGE for _, length in kernel.asked] == [hugepages.MINCORE_STRETCHES, 3]
+
+
+def test_it_stops_when_told_and_past_its_budget() -> None:
+    stop = threading.Event()
+    kernel = Kernel(on_call=lambda start: stop.set())
+    assert collapsed(kernel, [mapping(0, 8)], stop=stop) == HUGE
+    late = Kernel()
+    assert collapsed(late, [mapping(0, 8)], deadline=time.monotonic() - 1) == 0
+    assert late.collapsed == []
+
+
+@pytest.mark.parametrize(("enabled", "size", "expected"), [
+    ("always [madvise] never\n", "2097152\n", 2 << 20),
+    ("[always] madvise never\n", "2097152\n", 2 << 20),
+    ("always madvise [never]\n", "2097152\n", 0),  # the administrator's choice holds
+    ("always [madvise] never\n", None, 0),
+    ("always [madvise] never\n", "garbage\n", 0),
+    (None, None, 0),  # no transparent huge pages in this kernel
+])
+def test_the_huge_page_size_is_the_kernels(tmp_path: Path, enabled: str | None,
+                                           size: str | None, expected: int) -> None:
+    for name, text in (("enabled", enabled), ("hpage_pmd_size", size)):
+        if text is not None:
+            (tmp_path / name).write_text(text)
+    assert hugepages.huge_page_size(tmp_path) == expected

@@ -187,8 +187,8 @@ def test_the_heap_goes_onto_huge_pages_off_the_loop_before_the_fork(
     calls: list[tuple[bool, int, int]] = []
     collapse = hugepages.collapse
 
-    def recorded(worth: int | None = None) -> int:
-        moved = collapse(worth)
+    def recorded(**given: Any) -> int:
+        moved = collapse(**given)
         calls.append((threading.current_thread() is threading.main_thread(), moved,
                       len(forks)))
         return moved

@@ -228,9 +228,16 @@ class OpenAPIRoute:
         its bytes, or None."""
         try:
             # The fork's pause and the copies after it, cut by huge pages (`hugepages`): the
-            # kernel's work, in a thread; the warm-up goes on meanwhile. An optimisation only.
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(hugepages.collapse)
+            # kernel's work, in a thread; the warm-up goes on meanwhile. An optimisation only,
+            # and not while another child (another root path's) shares the server's pages:
+            # each page collapsed would be a copy of one the two share.
+            if len(self.forking) == 1:
+                stop = threading.Event()
+                try:
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(hugepages.collapse, stop=stop)
+                finally:
+                    stop.set()  # cancelled (the loop is closing): the thread stops too
             locks = [lock for tree in self.trees for lock in (tree.lock, tree.modules.lock)]
             while True:  # all or none: never one held while waiting for another
                 held = [lock for lock in locks if lock.acquire(blocking=False)]

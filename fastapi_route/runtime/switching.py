@@ -2,8 +2,9 @@
 beside the event loop, so that the loop gets the interpreter back soon after it asks.
 
 A thread that holds the interpreter keeps it until the switch interval passes (5 ms by
-default) whenever another thread asks for it. Two of our jobs run in a thread while the loop
-serves: `dev`'s reload and the first `/openapi.json`. They may overlap, so the interval is
+default) whenever another thread asks for it. Three of our jobs run in a thread while the
+loop serves: `dev`'s reload, the first `/openapi.json` and the heap's move onto huge pages
+before a fork (`hugepages`). They may overlap, so the interval is
 set here, counted: the shortest any job under way asked for, and the interval from before
 the first of them once the last one is done (saving and restoring it in each job would leave
 the short one set for good when they interleave).
