@@ -693,7 +693,10 @@ sys.path.insert(0, {str(Path(__file__).parents[1])!r})
 from fastapi_route.runtime import forked
 
 def work():
-    open({str(pid_file)!r}, "w").write(str(os.getpid()))
+    # written whole, then renamed: the server below must never read it half-written
+    with open({str(pid_file)!r} + ".part", "w") as f:
+        f.write(str(os.getpid()))
+    os.rename({str(pid_file)!r} + ".part", {str(pid_file)!r})
     time.sleep(600)
     return b"never"
 
